@@ -1,0 +1,1 @@
+"""The case library: decoding and validating images, importers, the phantom generator."""

@@ -1,0 +1,276 @@
+"""``python -m core stats roc|mrmc|mcnemar FILE ...``: the project's statistics on any CSV file.
+
+Needs no store. Bad files (missing columns, missing values, one class only, non-numeric
+scores, fewer than two readers) end with a one-line error and exit status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from core.errors import UserError
+
+HELP = "statistics on your own CSV file: ROC/AUC with DeLong, MRMC reader study, McNemar"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    analyses = parser.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+
+    roc = analyses.add_parser(
+        "roc", help="AUCs with DeLong CIs and paired DeLong tests (Holm-corrected)",
+        description="AUC of each score column with its DeLong variance and CI, and every pair "
+                    "of scores compared by DeLong's paired test with Holm's correction. A higher "
+                    "score means more likely positive; BI-RADS categories are accepted as scores.")
+    roc.add_argument("file", type=Path, help="CSV file, one row per case")
+    roc.add_argument("--truth", required=True, metavar="COL", help="column holding the truth")
+    roc.add_argument("--positive", required=True, metavar="VALUE",
+                     help="the value of --truth that means positive (e.g. 1, malignant)")
+    roc.add_argument("--score", required=True, action="append", metavar="COL",
+                     help="score column (repeat for several models)")
+    _common(roc)
+
+    mrmc = analyses.add_parser(
+        "mrmc", help="Obuchowski-Rockette MRMC analysis of two modalities (Hillis df)",
+        description="Obuchowski-Rockette analysis of two modalities read by several readers on "
+                    "the same cases: random readers and cases (Hillis df), fixed readers, fixed "
+                    "cases, and each modality's CI. Only cases read by every reader in both "
+                    "modalities are analysed; the others are reported as dropped.")
+    mrmc.add_argument("file", type=Path, help="CSV file, one row per reading")
+    for column in ("reader", "modality", "case", "truth", "rating"):
+        mrmc.add_argument(f"--{column}", required=True, metavar="COL", help=f"{column} column")
+    mrmc.add_argument("--positive", metavar="VALUE",
+                      help="the value of --truth that means positive (default: truth is 0/1)")
+    mrmc.add_argument("--cov", choices=("jackknife", "delong"), default="jackknife",
+                      help="error covariance estimate (default: jackknife, as OR-DBM MRMC)")
+    _common(mrmc)
+
+    mcnemar = analyses.add_parser(
+        "mcnemar", help="McNemar's test for paired decisions (exact and chi-square)",
+        description="McNemar's test on two paired columns. With --truth, each column's "
+                    "decisions are scored right or wrong against the truth; without it, the "
+                    "columns must hold 0/1 outcomes (e.g. 1 = read correctly).")
+    mcnemar.add_argument("file", type=Path, help="CSV file, one row per case")
+    mcnemar.add_argument("--a", required=True, metavar="COL", help="first column")
+    mcnemar.add_argument("--b", required=True, metavar="COL", help="second column")
+    mcnemar.add_argument("--truth", metavar="COL", help="truth column to score --a and --b against")
+    mcnemar.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _level(text: str) -> float:
+    try:
+        level = float(text)
+    except ValueError:
+        level = float("nan")
+    if not 0 < level < 1:
+        raise argparse.ArgumentTypeError(f"confidence level must lie between 0 and 1, got {text}")
+    return level
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--level", type=_level, default=0.95,
+                        help="confidence level (default 0.95)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def run(args: argparse.Namespace) -> int:
+    handlers = {"roc": _roc, "mrmc": _mrmc, "mcnemar": _mcnemar}
+    result, text = handlers[args.analysis](args)
+    print(json.dumps(_finite(result), allow_nan=False) if args.json else text)
+    return 0
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (JSON has no such numbers)."""
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _read(path: Path, columns: list[str]):
+    import pandas as pd
+
+    if not path.is_file():
+        raise UserError(f"no such file: {path}")
+    try:
+        with path.open(encoding="utf-8-sig") as handle:
+            header = handle.readline()
+        # Comma-separated, or semicolon/tab-separated as spreadsheets in many locales save.
+        separator = next((sep for sep in (",", ";", "\t") if sep in header), ",")
+        frame = pd.read_csv(path, sep=separator, encoding="utf-8-sig")
+    except (OSError, pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {path} as CSV: {error}") from None
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise UserError(f"{path}: missing column(s) {', '.join(missing)} "
+                        f"(columns present: {', '.join(map(str, frame.columns))})")
+    if frame.empty:
+        raise UserError(f"{path}: no rows")
+    for column in columns:
+        empty = frame[column].isna()
+        if empty.any():
+            raise UserError(f"{path}: column {column!r} has {int(empty.sum())} missing value(s), "
+                            f"first on data row {int(empty.to_numpy().argmax()) + 1}")
+    return frame
+
+
+def _numeric(series, column: str) -> tuple[Any, str | None]:
+    """A score column as floats; BI-RADS categories become ranks 0-5 (with a note)."""
+    import pandas as pd
+
+    from core.lexicon import BIRADS_CATEGORIES
+    from core.stats.readers import birads_scores
+
+    if pd.api.types.is_bool_dtype(series):
+        raise UserError(f"column {column!r} holds true/false values, not scores")
+    if pd.api.types.is_numeric_dtype(series):
+        return series.to_numpy(dtype=float), None
+    text = series.astype(str).str.strip().str.upper()
+    if text.isin(BIRADS_CATEGORIES).all():
+        return birads_scores(text), (f"column {column!r} read as BI-RADS categories, "
+                                     f"ranked 2 < 3 < 4A < 4B < 4C < 5")
+    bad = (pd.to_numeric(series, errors="coerce").isna() & ~text.isin(BIRADS_CATEGORIES)).to_numpy()
+    raise UserError(f"column {column!r} is neither numeric nor BI-RADS: "
+                    f"{series.iloc[int(bad.argmax())]!r} on data row {int(bad.argmax()) + 1}")
+
+
+def _positive_mask(series, positive: str, column: str):
+    import pandas as pd
+
+    mask = (series.astype(str).str.strip() == positive.strip()).to_numpy()
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        try:
+            mask |= series.to_numpy(dtype=float) == float(positive)
+        except ValueError:
+            pass
+    values = ", ".join(map(str, sorted(series.astype(str).unique())[:10]))
+    if not mask.any():
+        raise UserError(f"positive value {positive!r} does not occur in column {column!r} "
+                        f"(values: {values})")
+    if mask.all():
+        raise UserError(f"column {column!r} holds only the positive value {positive!r}: "
+                        f"an ROC needs positive and negative cases")
+    return mask.astype(int)
+
+
+def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from core.stats.roc import auc_ci, compare_all
+
+    if len(set(args.score)) != len(args.score):
+        raise UserError("a --score column is given twice")
+    frame = _read(args.file, [args.truth, *args.score])
+    y = _positive_mask(frame[args.truth], args.positive, args.truth)
+    scores, notes = {}, []
+    for column in args.score:
+        scores[column], note = _numeric(frame[column], column)
+        if note:
+            notes.append(note)
+        if len(set(scores[column])) == 1:
+            notes.append(f"score {column!r} is constant: AUC 0.5 with variance 0 "
+                         f"(it carries no information; its CI is a single point)")
+    result = {"n_pos": int(y.sum()), "n_neg": int(len(y) - y.sum()),
+              "auc": {name: auc_ci(y, values, args.level).as_dict()
+                      for name, values in scores.items()},
+              "pairs": compare_all(y, scores, args.level), "level": args.level, "notes": notes}
+    lines = [f"{result['n_pos']} positive, {result['n_neg']} negative cases; AUC (DeLong "
+             f"{args.level:.0%} CI):"]
+    for name, auc in result["auc"].items():
+        lines.append(f"  {name}: {auc['auc']:.4f} ({auc['ci'][0]:.4f}-{auc['ci'][1]:.4f}), "
+                     f"var {auc['var']:.3g}")
+    for pair in result["pairs"]:
+        lines.append(f"  {pair['a']} - {pair['b']}: diff {pair['diff']:+.4f} "
+                     f"({pair['ci'][0]:+.4f} to {pair['ci'][1]:+.4f}), z {pair['z']:.3f}, "
+                     f"p {pair['p']:.4g}, Holm p {pair['p_holm']:.4g}")
+    lines += [f"note: {note}" for note in notes]
+    return result, "\n".join(lines)
+
+
+def _mrmc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from core.stats.mrmc import or_analysis
+
+    columns = [args.reader, args.modality, args.case, args.truth, args.rating]
+    if len(set(columns)) != len(columns):
+        raise UserError("--reader, --modality, --case, --truth and --rating must name "
+                        "different columns")
+    frame = _read(args.file, columns)
+    ratings, note = _numeric(frame[args.rating], args.rating)
+    frame = frame.assign(**{args.rating: ratings})
+    if args.positive is not None:
+        truth = _positive_mask(frame[args.truth], args.positive, args.truth)
+        frame = frame.assign(**{args.truth: truth})
+    elif not frame[args.truth].isin([0, 1]).all():
+        raise UserError(f"column {args.truth!r} is not 0/1: say which value means positive with "
+                        f"--positive VALUE")
+    result = or_analysis(frame, reader=args.reader, modality=args.modality, case=args.case,
+                         truth=args.truth, rating=args.rating, cov=args.cov, level=args.level)
+    result["notes"] = [note] if note else []
+    first, second = result["modalities"]
+    lines = [f"{result['n_readers']} readers, {result['n_cases']} cases ({result['n_pos']} "
+             f"positive, {result['n_neg']} negative); {result['dropped']} case(s) dropped as "
+             f"not read by every reader in both modalities; {args.cov} covariance"]
+    for name in (first, second):
+        modality = result["modality"][name]
+        lines.append(f"  {args.modality} {name}: mean AUC {modality['auc']:.4f} "
+                     f"({modality['ci'][0]:.4f}-{modality['ci'][1]:.4f}, df {modality['df']:.2f})")
+    lines += [
+        f"  difference {result['diff_of']}: {result['diff']:+.5f} "
+        f"({result['ci'][0]:+.5f} to {result['ci'][1]:+.5f})",
+        f"  random readers and cases: F {result['f']:.4f} on 1 and {result['df_den']:.2f} df, "
+        f"p {result['p']:.4g}",
+        f"  fixed readers: chi-square {result['fixed_readers']['chi2']:.4f} on 1 df, "
+        f"p {result['fixed_readers']['p']:.4g}",
+        f"  Var {result['var_error']:.6g}, Cov1 {result['cov1']:.6g}, Cov2 {result['cov2']:.6g}, "
+        f"Cov3 {result['cov3']:.6g}",
+    ]
+    lines += [f"note: {note}" for note in result["notes"]]
+    return result, "\n".join(lines)
+
+
+def _outcomes(series, column: str):
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=int)
+    if pd.api.types.is_numeric_dtype(series) and series.isin([0, 1]).all():
+        return series.to_numpy(dtype=int)
+    raise UserError(f"column {column!r} must hold 0/1 outcomes; to compare decisions with the "
+                    f"truth, give --truth COL")
+
+
+def _correct(frame, column: str, truth: str):
+    import numpy as np
+
+    decisions = frame[column].astype(str).str.strip()
+    truths = frame[truth].astype(str).str.strip()
+    foreign = sorted(set(decisions) - set(truths))
+    if foreign:
+        raise UserError(f"column {column!r} has value(s) {', '.join(foreign[:5])} that never occur "
+                        f"in the truth column {truth!r}")
+    return np.asarray(decisions == truths, dtype=int)
+
+
+def _mcnemar(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from core.stats.mcnemar import mcnemar
+
+    columns = [args.a, args.b] + ([args.truth] if args.truth else [])
+    frame = _read(args.file, columns)
+    if args.truth:
+        a, b = _correct(frame, args.a, args.truth), _correct(frame, args.b, args.truth)
+    else:
+        a, b = _outcomes(frame[args.a], args.a), _outcomes(frame[args.b], args.b)
+    result = mcnemar(a, b)
+    result.update({"column_a": args.a, "column_b": args.b,
+                   "compared": "correct against truth" if args.truth else "0/1 values"})
+    yes, no = ("right", "wrong") if args.truth else ("1", "0")
+    text = (f"{result['n']} paired cases; {args.a} {yes} and {args.b} {no}: {result['b']}, "
+            f"{args.a} {no} and {args.b} {yes}: {result['c']}\n"
+            f"  exact p {result['p_exact']:.4g}; chi-square {result['chi2']:.4f} (continuity "
+            f"corrected), p {result['p_corrected']:.4g}; {result['chi2_uncorrected']:.4f} "
+            f"uncorrected, p {result['p_uncorrected']:.4g}")
+    return result, text

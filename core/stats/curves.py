@@ -1,0 +1,131 @@
+"""Learning curves: rolling metrics with CIs, and the CUSUM against an acceptable error rate."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.errors import UserError
+from core.stats import inputs
+from core.stats.metrics import wilson_ci
+from core.stats.roc import placements, with_normal_ci
+
+
+def _window_row(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None,
+                level: float) -> dict[str, Any]:
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    row: dict[str, Any] = {"n": len(y), "n_pos": n_pos, "n_neg": n_neg}
+    for name, k, n in (("accuracy", int((y == pred).sum()), len(y)),
+                       ("sensitivity", int(((y == 1) & (pred == 1)).sum()), n_pos),
+                       ("specificity", int(((y == 0) & (pred == 0)).sum()), n_neg)):
+        row[name] = k / n if n else np.nan
+        row[f"{name}_lo"], row[f"{name}_hi"] = wilson_ci(k, n, level)
+    if score is not None:
+        row["auc"] = row["auc_lo"] = row["auc_hi"] = np.nan
+        if n_pos and n_neg:  # the placements directly: checked once, not per window
+            v10, v01 = placements(y, score[None, :])
+            row["auc"] = float(v10.mean())
+        if n_pos >= 2 and n_neg >= 2:
+            variance = float(v10.var(ddof=1) / n_pos + v01.var(ddof=1) / n_neg)
+            result = with_normal_ci(row["auc"], variance, level)
+            row["auc_lo"], row["auc_hi"] = result.ci_low, result.ci_high
+    return row
+
+
+def rolling_metrics(df: pd.DataFrame, window: int = 20, by: str = "attempt",
+                    level: float = 0.95) -> pd.DataFrame:
+    """Accuracy, sensitivity and specificity (Wilson CIs) and AUC (DeLong CI) over a trailing
+    window, for a trainee's attempts in time order.
+
+    Input columns: truth (0/1), pred (0/1), created_at, and optionally score (BI-RADS rank or
+    probability) for the AUC. ``by="attempt"``: one row per attempt (``position`` 1, 2, ...)
+    over the last ``window`` attempts, fewer at the start (``n`` says how many). ``by="date"``:
+    one row per calendar day with attempts (``date``) over the attempts of the last ``window``
+    days. Each metric has ``_lo``/``_hi`` columns; a metric is NaN where its window lacks the
+    cases it needs (sensitivity without positives; AUC without both classes, its CI with fewer
+    than two of each).
+    """
+    if window < 1:
+        raise UserError(f"window must be at least 1, got {window}")
+    if by not in ("attempt", "date"):
+        raise UserError(f"by must be 'attempt' or 'date', not {by!r}")
+    missing = {"truth", "pred", "created_at"} - set(df.columns)
+    if missing:
+        raise UserError(f"missing column(s): {', '.join(sorted(missing))}")
+    created = pd.to_datetime(df["created_at"]).to_numpy()
+    order = np.argsort(created, kind="mergesort")  # time order; ties keep the given order
+    created = created[order]
+    y = inputs.binary(df["truth"])[order]
+    pred = inputs.binary(df["pred"], "pred")[order]
+    score = inputs.scores(df["score"])[order] if "score" in df.columns else None
+
+    def window_row(selected: slice | np.ndarray) -> dict[str, Any]:
+        return _window_row(y[selected], pred[selected],
+                           None if score is None else score[selected], level)
+
+    rows = []
+    if by == "attempt":
+        for end in range(len(y)):
+            rows.append({"position": end + 1, "created_at": created[end],
+                         **window_row(slice(max(0, end - window + 1), end + 1))})
+    else:
+        days = pd.DatetimeIndex(created).normalize()
+        for day in days.unique():
+            in_window = (days > day - pd.Timedelta(days=window)) & (days <= day)
+            rows.append({"date": day, **window_row(np.asarray(in_window))})
+    return pd.DataFrame(rows)
+
+
+def cusum_limits(p0: float, p1: float, alpha: float = 0.05, beta: float = 0.05) -> dict[str, float]:
+    """The Bernoulli CUSUM / SPRT design (Bolsin & Colson 2000; Biau et al. 2008).
+
+    P = ln(p1/p0), Q = ln((1-p0)/(1-p1)); each success lowers the score by s = Q / (P + Q), each
+    failure raises it by 1 - s. Unacceptable rate (p1) is signalled when the score rises h1 =
+    ln((1-beta)/alpha) / (P + Q) above its start; acceptable rate (p0) when it falls h0 =
+    ln((1-alpha)/beta) / (P + Q) below. alpha: risk of signalling unacceptable when the true
+    rate is p0; beta: risk of signalling acceptable when it is p1.
+    """
+    if not 0 < p0 < p1 < 1:
+        raise UserError(f"need 0 < acceptable rate p0 < unacceptable rate p1 < 1, "
+                        f"got p0={p0}, p1={p1}")
+    if not (0 < alpha < 1 and 0 < beta < 1):
+        raise UserError(f"alpha and beta must lie between 0 and 1, got {alpha}, {beta}")
+    p, q = np.log(p1 / p0), np.log((1 - p0) / (1 - p1))
+    return {"p0": p0, "p1": p1, "alpha": alpha, "beta": beta, "s": float(q / (p + q)),
+            "h0": float(np.log((1 - alpha) / beta) / (p + q)),
+            "h1": float(np.log((1 - beta) / alpha) / (p + q))}
+
+
+def cusum(failures: Any, p0: float, p1: float, alpha: float = 0.05,
+          beta: float = 0.05) -> pd.DataFrame:
+    """CUSUM learning curve of a sequence of attempts (1 = failure, e.g. a wrong call).
+
+    Columns: attempt (1, 2, ...), failure, score (the Bolsin & Colson chart: cumulative sum of
+    failure - s), h0 and h1 (limits, see ``cusum_limits``), sprt (the score since the last
+    signal: a new test starts after each), signal ("acceptable" when sprt <= -h0,
+    "unacceptable" when sprt >= h1, else ""), lc_cusum (Biau's LC-CUSUM in the same units:
+    max(0, previous + s - failure), which rises with successes and never falls below 0) and
+    competent (lc_cusum has reached h0: performance at the acceptable rate p0, with risk beta
+    of saying so when the true rate is p1). ``frame.attrs["limits"]`` holds the design.
+    """
+    limits = cusum_limits(p0, p1, alpha, beta)
+    x = inputs.binary(failures, "failures")
+    s, h0, h1 = limits["s"], limits["h0"], limits["h1"]
+    sprt, lc = np.empty(len(x)), np.empty(len(x))
+    signal = np.full(len(x), "", dtype=object)
+    running = learning = 0.0
+    for i, failed in enumerate(x):
+        running += failed - s
+        learning = max(0.0, learning + s - failed)
+        sprt[i], lc[i] = running, learning
+        if running >= h1 or running <= -h0:
+            signal[i] = "unacceptable" if running >= h1 else "acceptable"
+            running = 0.0
+    frame = pd.DataFrame({"attempt": np.arange(1, len(x) + 1), "failure": x,
+                          "score": np.cumsum(x - s), "h0": h0, "h1": h1, "sprt": sprt,
+                          "signal": signal, "lc_cusum": lc,
+                          "competent": np.maximum.accumulate(lc >= h0)})
+    frame.attrs["limits"] = limits
+    return frame

@@ -29,11 +29,13 @@ COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", type=Path, default=None,
-                        help="results store (default: $SONOCASE_DB or data/results.duckdb)")
-    parser = argparse.ArgumentParser(prog="python -m core", parents=[common],
+    db_help = "results store (default: $SONOCASE_DB or data/results.duckdb)"
+    parser = argparse.ArgumentParser(prog="python -m core",
                                      description="SonoCase: breast ultrasound teaching dashboard")
+    parser.add_argument("--db", type=Path, default=None, help=db_help)
+    # Accepted after the sub-command too; SUPPRESS keeps a --db given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
         try:

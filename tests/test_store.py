@@ -125,3 +125,13 @@ def test_save_cases_is_idempotent_and_atomic(store):
     with store.read() as cur:
         paths = [p for (p,) in cur.execute("SELECT image_path FROM cases").fetchall()]
     assert len(paths) == 4 and all(store.resolve(p).is_file() for p in paths)
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_cli_db_option_before_or_after_command(tmp_path, before):
+    db = tmp_path / "elsewhere.duckdb"
+    args = ["--db", str(db), "init", "--json"] if before else ["init", "--json", "--db", str(db)]
+    out = subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert db.exists()

@@ -3,7 +3,9 @@
 Importers and the phantom generator build :class:`NewCase` objects and hand them to
 :func:`save_cases`. Files are written first (atomically, named by content, so a rerun reuses
 them); the rows go in one transaction, so an interrupted import leaves the store as it was.
-The same image twice in one dataset is added once.
+The same image twice in one dataset with the same label is added once; the same pixels under two
+labels (BUSI files one scan under benign and under malignant) are two cases, which the split
+keeps together and reports as a conflict.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow
 from PIL import Image
 
 from core.store import Store
@@ -77,6 +80,11 @@ def pixel_sha256(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def case_sha256(pixel_sha: str, label: str) -> str:
+    """A case's identity in its dataset (the ``sha256`` column): its pixels and its label."""
+    return hashlib.sha256(f"{pixel_sha}:{label}".encode()).hexdigest()
+
+
 def perceptual_hash(image: np.ndarray) -> str:
     """A 64-bit DCT hash (imagehash.phash) for near-duplicate grouping."""
     import imagehash
@@ -92,7 +100,7 @@ def write_png_atomic(array: np.ndarray, path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        Image.fromarray(array).save(tmp, format="PNG")
+        Image.fromarray(array).save(tmp, format="PNG", compress_level=3)  # 2x faster than 6, +10%
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -103,13 +111,14 @@ def _prepare(store: Store, dataset: str, case: NewCase) -> dict:
     if case.label not in LABELS:
         raise ValueError(f"unknown label {case.label!r}")
     image, mask = cap_size(case.image, case.mask)
-    sha = pixel_sha256(image)
-    folder = store.data_dir / "cases" / dataset
-    image_path = folder / f"{sha[:20]}.png"
+    pixels = pixel_sha256(image)
+    sha = case_sha256(pixels, case.label)
+    folder = store.resolve(f"cases/{dataset}")
+    image_path = folder / f"{pixels[:20]}.png"
     write_png_atomic(image, image_path)
     mask_rel = None
     if mask is not None and mask.any():
-        mask_path = folder / f"{sha[:20]}_mask.png"
+        mask_path = folder / f"{pixel_sha256(mask)[:20]}_mask.png"
         write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
         mask_rel = store.relative(mask_path)
     return {
@@ -153,9 +162,12 @@ def save_cases(store: Store, dataset: str, kind: str, cases: Iterable[NewCase],
         new_rows = [row for row in rows if row["sha256"] not in present]
         result.already_present += len(rows) - len(new_rows)
         if new_rows:
-            cur.executemany(
-                f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                [[row[c] for c in columns] for row in new_rows])
+            # One Arrow table in one INSERT: ~10x faster than executemany row by row.
+            cur.register("new_case_rows", pyarrow.table(
+                {c: [row[c] for row in new_rows] for c in columns}))
+            names = ", ".join(columns)
+            cur.execute(f"INSERT INTO cases ({names}) SELECT {names} FROM new_case_rows")
+            cur.unregister("new_case_rows")
     counts = Counter(row["label"] for row in new_rows)
     result.imported += len(new_rows)
     for label, count in counts.items():

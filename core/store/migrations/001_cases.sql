@@ -22,7 +22,7 @@ CREATE TABLE cases (
     patient_id   VARCHAR,                     -- patient or group key from the source (hashed for DICOM)
     width        INTEGER NOT NULL,
     height       INTEGER NOT NULL,
-    sha256       VARCHAR NOT NULL,            -- of the stored image's pixels
+    sha256       VARCHAR NOT NULL,            -- of the stored pixels and the label (core.cases.library.case_sha256)
     phash        VARCHAR,                     -- perceptual hash for near-duplicate grouping
     descriptors  JSON,                        -- BI-RADS lexicon descriptors where known
     truth_prob   DOUBLE,                      -- generator's probability of malignancy (phantoms)

@@ -1,0 +1,142 @@
+"""The grouped, stratified train/test split and its cross-validation folds."""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.cases.library import NewCase, save_cases
+from core.errors import UserError
+from core.splits import NEAR_DUPLICATE_BITS, find_groups, make_split, near_duplicate_pairs
+
+
+def smooth(seed: int) -> np.ndarray:
+    small = np.random.default_rng(seed).integers(0, 256, (6, 6), dtype=np.uint8)
+    return np.asarray(Image.fromarray(small).resize((48, 48), Image.Resampling.BICUBIC))
+
+
+def build(store, n_benign=40, n_malignant=30, n_normal=10) -> dict[str, list[int]]:
+    """Distinct images, plus: a near-duplicate pair, a patient with three images, and one
+    image filed under both benign and malignant. Returns the case ids of those groups."""
+    cases = []
+    labels = ["benign"] * n_benign + ["malignant"] * n_malignant + ["normal"] * n_normal
+    for index, label in enumerate(labels):
+        cases.append(NewCase(f"{label}/{index}.png", label, smooth(index)))
+    brighter = np.clip(smooth(0).astype(int) + 3, 0, 255).astype(np.uint8)
+    cases.append(NewCase("benign/near-duplicate-of-0.png", "benign", brighter))
+    for k in range(3):
+        cases.append(NewCase(f"malignant/patient-{k}.png", "malignant", smooth(1000 + k),
+                             patient_id="P-7"))
+    cases.append(NewCase("malignant/same-as-benign-1.png", "malignant", smooth(1)))
+    save_cases(store, "toy", "folder", cases)
+    with store.read() as cur:
+        ids = dict(cur.execute("SELECT source_path, case_id FROM cases").fetchall())
+    return {"near": [ids["benign/0.png"], ids["benign/near-duplicate-of-0.png"]],
+            "patient": [ids[f"malignant/patient-{k}.png"] for k in range(3)],
+            "conflict": [ids["benign/1.png"], ids["malignant/same-as-benign-1.png"]]}
+
+
+def split_rows(store) -> dict[int, tuple]:
+    with store.read() as cur:
+        return {r[0]: r[1:] for r in cur.execute(
+            "SELECT s.case_id, s.split, s.fold, s.group_id, c.label FROM splits s "
+            "JOIN cases c USING (case_id)").fetchall()}
+
+
+def test_hamming_distance_threshold():
+    hashes = ["0000000000000000", f"{(1 << NEAR_DUPLICATE_BITS) - 1:016x}",
+              f"{(1 << (NEAR_DUPLICATE_BITS + 1)) - 1:016x}", None]
+    assert near_duplicate_pairs(hashes) == [(0, 1), (1, 2)]
+
+
+def test_groups_chain_through_patients_and_near_duplicates():
+    groups = find_groups([5, 6, 7, 8, 9], [None, "P", None, "P", None],
+                         ["0000000000000000", "ffffffffffffffff", "000000000000000f",
+                          "00000000ffffffff", "00000000000000ff"])
+    # 5~7 (4 bits), 7~9 (4 bits): one chain; 6 and 8 share a patient
+    assert groups == ["g5", "g6", "g5", "g6", "g5"]
+
+
+def test_groups_never_straddle_train_and_test(store):
+    special = build(store)
+    summary = make_split(store, "toy", seed=3)
+    rows = split_rows(store)
+    sides = defaultdict(set)
+    for split, _, group, _ in rows.values():
+        sides[group].add(split)
+    assert all(len(s) == 1 for s in sides.values())
+    for members in special.values():
+        assert len({rows[i][2] for i in members}) == 1  # one group
+    assert summary.duplicate_groups == 3
+    assert [c["case_ids"] for c in summary.conflicts] == [special["conflict"]]
+    assert summary.conflicts[0]["labels"] == ["benign", "malignant"]
+
+
+def test_stratified_shares_and_normals_excluded(store):
+    build(store)
+    summary = make_split(store, "toy", test_size=0.3, seed=0)
+    counts = summary.counts
+    assert counts["excluded"] == {"normal": 10}
+    for label in ("benign", "malignant"):
+        total = counts["train"][label] + counts["test"][label]
+        assert abs(counts["test"][label] - 0.3 * total) <= 3  # within the largest group
+    included = make_split(store, "toy", include_normal=True)
+    assert "excluded" not in {row[0] for row in split_rows(store).values()}
+    assert included.counts["test"]["normal"] == 3
+
+
+def test_folds_cover_training_only_grouped_and_stratified(store):
+    build(store)
+    make_split(store, "toy", folds=4, seed=1)
+    rows = split_rows(store)
+    folds_of_group = defaultdict(set)
+    for split, fold, group, _ in rows.values():
+        assert (fold is None) == (split != "train")
+        if fold is not None:
+            folds_of_group[group].add(fold)
+    assert all(len(f) == 1 for f in folds_of_group.values())
+    per_fold = Counter((fold, label) for split, fold, _, label in rows.values() if fold is not None)
+    assert {fold for fold, _ in per_fold} == {0, 1, 2, 3}
+    benign = [per_fold[(f, "benign")] for f in range(4)]
+    assert max(benign) - min(benign) <= 3
+
+
+def test_reproducible_per_seed_and_replaced_on_rerun(store):
+    build(store)
+    make_split(store, "toy", seed=5)
+    first = split_rows(store)
+    make_split(store, "toy", seed=5)
+    assert split_rows(store) == first
+    make_split(store, "toy", seed=6)
+    second = split_rows(store)
+    assert len(second) == len(first)  # replaced, not added to
+    assert {k: v[0] for k, v in second.items()} != {k: v[0] for k, v in first.items()}
+
+
+def test_bad_requests_are_clear(store):
+    with pytest.raises(UserError, match="no cases in dataset 'nothing'"):
+        make_split(store, "nothing")
+    build(store, 4, 3, 0)
+    with pytest.raises(UserError, match="between 0 and 1"):
+        make_split(store, "toy", test_size=1.5)
+    with pytest.raises(UserError, match="too few for 20 folds"):
+        make_split(store, "toy", folds=20)
+    assert make_split(store, "toy", folds=0).folds == {}
+
+
+def test_split_command_reports_counts_groups_and_conflicts(store, capsys):
+    import json
+
+    from core.cli import main
+
+    build(store)
+    db = str(store.path)
+    store.close()
+    assert main(["split", "--dataset", "toy", "--db", db, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["duplicate_groups"] == 3 and len(printed["conflicts"]) == 1
+    assert sum(printed["counts"]["test"].values()) + sum(printed["counts"]["train"].values()) == 75
+    assert main(["split", "--dataset", "toy", "--db", db]) == 0
+    assert "warning: one image group carries labels benign and malignant" in capsys.readouterr().out

@@ -1,15 +1,112 @@
-"""SonoCase: the one router of the Streamlit app."""
+"""SonoCase: the one router of the Streamlit app.
+
+The first run creates the job runner (jobs a killed process left running are marked failed)
+and, once its page is out, starts the demo's background training. Nobody logged in: only the
+login page (or, on a store without users, the form that creates the first admin). Logged in
+with a one-time password: only the account page, to choose a new one. Otherwise the pages of
+the user's role; each page checks the role itself too.
+"""
+from pathlib import Path
+
 import streamlit as st
 
-from pages.ui import get_store
+from core import auth
+from core.errors import UserError
+from pages import ui
+
+APP_DIR = Path(__file__).resolve().parent
+# file, URL path, title, icon, roles that see it; the navigation keeps this order. No URL path
+# equals a file name in pages/: Streamlit would otherwise run that file directly, without this
+# router, for a request that reaches a fresh server (or AppTest) before st.navigation is called.
+PAGES = (
+    ("pages/quiz.py", "practice", "Quiz", ":material/quiz:", ("trainee",)),
+    ("pages/admin.py", "administration", "Administration", ":material/admin_panel_settings:",
+     ("admin",)),
+    ("pages/cohort.py", "supervision", "Cohort", ":material/groups:", ("supervisor", "admin")),
+    ("pages/progress.py", "learning-curves", "Progress", ":material/monitoring:",
+     ("trainee", "supervisor", "admin")),
+    ("pages/models.py", "model-comparison", "Models", ":material/compare:", auth.ROLES),
+    ("pages/account.py", "my-account", "Account", ":material/person:", auth.ROLES),
+)
+ACCOUNT_PAGE = PAGES[-1]
 
 
-def home() -> None:
-    st.title("SonoCase: breast ultrasound reading practice")
-    with get_store().read() as cur:
-        cases = cur.execute("SELECT count(*) FROM cases").fetchone()[0]
-    st.write(f"The case library holds {cases} cases.")
+def role_pages(role: str) -> list[st.Page]:
+    """The pages of a role whose files exist (others' pages may not have landed yet)."""
+    return [st.Page(path, url_path=url, title=title, icon=icon)
+            for path, url, title, icon, roles in PAGES
+            if role in roles and (APP_DIR / path).is_file()]
 
 
-st.set_page_config(page_title="SonoCase", layout="wide")
-st.navigation([st.Page(home, title="Home", default=True)]).run()
+def login_page() -> None:
+    st.title("SonoCase")
+    st.caption("Breast ultrasound reading practice")
+    with st.form("login"):
+        username = st.text_input("User name", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if submitted:
+        try:
+            user = auth.authenticate(ui.get_store(), username, password)
+        except UserError as error:
+            st.error(str(error))
+            return
+        ui.login(user)
+        st.rerun()
+
+
+def first_admin_page() -> None:
+    st.title("Welcome to SonoCase")
+    st.write("This store has no accounts yet. Create the first administrator; you can add "
+             "trainees and supervisors afterwards.")
+    with st.form("first_admin"):
+        username = st.text_input("User name", autocomplete="username")
+        display_name = st.text_input("Display name (optional)")
+        password = st.text_input("Password", type="password", autocomplete="new-password",
+                                 help=f"At least {auth.MIN_PASSWORD_LENGTH} characters.")
+        confirm = st.text_input("Repeat the password", type="password",
+                                autocomplete="new-password")
+        submitted = st.form_submit_button("Create the administrator", type="primary")
+    if submitted:
+        if password != confirm:
+            st.error("The two passwords differ.")
+            return
+        try:
+            user = auth.create_first_admin(ui.get_store(), username, password, display_name)
+        except UserError as error:
+            st.error(str(error))
+            return
+        ui.login(user)
+        ui.flash(f"Administrator {user.username} created.")
+        st.rerun()
+
+
+def sidebar(user: auth.User) -> None:
+    with st.sidebar:
+        st.caption(f"Logged in as **{user.display_name}** ({user.role})")
+        if st.button("Log out", icon=":material/logout:"):
+            ui.logout()
+        ui.job_status_panel()
+
+
+st.set_page_config(page_title="SonoCase", page_icon=":material/ecg:", layout="wide")
+ui.init_session()
+ui.get_runner()
+user = ui.current_user()
+if user is None:
+    entry = login_page if auth.has_users(ui.get_store()) else first_admin_page
+    page = st.navigation([st.Page(entry, title="Log in", url_path="login", default=True)],
+                         position="hidden")
+elif auth.must_change_password(ui.get_store(), user.user_id):
+    path, url, title, icon, _ = ACCOUNT_PAGE
+    page = st.navigation([st.Page(path, url_path=url, title=title, icon=icon)],
+                         position="hidden")
+else:
+    page = st.navigation(role_pages(user.role))
+if user is not None:  # after st.navigation, so that the sidebar's widgets keep their ids
+    sidebar(user)
+ui.show_flash()
+try:
+    page.run()
+finally:  # the first page is out before the training's torch import competes for the CPU
+    ui.start_autotrain()

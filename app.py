@@ -25,7 +25,7 @@ PAGES = (
     ("pages/cohort.py", "supervision", "Cohort", ":material/groups:", ("supervisor", "admin")),
     ("pages/progress.py", "learning-curves", "Progress", ":material/monitoring:",
      ("trainee", "supervisor", "admin")),
-    ("pages/models.py", "model-comparison", "Models", ":material/compare:", auth.ROLES),
+    ("pages/models.py", "model-comparison", "Model comparison", ":material/compare:", auth.ROLES),
     ("pages/account.py", "my-account", "Account", ":material/person:", auth.ROLES),
 )
 ACCOUNT_PAGE = PAGES[-1]

@@ -1,0 +1,206 @@
+"""Model comparison: the six models on the test split for journal club (ROC curves with CI
+bands and the trainees' operating points, the study's table beside the paper's row, DeLong
+tests, confusion matrices, calibration, a heatmap gallery), with a presentation mode."""
+import pandas as pd
+import streamlit as st
+
+from core import comparison, figure_export, model_charts
+from core.errors import UserError
+from pages import ui
+
+SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration",
+            "Heatmap gallery")
+COHORT_ONLY = "cohort only"
+
+user = ui.require_role("trainee", "supervisor", "admin")
+store = ui.get_store()
+staff = user.role in comparison.STAFF_ROLES
+st.session_state.setdefault("models_presentation", False)
+st.session_state.setdefault("models_band", True)
+st.session_state.setdefault("models_outline", False)
+st.session_state.setdefault("models_bins", 10)
+
+
+@st.cache_data(max_entries=16, show_spinner="Computing the comparison...")
+def computed(db: str, dataset: str, version: tuple, model_ids: tuple[str, ...], bins: int):
+    """The predictions and all model statistics, recomputed only when the dataset's models or
+    predictions change (``version``) or the selection does."""
+    preds = comparison.load_test_predictions(store, dataset, list(model_ids))
+    return preds, comparison.compare_models(preds, bins)
+
+
+def downloads(name: str, fig=None, table=None) -> None:
+    """PNG and SVG of a figure (rendered on the server only when clicked) and CSV of a table;
+    nothing in presentation mode."""
+    if presentation:
+        return
+    row = st.container(horizontal=True)
+    if fig is not None and export_ok:
+        row.download_button("PNG", lambda: figure_export.to_png(fig), f"{name}.png",
+                            "image/png", key=f"png_{name}", on_click="ignore",
+                            icon=":material/image:")
+        row.download_button("SVG", lambda: figure_export.to_svg(fig), f"{name}.svg",
+                            "image/svg+xml", key=f"svg_{name}", on_click="ignore",
+                            icon=":material/image:")
+    if table is not None:
+        row.download_button("CSV", table.to_csv(index=False).encode(), f"{name}.csv",
+                            "text/csv", key=f"csv_{name}", on_click="ignore",
+                            icon=":material/table:")
+
+
+def show(fig, name: str) -> None:
+    """The figure as built (no Streamlit theme: what is shown is what is exported)."""
+    st.plotly_chart(fig, key=f"chart_{name}", theme=None, config={
+        "displaylogo": False, "toImageButtonOptions": {"filename": name, "scale": 2}})
+
+
+def show_table(shown, title: str, name: str, raw=None) -> None:
+    """A table: as a large figure in presentation mode, else an interactive table + CSV."""
+    if presentation:
+        show(model_charts.table_figure(shown, title, presentation=True), name)
+        return
+    st.dataframe(shown, hide_index=True, key=f"table_{name}")
+    downloads(name, model_charts.table_figure(shown, title), raw if raw is not None else shown)
+
+
+def not_trained(archs: list[str]) -> None:
+    """'not trained yet' for each architecture, and the progress of a running training."""
+    st.caption(" · ".join(f"**{comparison.arch_name(arch)}**: not trained yet" for arch in archs))
+    for job in ui.get_runner().active():
+        if job.kind == "train":
+            st.progress(job.fraction, text=f"Training: {job.message}")
+
+
+def gallery(dataset: str, preds) -> None:
+    """One test case across the selected models for one CAM method, with localisation scores."""
+    from core import heatmaps  # imports torch: only when the gallery is open
+
+    cases = comparison.gallery_cases(store, user, dataset)
+    if not cases:
+        st.info("No case is open to you here yet: a test case joins the gallery once the quiz "
+                "has shown you its AI step.")
+        return
+    cols = st.columns([2, 2, 1])
+    case_id = cols[0].selectbox("Case", cases, key="models_case",
+                                format_func=lambda c: f"case {c}")
+    method = cols[1].selectbox("CAM method", list(heatmaps.METHODS), key="models_method")
+    with_outline = cols[2].toggle("Lesion outline", key="models_outline")
+    panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
+                                                with_outline)
+    fig = model_charts.gallery_figure(panels, f"{method}: case {case_id}", presentation)
+    show(fig, "gallery")
+    downloads(f"gallery_case{case_id}_{method}", fig)
+    if missing:
+        labels = dict(zip(preds["model_id"], preds["label"]))
+        st.caption(f"No stored {method} heatmap of this case yet for "
+                   f"{', '.join(labels.get(m, m) for m in missing)}.")
+        if staff and st.button("Compute them now", key="models_compute"):
+            with st.spinner("Computing heatmaps..."):
+                for model_id in missing:
+                    heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id, method)
+            st.rerun()
+    summaries = [heatmaps.localisation_summary(store, model_id, method, "test")
+                 for model_id in model_ids]
+    show_table(comparison.format_localisation(summaries, preds),
+               f"Localisation ({method}): stored test-split heatmaps of cases with a lesion mask",
+               f"localisation_{method}", pd.DataFrame(summaries))
+
+
+# ---- page ---------------------------------------------------------------------------------
+st.title("Model comparison")
+top = st.columns([1, 4])
+presentation = top[0].toggle("Presentation mode", key="models_presentation",
+                             help="Large type, no secondary controls: for a projector.")
+section = top[1].radio("Show", SECTIONS, horizontal=True, key="models_section",
+                       label_visibility="collapsed")
+export_ok = figure_export.export_available()
+
+datasets = comparison.model_datasets(store)
+if not datasets:
+    st.info("No model is trained yet.")
+    not_trained(list(comparison.arch_order()))
+    st.stop()
+
+settings = st.expander("Settings") if presentation else st.container()
+with settings:
+    cols = st.columns([1, 3, 1])
+    dataset = cols[0].selectbox("Dataset", datasets, key="models_dataset")
+    models = comparison.list_models(store, dataset)
+    choices = list(models.loc[models["n_test"] > 0, "model_id"])
+    if (st.session_state.get("models_dataset_shown") != dataset
+            or "models_ids" not in st.session_state):
+        st.session_state["models_dataset_shown"] = dataset
+        st.session_state["models_ids"] = comparison.default_models(models)
+    st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
+    model_ids = cols[1].multiselect("Models", choices, key="models_ids",
+                                    help="The newest model of each architecture by default.")
+    bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
+    if not presentation:
+        st.caption(f"Test split of **{dataset}** only, biopsy-proven cases; each model at its "
+                   "stored threshold (chosen without test rows).")
+        if not export_ok:
+            st.caption(figure_export.NO_BROWSER)
+    missing_archs = comparison.untrained_archs(models)
+    if missing_archs:
+        not_trained(missing_archs)
+
+if not model_ids:
+    st.info("Choose at least one model with test predictions.")
+    st.stop()
+
+try:
+    preds, result = computed(str(store.path), dataset,
+                             comparison.predictions_version(store, dataset), tuple(model_ids),
+                             int(bins))
+except UserError as error:
+    st.error(str(error))
+    st.stop()
+
+if section == "ROC curves":
+    controls = st.columns([1, 2, 2], vertical_alignment="bottom")
+    band = controls[0].toggle("95% CI band", key="models_band", help=comparison.BAND_METHOD)
+    trainee_id = None
+    if staff:
+        trainees = dict(comparison.trainees_with_reads(store, user, dataset))
+        picked = controls[1].selectbox("Trainee", [COHORT_ONLY, *trainees],
+                                       key="models_trainee",
+                                       format_func=lambda t: trainees.get(t, t))
+        trainee_id = None if picked == COHORT_ONLY else picked
+    readers = comparison.reader_operating_points(store, user, dataset, trainee_id)
+    fig = model_charts.roc_figure(result.curves, result.bands if band else None, readers,
+                                  result.aucs, comparison.BAND_LABEL, presentation)
+    show(fig, "roc")
+    if not presentation:
+        st.caption(f"{result.n_cases} test cases. Reader points: BI-RADS 4A or above called "
+                   "malignant, each trainee's first read of a case (open marker unaided, filled "
+                   "aided; bars: Wilson 95% CIs)."
+                   + ("" if staff else f" The cohort point appears once {comparison.MIN_COHORT}"
+                      " or more trainees have read test cases."))
+    downloads("roc", fig, readers)
+elif section == "Study table":
+    show_table(comparison.format_study_table(result.study), "Test-split performance",
+               "study_table", result.study)
+    if not presentation:
+        st.caption("AUC: DeLong 95% CI. Accuracy, sensitivity, specificity, precision: Wilson "
+                   "95% CIs; F1: stratified bootstrap. The published row is the paper's "
+                   "ResNet50 (its other five models are not published).")
+elif section == "DeLong tests":
+    if result.pairwise.empty:
+        st.info("Choose two or more models to compare their AUCs.")
+    else:
+        show_table(comparison.format_pairwise_table(result.pairwise),
+                   f"Pairwise DeLong tests of AUC ({int(result.pairwise['n'].iloc[0])} shared "
+                   "test cases, Holm-corrected)", "delong", result.pairwise)
+elif section == "Confusion matrices":
+    if result.confusion.empty:
+        st.info("None of the chosen models has a stored threshold.")
+    else:
+        fig = model_charts.confusion_figure(result.confusion, presentation)
+        show(fig, "confusion")
+        downloads("confusion", fig, result.confusion)
+elif section == "Calibration":
+    fig = model_charts.calibration_figure(result.calibration, result.briers, presentation)
+    show(fig, "calibration")
+    downloads("calibration", fig, result.calibration)
+else:
+    gallery(dataset, preds)

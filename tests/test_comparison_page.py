@@ -1,0 +1,180 @@
+"""The model-comparison page through Streamlit's AppTest, for each role, on a temporary store
+with fake models (rows and predictions, no training): every section renders, trainees see no
+other trainee, the gallery keeps unread cases from trainees, presentation mode declutters."""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core.auth import User
+from core.store import Store
+from test_comparison_support import TRAINEES, add_trainee_reads, add_user, populate
+
+PAGE = Path(__file__).resolve().parent.parent / "pages" / "models.py"
+SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration")
+OTHER_TRAINEES = [name for _, name in TRAINEES[1:]]
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "data" / "results.duckdb"
+    monkeypatch.setenv("SONOCASE_DB", str(path))
+    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    yield path
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+@pytest.fixture
+def filled(db) -> dict:
+    with Store(db) as store:
+        info = populate(store, n_test=40, n_train=10)
+        info["supervisor"] = add_user(store, "sue", "supervisor", "Sue Supervisor")
+        info["admin"] = add_user(store, "root", "admin", "Root Admin")
+    return info
+
+
+def page_as(user: User) -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=120)
+    at.session_state["user"] = user
+    return at
+
+
+def users(info: dict) -> dict[str, User]:
+    return {"trainee": User(info["users"]["ana"], "ana", "Ana Trainee", "trainee"),
+            "supervisor": User(info["supervisor"], "sue", "Sue Supervisor", "supervisor"),
+            "admin": User(info["admin"], "root", "Root Admin", "admin")}
+
+
+def everything_shown(at: AppTest) -> str:
+    """All the page's elements as text (labels, options, table cells, chart specs)."""
+    return "\n".join(str(getattr(node, "proto", "")) for node in at._tree)
+
+
+def show_section(at: AppTest, section: str) -> AppTest:
+    at.radio(key="models_section").set_value(section)
+    return at.run()
+
+
+def test_logged_out_visitors_are_stopped(db):
+    at = AppTest.from_file(str(PAGE), default_timeout=60).run()
+    assert not at.exception
+    assert "log in" in at.error[0].value
+
+
+@pytest.mark.parametrize("role", ["trainee", "supervisor", "admin"])
+def test_without_models_every_architecture_says_not_trained_yet(db, role):
+    with Store(db) as store:
+        user_id = add_user(store, f"u{role}", role)
+    at = page_as(User(user_id, f"u{role}", f"u{role}", role)).run()
+    assert not at.exception
+    text = " ".join(caption.value for caption in at.caption)
+    assert text.count("not trained yet") == 6
+    for name in ("VGG16", "GoogLeNet", "AlexNet", "ResNet50", "ViT-B/16", "DenseNet121"):
+        assert f"**{name}**: not trained yet" in text
+
+
+@pytest.mark.parametrize("role", ["trainee", "supervisor", "admin"])
+def test_every_section_renders_for_every_role(filled, role):
+    at = page_as(users(filled)[role]).run()
+    assert not at.exception
+    for section in SECTIONS:
+        show_section(at, section)
+        assert not at.exception, section
+        assert not at.error, section
+        if section == "Study table":
+            shown = at.dataframe[0].value
+            assert "published (2026 study)" in set(shown["Source"])
+            assert len(shown) == 7
+        elif section != "DeLong tests":
+            assert at.get("plotly_chart"), section
+        assert {b.proto.label for b in at.download_button} >= {"CSV"}
+
+
+def test_a_trainee_sees_no_other_trainee(filled):
+    at = page_as(users(filled)["trainee"]).run()
+    text = everything_shown(at)
+    assert "You, unaided" in text and "Cohort (pooled, 3 trainees), aided" in text
+    for name in OTHER_TRAINEES:
+        assert name not in text
+    assert all(box.key != "models_trainee" for box in at.selectbox)
+
+
+def test_a_supervisor_can_show_any_trainee(filled):
+    at = page_as(users(filled)["supervisor"]).run()
+    picker = at.selectbox(key="models_trainee")
+    assert [picker.format_func(option) for option in picker.options] == [
+        "cohort only", "Ana Trainee", "Ben Trainee", "Cleo Trainee"]
+    picker.set_value(filled["users"]["ben"]).run()
+    assert not at.exception
+    text = everything_shown(at)
+    assert "Ben Trainee, aided" in text and "Ana Trainee, aided" not in text
+
+
+def test_presentation_mode_hides_secondary_controls_and_keeps_the_selection(filled):
+    at = page_as(users(filled)["supervisor"]).run()
+    chosen = [filled["models"]["resnet50"], filled["models"]["vgg16"]]
+    at.multiselect(key="models_ids").set_value(chosen).run()
+    at.toggle(key="models_presentation").set_value(True).run()
+    assert not at.exception
+    assert not at.download_button
+    assert at.expander and at.expander[0].label == "Settings"
+    show_section(at, "Study table")
+    assert not at.dataframe and at.get("plotly_chart")
+    assert at.multiselect(key="models_ids").value == chosen
+    at.toggle(key="models_presentation").set_value(False).run()
+    assert at.multiselect(key="models_ids").value == chosen
+    assert at.download_button
+
+
+def _store_heatmap(store: Store, model_id: str, case_id: int, method: str = "gradcam") -> None:
+    with store.read() as cur:
+        height, width = cur.execute("SELECT height, width FROM cases WHERE case_id = ?",
+                                    [case_id]).fetchone()
+    relative = f"heatmaps/{model_id}/{method}/{case_id}.npy"
+    path = store.resolve(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.linspace(0, 1, height * width).reshape(height, width).astype(np.float16))
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit,"
+                    " energy_inside) VALUES (?, ?, ?, ?, ?, TRUE, 0.4)",
+                    [model_id, case_id, method, relative,
+                     hashlib.sha256(path.read_bytes()).hexdigest()])
+
+
+def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, db):
+    first, second = filled["test_cases"][:2]
+    with Store(db) as store:
+        for model_id in (filled["models"]["resnet50"], filled["models"]["vgg16"]):
+            _store_heatmap(store, model_id, sorted(filled["test_cases"])[0])
+        dan = add_trainee_reads(store, "dan", [first, second])
+    staff = show_section(page_as(users(filled)["supervisor"]).run(), "Heatmap gallery")
+    assert not staff.exception
+    assert staff.selectbox(key="models_case").options == [
+        f"case {c}" for c in sorted(filled["test_cases"])]
+    gallery = [json.loads(c.proto.spec) for c in staff.get("plotly_chart")
+               if c.key == "chart_gallery"]
+    assert [trace["type"] for trace in gallery[0]["data"]] == ["image"] * 3  # case + 2 maps
+    assert any(c.value.startswith("No stored gradcam heatmap") for c in staff.caption)
+    assert staff.button(key="models_compute")
+    trainee = show_section(page_as(User(dan, "dan", "Dan", "trainee")).run(), "Heatmap gallery")
+    assert not trainee.exception
+    assert trainee.selectbox(key="models_case").options == [
+        f"case {c}" for c in sorted([first, second])]
+    assert not [b for b in trainee.button if b.key == "models_compute"]
+
+
+def test_a_trainee_with_no_finished_case_gets_an_empty_gallery(filled, db):
+    with Store(db) as store:
+        newcomer = add_user(store, "eve", "trainee", "Eve")
+    at = show_section(page_as(User(newcomer, "eve", "Eve", "trainee")).run(), "Heatmap gallery")
+    assert not at.exception
+    assert "No case is open to you" in at.info[0].value

@@ -25,6 +25,8 @@ COMMANDS = {
     "user": "core.commands.user",
     "demo": "core.commands.demo",
     "serve": "core.commands.serve",
+    "backup": "core.commands.backup",
+    "restore": "core.commands.restore",
 }
 
 

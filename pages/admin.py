@@ -1,16 +1,32 @@
-"""Administration: accounts (add, reset password, role, deactivate) and background jobs."""
+"""Administration: accounts, datasets (import, split), models (training, heatmaps), backups and
+background jobs. Long work runs as jobs of the one job runner; the logic is in ``core``."""
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
-from core import auth
+from core import admin_jobs, auth
+from core.backup import default_backup_path, list_backups
+from core.cases.importers import IMPORTERS
+from core.comparison import arch_name, arch_order
+from core.datasets import conflicts_table, dataset_overview, label_split_counts, split_counts
 from core.demo import has_demo_dataset, start_demo_training
 from core.errors import UserError
-from core.jobs import recent_jobs
+from core.jobs import JobFn, JobStatus, recent_jobs
+from core.model_overview import heatmap_coverage, trained_models
+from core.splits import make_split
 from pages import ui
 
 admin = ui.require_role("admin")
 store = ui.get_store()
 runner = ui.get_runner()
+
+KIND_HELP = {kind: module.HELP for kind, module in IMPORTERS.items()}
+HEATMAP_SPLITS = ("test", "train", "all")
+SCORE = st.column_config.NumberColumn(format="%.3f")
 
 
 def show_one_time_password(username: str, password: str) -> None:
@@ -77,10 +93,287 @@ def users_tab() -> None:
     st.dataframe(pd.DataFrame(
         [{"user name": a.username, "display name": a.display_name, "role": a.role,
           "active": a.active, "must change password": a.must_change_password,
-          "created": a.created_at} for a in accounts]), hide_index=True)
+          "created": a.created_at} for a in accounts]), hide_index=True, key="users_table")
     add_user_form()
     manage_user(accounts)
 
+
+# ---- background jobs started from the tabs -----------------------------------------------
+
+def start_job(kind: str, params: dict, make_job: Callable[[], JobFn]) -> None:
+    """Build a job (its input is checked then) and start it; errors are shown, not raised."""
+    try:
+        runner.start(kind, params, make_job())
+    except UserError as error:
+        st.error(str(error))
+    else:
+        st.rerun()
+
+
+def latest_job(kind: str) -> JobStatus | None:
+    jobs = [job for job in runner.status() if job.kind == kind]
+    return jobs[0] if jobs else None
+
+
+@st.fragment(run_every=2)
+def live_job_progress(kind: str) -> None:
+    """A running job's progress bar and Cancel button, refreshed every 2 s."""
+    job = latest_job(kind)
+    if job is None or not job.running:
+        st.rerun()  # it ended: the whole page shows its outcome and the new data
+    st.progress(job.fraction, text=job.message)
+    if st.button("Cancel", key=f"cancel_{kind}_{job.job_id}", disabled=job.cancel_requested):
+        runner.cancel(job.job_id)
+        st.rerun()
+
+
+def job_panel(kind: str, show_result) -> bool:
+    """The latest job of ``kind`` in this process: live progress and Cancel while it runs,
+    its outcome once it ended. True while it runs."""
+    job = latest_job(kind)
+    if job is None:
+        return False
+    if job.running:
+        live_job_progress(kind)
+        return True
+    if job.status == "done":
+        show_result(runner.result(job.job_id))
+    elif job.status == "cancelled":
+        st.warning(f"The last {kind} job was cancelled.")
+    else:
+        st.error(f"The last {kind} job {job.message}")
+    return False
+
+
+# ---- data ------------------------------------------------------------------------------------
+
+def show_import_result(result) -> None:
+    labels = ", ".join(f"{label} {n}" for label, n in sorted(result.by_label.items()))
+    st.success(f"Imported {result.imported} cases" + (f" ({labels})" if labels else "")
+               + f"; {result.already_present} already present; {len(result.skipped)} skipped.")
+    if result.skipped:
+        st.dataframe(pd.DataFrame(result.skipped, columns=["path", "reason"]),
+                     hide_index=True, key="import_skipped")
+
+
+def upload_form() -> None:
+    kind = st.selectbox("Layout", admin_jobs.UPLOAD_KINDS, key="upload_kind",
+                        format_func=lambda k: f"{k}: {KIND_HELP[k]}")
+    upload = st.file_uploader("Dataset (.zip)", type=["zip"], key="upload_file")
+    dataset = st.text_input("Dataset name", value=kind, key="upload_dataset")
+    if st.button("Import the upload", disabled=upload is None, key="upload_start"):
+        path = None
+        try:
+            path = admin_jobs.save_upload(store, upload.name, upload.getvalue())
+            runner.start("import", {"kind": kind, "dataset": dataset, "upload": upload.name},
+                         admin_jobs.import_job(store, kind, path, dataset,
+                                               upload_name=upload.name))
+        except UserError as error:
+            if path is not None:
+                admin_jobs.discard_upload(path)
+            st.error(str(error))
+        else:
+            st.rerun()
+
+
+def server_form() -> None:
+    kind = st.selectbox("Layout", list(IMPORTERS), key="server_kind",
+                        format_func=lambda k: f"{k}: {KIND_HELP[k]}")
+    path_text = st.text_input("Folder, .zip or manifest on the server", key="server_path",
+                              help="An absolute path on the machine the app runs on.")
+    root_text = (st.text_input("Image folder of the manifest (optional)", key="server_root")
+                 if kind == "csv" else "")
+    labels_text = (st.text_input("Label table (CSV: file or SOPInstanceUID, label)",
+                                 key="server_labels") if kind == "dicom" else "")
+    dataset = st.text_input("Dataset name", value=kind, key="server_dataset")
+    if st.button("Import from the server", key="server_start"):
+        def make_job() -> JobFn:
+            path = admin_jobs.server_path(path_text)
+            root = admin_jobs.server_path(root_text) if root_text.strip() else None
+            labels = admin_jobs.server_path(labels_text) if labels_text.strip() else None
+            return admin_jobs.import_job(store, kind, path, dataset, root, labels)
+
+        start_job("import", {"kind": kind, "dataset": dataset, "path": path_text}, make_job)
+
+
+def split_form(names: list[str]) -> None:
+    st.session_state.setdefault("admin_split", None)
+    dataset = st.selectbox("Dataset", names, key="split_dataset")
+    st.caption("Its cases now, by label and split")
+    st.dataframe(label_split_counts(store, dataset), hide_index=True, key="split_current")
+    with st.form("split_form"):
+        test_size = st.slider("Test share", 0.05, 0.5, 0.3, 0.05, key="split_test_size")
+        seed = st.number_input("Seed", min_value=0, value=0, step=1, key="split_seed")
+        folds = st.number_input("Cross-validation folds (0: none)", min_value=0, max_value=10,
+                                value=5, step=1, key="split_folds")
+        include_normal = st.checkbox("Include normal images (else excluded)", key="split_normal")
+        submitted = st.form_submit_button("Make the split")
+    if submitted:
+        try:
+            st.session_state["admin_split"] = make_split(
+                store, dataset, test_size, int(seed), int(folds), include_normal)
+        except UserError as error:
+            st.error(str(error))
+    summary = st.session_state["admin_split"]
+    if summary is not None and summary.dataset == dataset:
+        st.success(f"Split of {dataset} (seed {summary.seed}): {summary.groups} groups, "
+                   f"{summary.duplicate_groups} with more than one case (patients or "
+                   "near-duplicate images, kept on one side).")
+        st.dataframe(split_counts(summary), hide_index=True, key="split_counts")
+        if summary.conflicts:
+            st.warning(f"{len(summary.conflicts)} groups hold cases with different labels "
+                       "(one scan filed under two labels): check them at the source.")
+            st.dataframe(conflicts_table(summary), hide_index=True, key="split_conflicts")
+
+
+def data_tab() -> None:
+    st.subheader("Datasets")
+    overview = dataset_overview(store)
+    if overview.empty:
+        st.info("No dataset yet: import one below.")
+    else:
+        st.dataframe(overview, hide_index=True, key="datasets_table")
+    st.subheader("Import")
+    source = st.radio("From", ("an upload", "a folder on the server"), horizontal=True,
+                      key="import_source")
+    if not job_panel("import", show_import_result):
+        if source == "an upload":
+            upload_form()
+        else:
+            server_form()
+    if not overview.empty:
+        st.subheader("Train/test split")
+        split_form(list(overview["dataset"]))
+
+
+# ---- models ----------------------------------------------------------------------------------
+
+def show_training_result(model_ids: list[str]) -> None:
+    st.success("Trained: " + ", ".join(model_ids) if model_ids else "Nothing was trained.")
+
+
+def training_form(names: list[str]) -> None:
+    with st.form("train_form"):
+        dataset = st.selectbox("Dataset", names, key="train_dataset")
+        archs = st.multiselect("Architectures", arch_order(), default=["resnet50"],
+                               format_func=arch_name, key="train_archs")
+        profile = st.selectbox("Profile", ("quick", "paper"),
+                               help="quick: 64 px, minutes on a CPU; paper: the study's "
+                                    "224 px, 5-fold, on a GPU", key="train_profile")
+        device = st.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
+        init = st.selectbox("Initial weights", ("auto", "imagenet", "scratch"),
+                            help="ImageNet weights from the local cache (never downloaded); "
+                                 "auto: when present", key="train_init")
+        seed = st.number_input("Seed", min_value=0, value=0, step=1, key="train_seed")
+        submitted = st.form_submit_button("Start training")
+    if submitted:
+        params = {"dataset": dataset, "archs": archs, "profile": profile, "device": device,
+                  "init": init, "seed": int(seed)}
+        start_job("train", params, lambda: admin_jobs.train_job(store, **params))
+
+
+def show_heatmap_result(result: dict) -> None:
+    st.success(f"{result['model_id']} {result['method']} ({result['split']}): "
+               f"{result['computed']} maps computed in {result['seconds']:.0f} s, "
+               f"{result['already_cached']} already cached.")
+
+
+def heatmap_form(model_ids: list[str]) -> None:
+    from core.heatmaps.cam import METHODS
+
+    with st.form("heatmap_form"):
+        model_id = st.selectbox("Model", model_ids, key="heatmap_model")
+        split = st.selectbox("Cases", HEATMAP_SPLITS, key="heatmap_split")
+        method = st.selectbox("Method", list(METHODS), key="heatmap_method")
+        submitted = st.form_submit_button("Compute the heatmaps")
+    if submitted:
+        params = {"model_id": model_id, "split": split, "method": method}
+        start_job("heatmaps", params, lambda: admin_jobs.heatmap_job(store, **params))
+
+
+def localisation(coverage: pd.DataFrame) -> None:
+    from core.heatmaps.localisation import localisation_summary
+
+    scored = coverage[coverage["with_lesion_score"] > 0]
+    if scored.empty:
+        return
+    st.markdown("**Localisation** (cases with a lesion mask)")
+    pairs = list(zip(scored["model_id"], scored["method"]))
+    model_id, method = st.selectbox("Model and method", pairs, key="localisation_model",
+                                    format_func=lambda pair: f"{pair[0]} ({pair[1]})")
+    summary = localisation_summary(store, model_id, method, "test")
+    st.dataframe(pd.DataFrame([summary]), hide_index=True, key="localisation_table",
+                 column_config={name: SCORE for name in
+                                ("pointing_game", "energy_inside", "chance")})
+
+
+def models_tab() -> None:
+    overview = dataset_overview(store)
+    names = list(overview.loc[overview["train"] > 0, "dataset"])
+    st.subheader("Train")
+    if not job_panel("train", show_training_result):
+        if names:
+            training_form(names)
+        else:
+            st.info("No dataset with a train/test split yet: import and split one (Data tab).")
+    models = trained_models(store)
+    st.subheader("Trained models")
+    if models.empty:
+        st.info("No model trained yet.")
+        return
+    st.dataframe(models, hide_index=True, key="models_table",
+                 column_config={name: SCORE for name in ("threshold", "cv_auc", "test_auc")})
+    st.subheader("Heatmaps")
+    if not job_panel("heatmaps", show_heatmap_result):
+        heatmap_form(list(models["model_id"]))
+    coverage = heatmap_coverage(store)
+    st.dataframe(coverage, hide_index=True, key="coverage_table",
+                 column_config={"test_coverage": st.column_config.ProgressColumn(
+                     min_value=0, max_value=1, format="percent")})
+    localisation(coverage)
+
+
+# ---- backup --------------------------------------------------------------------------------
+
+def show_backup_result(report) -> None:
+    st.success(f"Backup written: {report.path.name}, {report.rows} rows in "
+               f"{len(report.tables)} tables and {report.files} files, checked against the "
+               "store.")
+    if report.missing_files:
+        st.warning(f"{len(report.missing_files)} files the store names were not on disk, "
+                   f"e.g. {report.missing_files[0]}.")
+
+
+def backup_tab() -> None:
+    st.write("A backup is one .zip: the database (every table, checked by row counts and "
+             "checksums) and the files it names (case images, checkpoints, heatmaps). It holds "
+             "the password hashes: keep it as safe as the store. The app keeps running while "
+             "it is written.")
+    if not job_panel("backup", show_backup_result):
+        if st.button("Back up now", key="backup_start"):
+            dest = default_backup_path(store)
+            start_job("backup", {"dest": str(dest)}, lambda: admin_jobs.backup_job(store, dest))
+    bundles = list_backups(store)
+    if bundles:
+        st.dataframe(pd.DataFrame(
+            [{"backup": path.name, "MB": path.stat().st_size / 1e6,
+              "written": datetime.fromtimestamp(path.stat().st_mtime)} for path in bundles]),
+            hide_index=True, key="backups_table",
+            column_config={"MB": st.column_config.NumberColumn(format="%.1f")})
+        chosen: Path = st.selectbox("Backup", bundles, format_func=lambda path: path.name,
+                                    key="backup_chosen")
+        st.download_button("Download", data=partial(chosen.read_bytes), file_name=chosen.name,
+                           mime="application/zip", key="backup_download")
+    st.markdown(
+        "**Restore** (into a new store file; the live one is never overwritten): stop the "
+        "app, then\n\n"
+        "```\npython -m core restore BACKUP.zip --to data/restored/results.duckdb\n"
+        "python -m core --db data/restored/results.duckdb serve\n```\n\n"
+        "(or set `SONOCASE_DB` to the new file). The restore checks every table and file "
+        "against the backup's manifest and refuses a damaged or altered bundle.")
+
+
+# ---- jobs ---------------------------------------------------------------------------------
 
 def jobs_tab() -> None:
     active = runner.active()
@@ -105,13 +398,20 @@ def jobs_tab() -> None:
         st.dataframe(pd.DataFrame(
             [{"job": j.job_id, "kind": j.kind, "status": j.status, "progress": j.fraction,
               "message": j.message, "started": j.started_at, "finished": j.finished_at}
-             for j in history]), hide_index=True,
+             for j in history]), hide_index=True, key="jobs_table",
             column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
 
 st.title("Administration")
-users, jobs = st.tabs(["Users", "Background jobs"])
+users, data, models, backups, jobs = st.tabs(["Users", "Data", "Models", "Backup",
+                                              "Background jobs"])
 with users:
     users_tab()
+with data:
+    data_tab()
+with models:
+    models_tab()
+with backups:
+    backup_tab()
 with jobs:
     jobs_tab()

@@ -22,7 +22,8 @@ from core.store import Store
 log = logging.getLogger(__name__)
 
 AUTOTRAIN_ENV = "SONOCASE_AUTOTRAIN"
-JOB_TITLES = {"train": "Training models", "heatmaps": "Computing heatmaps"}
+JOB_TITLES = {"train": "Training models", "heatmaps": "Computing heatmaps",
+              "import": "Importing cases", "backup": "Writing a backup"}
 _FLASH = "_flash"
 _JOBS_SEEN = "_jobs_seen_running"
 

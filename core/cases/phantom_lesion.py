@@ -1,0 +1,249 @@
+"""Paint one lesion into the anatomy maps so that the image shows its BI-RADS descriptors.
+
+Only the descriptors and the size decide what is drawn (never the truth), each with random
+nuisance: shape and orientation set the outline (ellipse axes and low-order harmonics);
+the margin adds sharp corners (angular), small scallops (microlobulated), radiating lines
+and an echogenic halo (spiculated), or a blurred, ragged edge (indistinct); the echo pattern
+sets the inside; the posterior feature sets the lesion's attenuation, so the shadow or the
+enhancement below it comes out of the image formation; calcifications are point reflectors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.cases.phantom_anatomy import FAT_DB, GLAND_ATTENUATION, Anatomy
+from core.cases.phantom_speckle import Geometry, smooth_noise
+
+
+@dataclass(frozen=True)
+class Outline:
+    """Ellipse half-axes (mm, lateral and axial, before the boundary harmonics) and tilt."""
+
+    half_width_mm: float
+    half_height_mm: float
+    tilt_deg: float
+    max_radius: float  # largest boundary radius relative to the ellipse
+
+    @property
+    def height_mm(self) -> float:
+        return 2 * self.half_height_mm * self.max_radius
+
+
+class Boundary:
+    """Radius of the lesion outline as a function of angle (1 = the ellipse)."""
+
+    def __init__(self, rng: np.random.Generator, shape: str, margin: str) -> None:
+        self.harmonics: list[tuple[int, float, float]] = []
+        if shape == "irregular":
+            for k in range(2, 6):
+                self.harmonics.append((k, rng.uniform(0.09, 0.17) / np.sqrt(k - 1),
+                                       rng.uniform(0, 2 * np.pi)))
+        else:
+            self.harmonics.append((3, rng.uniform(0.0, 0.03), rng.uniform(0, 2 * np.pi)))
+        if margin == "spiculated":  # a ragged, finely irregular edge between the spicules
+            for k in range(6, 10):
+                self.harmonics.append((k, rng.uniform(0.02, 0.05), rng.uniform(0, 2 * np.pi)))
+        self.corners: list[tuple[float, float, float]] = []
+        if margin == "angular":
+            for angle in rng.uniform(0, 2 * np.pi, size=rng.integers(3, 7)):
+                self.corners.append((angle, rng.uniform(0.2, 0.4), rng.uniform(0.25, 0.5)))
+        self.lobules = (0, 0.0, 0.0)
+        if margin == "microlobulated":
+            self.lobules = (int(rng.integers(9, 16)), rng.uniform(0.07, 0.12),
+                            rng.uniform(0, 2 * np.pi))
+
+    def radius(self, theta: np.ndarray) -> np.ndarray:
+        r = np.ones_like(theta)
+        for k, amplitude, phase in self.harmonics:
+            r += amplitude * np.cos(k * theta + phase)
+        for angle, height, width in self.corners:
+            gap = np.abs((theta - angle + np.pi) % (2 * np.pi) - np.pi)
+            r += height * np.clip(1 - gap / width, 0, None) ** 1.3
+        count, amplitude, phase = self.lobules
+        if count:
+            r += amplitude * (np.abs(np.sin(count * theta / 2 + phase)) - 0.6)
+        return np.maximum(r, 0.45)
+
+    def max_radius(self) -> float:
+        return float(self.radius(np.linspace(0, 2 * np.pi, 720, endpoint=False)).max())
+
+
+def draw_outline(rng: np.random.Generator, descriptors: dict[str, str], size_mm: float,
+                 boundary: Boundary) -> Outline:
+    """Axes so that the largest diameter is ``size_mm``; taller than wide if not parallel."""
+    shape = descriptors["shape"]
+    parallel = descriptors["orientation"] == "parallel"
+    ranges = {("oval", True): (0.45, 0.7), ("round", True): (0.86, 0.97),
+              ("irregular", True): (0.55, 0.85), ("oval", False): (1.2, 1.5),
+              ("round", False): (1.05, 1.15), ("irregular", False): (1.2, 1.6)}
+    aspect = rng.uniform(*ranges[(shape, parallel)])  # height / width
+    peak = boundary.max_radius()
+    half_long = size_mm / 2 / peak
+    half_width, half_height = (half_long, half_long * aspect) if aspect < 1 else (
+        half_long / aspect, half_long)
+    return Outline(half_width, half_height, rng.normal(0, 8 if parallel else 5), peak)
+
+
+@dataclass
+class PaintedLesion:
+    mask: np.ndarray
+    point_reflectors: list[tuple[int, int, float]]
+
+
+def paint_lesion(rng: np.random.Generator, anatomy: Anatomy, geometry: Geometry,
+                 descriptors: dict[str, str], outline: Outline, boundary: Boundary,
+                 centre_mm: tuple[float, float]) -> PaintedLesion:
+    """Change ``anatomy`` in place around ``centre_mm`` (depth, lateral); return mask and
+    calcifications."""
+    mm = geometry.mm_per_px
+    margin = descriptors["margin"]
+    extent = 2.4 if margin == "spiculated" else 1.0  # spicules reach beyond the outline
+    reach = max(outline.half_width_mm, outline.half_height_mm) * outline.max_radius * extent + 4
+    rows = _span(centre_mm[0], reach, mm, geometry.height)
+    cols = _span(centre_mm[1], reach, mm, geometry.width)
+    z = geometry.depth_grid_mm()[rows] - centre_mm[0]
+    x = geometry.lateral_grid_mm()[:, cols] - centre_mm[1]
+    tilt = np.deg2rad(outline.tilt_deg)
+    u = x * np.cos(tilt) + z * np.sin(tilt)
+    v = -x * np.sin(tilt) + z * np.cos(tilt)
+    a, b = outline.half_width_mm, outline.half_height_mm
+    rho = np.hypot(u / a, v / b)
+    theta = np.arctan2(v / b, u / a)
+    scale = np.sqrt(a * b)
+    radius = boundary.radius(theta)
+    distance = (rho - radius) * scale  # mm, negative inside
+    box = (distance.shape[0], distance.shape[1])
+
+    edge_mm = 0.4 if margin == "spiculated" else 0.12
+    if margin == "indistinct":
+        distance = distance + rng.uniform(0.6, 1.2) * smooth_noise(rng, box, 1.0 / mm, 1.0 / mm)
+        edge_mm = rng.uniform(1.2, 2.0)
+    inside = np.clip(0.5 - distance / (2 * edge_mm), 0, 1)
+    mask_box = distance < 0
+
+    echo = anatomy.echo_db[rows, cols]
+    surroundings = echo.copy()
+    if margin in ("spiculated", "angular", "indistinct") and (
+            margin == "spiculated" or rng.random() < 0.6):
+        width = rng.uniform(1.5, 3.0)
+        halo = np.clip(1 - np.abs(distance - width / 2) / (width / 2), 0, 1) * (distance > 0)
+        surroundings = surroundings + (rng.uniform(4.0, 8.0) - surroundings) * 0.8 * halo
+    interior = _interior_echo(rng, descriptors["echo_pattern"], box, distance, mm, scale)
+    if margin == "spiculated":
+        spicules = _spicules(rng, theta, rho, radius, scale)
+        surroundings = surroundings + (interior.mean() + 3 - surroundings) * spicules
+    echo[:] = surroundings + (interior - surroundings) * inside
+    if descriptors["echo_pattern"] == "anechoic" and margin == "circumscribed":
+        back_wall = np.exp(-0.5 * (distance / 0.3) ** 2) * (v > 0.5 * b)
+        echo[:] = echo + (6.0 - echo) * back_wall * 0.7
+    if descriptors["echo_pattern"] == "hyperechoic":
+        capsule = np.exp(-0.5 * (distance / 0.25) ** 2)
+        echo[:] = echo + (-22.0 - echo) * capsule * 0.8
+    anatomy.echo_db[rows, cols] = echo
+
+    attenuation = anatomy.attenuation[rows, cols]
+    fluid = descriptors["echo_pattern"] in ("anechoic", "complex cystic and solid")
+    lesion_att = _lesion_attenuation(rng, descriptors["posterior"], fluid, x, outline)
+    attenuation[:] = attenuation + (lesion_att - attenuation) * inside
+    anatomy.attenuation[rows, cols] = attenuation
+
+    mask = np.zeros((geometry.height, geometry.width), dtype=bool)
+    mask[rows, cols] = mask_box
+    reflectors = []
+    if descriptors["calcifications"] == "present":
+        reflectors = _calcifications(rng, distance < -min(0.8, 0.3 * scale), rows, cols,
+                                     mask.shape)
+    return PaintedLesion(mask, reflectors)
+
+
+def _calcifications(rng, deep_inside: np.ndarray, rows: slice, cols: slice,
+                    shape: tuple[int, int]) -> list[tuple[int, int, float]]:
+    """4-13 echogenic foci (clusters of 1-3 strong point reflectors) well inside the mass."""
+    candidates = np.argwhere(deep_inside)
+    reflectors = []
+    if len(candidates):
+        for index in rng.choice(len(candidates), size=rng.integers(4, 14)):
+            row, col = candidates[index]
+            for _ in range(rng.integers(1, 4)):
+                reflectors.append(
+                    (int(np.clip(rows.start + row + rng.integers(-1, 2), 0, shape[0] - 1)),
+                     int(np.clip(cols.start + col + rng.integers(-1, 2), 0, shape[1] - 1)),
+                     float(rng.uniform(8, 14))))
+    return reflectors
+
+
+def _span(centre_mm: float, reach_mm: float, mm: float, size: int) -> slice:
+    start = max(0, int((centre_mm - reach_mm) / mm))
+    stop = min(size, int(np.ceil((centre_mm + reach_mm) / mm)))
+    return slice(start, max(start + 1, stop))
+
+
+def _interior_echo(rng, pattern: str, box, distance, mm: float, scale: float) -> np.ndarray:
+    """Echogenicity (dB re gland) inside the lesion for each echo pattern."""
+    texture = smooth_noise(rng, box, 0.6 / mm, 0.9 / mm)
+    if pattern == "anechoic":
+        return np.full(box, -44.0, dtype=np.float32)
+    if pattern == "hypoechoic":
+        return rng.uniform(-30, -24) + 2.5 * texture
+    if pattern == "isoechoic":
+        return FAT_DB + rng.uniform(-1.5, 2.0) + 1.5 * texture
+    if pattern == "hyperechoic":
+        return rng.uniform(3.0, 6.0) + 1.5 * texture
+    if pattern == "heterogeneous":
+        patches = smooth_noise(rng, box, 1.0 / mm, 1.4 / mm)
+        return -26 + 11 * np.tanh(1.5 * patches)
+    # complex cystic and solid: fluid with a solid mural nodule or thick septations
+    fluid = np.full(box, -44.0, dtype=np.float32)
+    solid_db = rng.uniform(-16, -10) + 2 * texture
+    rows, cols = np.nonzero((distance < -0.1 * scale) & (distance > -0.3 * scale))
+    if rng.random() < 0.6 and len(rows):  # a nodule on the wall
+        pick = rng.integers(len(rows))
+        yy, xx = np.indices(box)
+        radius = rng.uniform(0.35, 0.6) * scale / mm
+        bumps = 1 + 0.35 * smooth_noise(rng, box, radius / 3, radius / 3)
+        nodule = np.hypot(yy - rows[pick], xx - cols[pick]) < radius * bumps
+        return np.where(nodule, solid_db, fluid)
+    septa = np.abs(smooth_noise(rng, box, 1.5 / mm, 1.5 / mm)) < rng.uniform(0.12, 0.2)
+    return np.where(septa, solid_db, fluid)
+
+
+def _spicules(rng, theta, rho, radius, scale: float) -> np.ndarray:
+    """Straight lines radiating from the margin (``radius`` at each pixel's angle), tapering
+    outward (weight 0..1). Each pixel is checked against its two nearest spicules only."""
+    count = int(rng.integers(8, 16))
+    angles = np.linspace(0, 2 * np.pi, count, endpoint=False) + rng.uniform(0, 2 * np.pi)
+    angles = np.sort((angles + rng.normal(0, 0.25, count)) % (2 * np.pi))
+    length = rng.uniform(0.5, 1.3, count)  # relative to the ellipse
+    width = rng.uniform(0.5, 0.9, count) / scale  # half-width at the base, mm -> relative
+    strength = rng.uniform(0.6, 0.95, count)
+    angle = theta % (2 * np.pi)
+    after = np.searchsorted(angles, angle) % count
+    weight = np.zeros_like(rho)
+    for nearest in (after, (after - 1) % count):
+        beyond = (rho - radius) / length[nearest]
+        gap = np.abs((angle - angles[nearest] + np.pi) % (2 * np.pi) - np.pi) * rho
+        taper = np.clip(1 - beyond, 0, 1)
+        line = np.clip(1 - (gap / (width[nearest] * (0.4 + 0.6 * taper))) ** 2, 0, 1)
+        weight = np.maximum(weight, strength[nearest] * line * (beyond > -0.1) * np.sqrt(taper))
+    return weight
+
+
+def _lesion_attenuation(rng, posterior: str, fluid: bool, x: np.ndarray,
+                        outline: Outline) -> np.ndarray:
+    """Two-way attenuation (dB/mm) of the lesion: low lets sound through (enhancement: fluid
+    almost freely, a solid mass partly), high blocks it (shadowing); combined does both, side
+    by side."""
+    thickness = 2 * outline.half_height_mm
+    block = np.clip(rng.uniform(20, 30) / thickness, 1.0, 10.0)
+    through = GLAND_ATTENUATION * (rng.uniform(0.0, 0.1) if fluid else rng.uniform(0.3, 0.55))
+    if posterior == "none":
+        return np.full_like(x, GLAND_ATTENUATION)
+    if posterior == "enhancement":
+        return np.full_like(x, through)
+    if posterior == "shadowing":
+        return np.full_like(x, block)
+    split = rng.uniform(-0.3, 0.3) * outline.half_width_mm
+    shadow_left = rng.random() < 0.5
+    return np.where((x < split) == shadow_left, block, through).astype(np.float32)

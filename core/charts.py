@@ -1,0 +1,116 @@
+"""Plotly figures for progress and the cohort: data in, figure out (no store, no Streamlit)."""
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+MODE_COLOURS = {"unaided": "#1f77b4", "aided": "#e8710a"}
+PALETTE = ("#1f77b4", "#e8710a", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")
+METRIC_TITLES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
+                 "specificity": "Specificity", "auc": "BI-RADS AUC", "birads_auc": "BI-RADS AUC"}
+X_TITLES = {"position": "Cases read", "date": "Date"}
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    red, green, blue = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+def _line_with_band(figure: go.Figure, frame: pd.DataFrame, x: str, metric: str, name: str,
+                    colour: str) -> None:
+    band = frame.dropna(subset=[f"{metric}_lo", f"{metric}_hi"])
+    if len(band):
+        figure.add_trace(go.Scatter(
+            x=pd.concat([band[x], band[x][::-1]]),
+            y=pd.concat([band[f"{metric}_hi"], band[f"{metric}_lo"][::-1]]),
+            fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0},
+            hoverinfo="skip", showlegend=False, name=f"{name} 95% CI"))
+    figure.add_trace(go.Scatter(x=frame[x], y=frame[metric], mode="lines", name=name,
+                                line={"color": colour, "width": 2}))
+
+
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+    figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
+                         yaxis={"range": [0, 1.02], "tickformat": ".0%"},
+                         legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
+                         hovermode="x unified")
+    return figure
+
+
+def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
+                  model_value: float | None = None, model_name: str = "AI model") -> go.Figure:
+    """One metric over cases read (``x="position"``) or dates, a line and 95% CI band per mode
+    (unaided, aided), and the model's level on the same cases as a dashed reference line."""
+    figure = go.Figure()
+    for mode, colour in MODE_COLOURS.items():
+        part = curves[curves["mode"] == mode] if len(curves) else curves
+        if len(part):
+            _line_with_band(figure, part, x, metric, mode, colour)
+    if model_value is not None and pd.notna(model_value):
+        figure.add_hline(y=model_value, line={"dash": "dash", "color": "#555"},
+                         annotation_text=f"{model_name}: {model_value:.0%}",
+                         annotation_position="bottom right")
+    return _layout(figure, METRIC_TITLES[metric], X_TITLES[x], METRIC_TITLES[metric])
+
+
+def cusum_chart(curve: pd.DataFrame) -> go.Figure:
+    """The CUSUM test of wrong calls (``core.stats.curves.cusum``): it rises with each wrong
+    call and falls with each right one; crossing the upper limit signals an unacceptable error
+    rate, the lower one an acceptable rate, and the test starts again after each signal."""
+    figure = go.Figure()
+    if len(curve):
+        limits = curve.attrs.get("limits", {})
+        figure.add_trace(go.Scatter(x=curve["attempt"], y=curve["sprt"], mode="lines",
+                                    name="CUSUM", line={"color": "#1f77b4", "width": 2}))
+        for signal, colour, symbol in (("unacceptable", "#d62728", "triangle-up"),
+                                       ("acceptable", "#2ca02c", "triangle-down")):
+            hits = curve[curve["signal"] == signal]
+            if len(hits):
+                figure.add_trace(go.Scatter(x=hits["attempt"], y=hits["sprt"], mode="markers",
+                                            name=f"signal: {signal}",
+                                            marker={"color": colour, "size": 11,
+                                                    "symbol": symbol}))
+        h1, h0 = curve["h1"].iloc[0], curve["h0"].iloc[0]
+        figure.add_hline(y=h1, line={"dash": "dash", "color": "#d62728"},
+                         annotation_text=f"unacceptable ({limits.get('p1', 0):.0%} wrong)")
+        figure.add_hline(y=-h0, line={"dash": "dash", "color": "#2ca02c"},
+                         annotation_text=f"acceptable ({limits.get('p0', 0):.0%} wrong)",
+                         annotation_position="bottom right")
+    figure.update_layout(title="Learning curve (CUSUM of wrong unaided calls)",
+                         xaxis_title="Cases read", yaxis_title="CUSUM score",
+                         legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10})
+    return figure
+
+
+def compare_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
+    """One metric of several trainees over cases read (``core.progress.compare``)."""
+    figure = go.Figure()
+    names = list(dict.fromkeys(frame["trainee"])) if len(frame) else []
+    for index, name in enumerate(names):
+        _line_with_band(figure, frame[frame["trainee"] == name], "position", metric, name,
+                        PALETTE[index % len(PALETTE)])
+    return _layout(figure, f"{METRIC_TITLES[metric]} by trainee", X_TITLES["position"],
+                   METRIC_TITLES[metric])
+
+
+def cohort_change_chart(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
+    """Each trainee's unaided and aided ``metric`` with 95% CIs (``core.progress.cohort_table``)."""
+    figure = go.Figure()
+    for mode, colour in MODE_COLOURS.items():
+        column = f"{mode}_{metric}"
+        if column not in table or table[column].isna().all():
+            continue
+        figure.add_trace(go.Scatter(
+            x=table[column], y=table["trainee"], mode="markers", name=mode,
+            marker={"color": colour, "size": 11},
+            error_x={"type": "data", "symmetric": False,
+                     "array": table[f"{column}_hi"] - table[column],
+                     "arrayminus": table[column] - table[f"{column}_lo"]}))
+    figure.update_yaxes(autorange="reversed")  # the table's order, top to bottom
+    figure.update_layout(title=f"{METRIC_TITLES[metric]}: unaided and aided (95% CI)",
+                         xaxis={"range": [0, 1.02], "tickformat": ".0%",
+                                "title": METRIC_TITLES[metric]},
+                         legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
+                         height=max(260, 60 + 34 * len(table)))
+    return figure

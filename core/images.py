@@ -1,0 +1,67 @@
+"""Case images as the pages show them: the stored grey image, the lesion outline drawn over it
+(for the truth step), and fast encodings for the browser."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from core.errors import UserError
+from core.store import Store
+
+OUTLINE_COLOUR = (0, 230, 118)
+
+
+def load_grey(store: Store, relative_path: str) -> np.ndarray:
+    """A stored image (or mask) as 8-bit grey (H, W); UserError if the file is gone."""
+    path = store.resolve(relative_path)
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L"))
+    except (FileNotFoundError, OSError) as error:
+        raise UserError(f"cannot read the image {relative_path}: {error}") from None
+
+
+def stored_png(store: Store, relative_path: str) -> bytes:
+    """A stored PNG's bytes as they are: sent to the browser without decoding or re-encoding
+    (lossless, and no encoding time)."""
+    try:
+        return store.resolve(relative_path).read_bytes()
+    except OSError as error:
+        raise UserError(f"cannot read the image {relative_path}: {error}") from None
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
+    """An RGB (or grey) image as a high-quality JPEG without chroma subsampling: sharp to the
+    eye, and some 20 times faster to encode than a PNG of a speckled ultrasound image."""
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=0)
+    return buffer.getvalue()
+
+
+def to_rgb(grey: np.ndarray) -> np.ndarray:
+    """An 8-bit grey image as RGB."""
+    return np.repeat(grey[:, :, None], 3, axis=2)
+
+
+def mask_edge(mask: np.ndarray, thickness: int = 1) -> np.ndarray:
+    """The boolean border of a mask's regions, ``thickness`` pixels wide (inside the mask)."""
+    inside = np.asarray(mask, dtype=bool)
+    eroded = inside.copy()
+    for _ in range(max(1, thickness)):
+        padded = np.pad(eroded, 1, constant_values=False)
+        eroded = (padded[1:-1, 1:-1] & padded[:-2, 1:-1] & padded[2:, 1:-1]
+                  & padded[1:-1, :-2] & padded[1:-1, 2:])
+    return inside & ~eroded
+
+
+def outline(image: np.ndarray, mask: np.ndarray,
+            colour: tuple[int, int, int] = OUTLINE_COLOUR) -> np.ndarray:
+    """The image (grey or RGB) in RGB with the lesion's outline drawn over it (line width
+    about 1/250 of the image's shorter side, at least one pixel)."""
+    if mask.shape != image.shape[:2]:
+        raise UserError(f"the mask ({mask.shape}) does not match the image ({image.shape[:2]})")
+    rgb = to_rgb(image) if image.ndim == 2 else image.copy()
+    rgb[mask_edge(mask, max(1, round(min(mask.shape) / 250)))] = colour
+    return rgb

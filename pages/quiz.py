@@ -1,0 +1,289 @@
+"""Quiz: read a case, commit an answer, see the AI's probability and heatmap, maybe revise, see
+the truth; at the end, the session's summary. Every step is recomputed from the store
+(``core.quiz``), so a reload, the back button or a second tab cannot replay or skip one.
+Buttons act in callbacks, before the page is drawn, so each click draws the page once."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from core import quiz
+from core.errors import UserError
+from core.images import jpeg_bytes, load_grey, outline, stored_png
+from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from pages import ui
+
+user = ui.require_role("trainee")
+store = ui.get_store()
+session_state = st.session_state
+session_state.setdefault("quiz_session", None)
+
+
+def act(action, *args, **kwargs) -> None:
+    """Run a quiz action; a refusal is shown at the top of the step the store says."""
+    try:
+        action(store, session_state["quiz_session"], user.user_id, *args, **kwargs)
+    except UserError as error:
+        session_state["quiz_error"] = str(error)
+
+
+def seconds_on(step: str, view) -> float:
+    """Seconds since this step of this case was first shown in this browser session."""
+    key = f"quiz_started_{view.session_id}_{view.case_id}_{step}"
+    return time.monotonic() - session_state.setdefault(key, time.monotonic())
+
+
+def field(step: str, view, name: str) -> str:
+    """The widget key of one answer field of one step of one case."""
+    return f"quiz_{step}_{view.session_id}_{view.case_id}_{name}"
+
+
+def case_title(view) -> None:
+    st.subheader(f"Case {view.position} of {view.total}")
+
+
+def show_image(column, image, caption: str | None = None) -> None:
+    """A stored PNG (bytes) or a drawn RGB array (sent as a sharp JPEG), full column width."""
+    data, kind = (image, "PNG") if isinstance(image, bytes) else (jpeg_bytes(image), "JPEG")
+    column.image(data, width="stretch", output_format=kind, caption=caption)
+
+
+# ---- starting a session --------------------------------------------------------------------
+
+def start() -> None:
+    try:
+        session_state["quiz_session"] = quiz.start_session(
+            store, user.user_id, session_state["quiz_set"], int(session_state["quiz_length"]))
+    except UserError as error:
+        session_state["quiz_error"] = str(error)
+
+
+def setup_form() -> None:
+    st.title("Quiz")
+    options = quiz.practice_set_options(store, user.user_id)
+    if not options:
+        st.info("The case library holds no nodules yet. Ask an admin to import cases or "
+                "create the demo.")
+        return
+    with st.form("quiz_setup"):
+        labels = {code: f"{label} ({count} cases)" for code, label, count in options}
+        st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set")
+        st.number_input("Cases in this session", min_value=1, max_value=quiz.MAX_SESSION_LENGTH,
+                        value=10, step=1, key="quiz_length")
+        st.form_submit_button("Start", type="primary", on_click=start)
+    st.caption("Cases you called wrong come back: in your next session, then 3 and 7 "
+               "sessions after each right answer.")
+
+
+# ---- the three steps of a case -------------------------------------------------------------
+
+def end_button(view) -> None:
+    st.button("End the session now", key=f"quiz_end_{view.session_id}_{view.case_id}",
+              help="Your stored reads stay; the summary covers the cases you read.",
+              on_click=act, args=(quiz.end_session,))
+
+
+def submit_unaided(view: quiz.PresentView) -> None:
+    descriptors = {key: session_state[field("present", view, key)] for key in DESCRIPTORS}
+    act(quiz.submit_unaided, view.case_id, session_state[field("present", view, "birads")],
+        session_state[field("present", view, "probability")], descriptors,
+        seconds=seconds_on("present", view))
+
+
+def present_step(view: quiz.PresentView) -> None:
+    case_title(view)
+    image_column, form_column = st.columns([3, 2])
+    show_image(image_column, stored_png(store, view.image_path))
+    seconds_on("present", view)
+    with form_column:
+        with st.form(f"quiz_unaided_{view.session_id}_{view.case_id}"):
+            st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
+                     key=field("present", view, "birads"))
+            st.slider("Probability of malignancy (%)", 0, 100, 50,
+                      key=field("present", view, "probability"))
+            with st.expander("Lexicon descriptors (optional)"):
+                for key, values in DESCRIPTORS.items():
+                    st.selectbox(key.replace("_", " ").capitalize(), [None, *values],
+                                 format_func=lambda value: value or "-",
+                                 key=field("present", view, key))
+            st.form_submit_button("Submit my read", type="primary", on_click=submit_unaided,
+                                  args=(view,))
+        end_button(view)
+
+
+def heatmap_of(model_id: str, case_id: int):
+    """The model's Grad-CAM map: from the cache, else computed on the cached model."""
+    from core import heatmaps
+
+    try:
+        cam = heatmaps.cached_heatmap(store, model_id, case_id, "gradcam")
+        if cam is None:
+            cam = heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id,
+                                            method="gradcam")
+        return cam
+    except UserError as error:
+        st.warning(f"The heatmap cannot be shown: {error}")
+        return None
+
+
+def submit_aided(view: quiz.AIView) -> None:
+    act(quiz.submit_aided, view.case_id, session_state[field("ai", view, "birads")],
+        session_state[field("ai", view, "probability")], seconds=seconds_on("ai", view))
+
+
+def ai_step(view: quiz.AIView) -> None:
+    from core import heatmaps
+
+    case_title(view)
+    image_column, form_column = st.columns([3, 2])
+    cam = heatmap_of(view.ai.model_id, view.case_id)
+    seconds_on("ai", view)
+    with form_column:
+        st.metric("AI probability of malignancy", f"{view.ai.probability:.0%}")
+        verdict = "malignant" if view.ai.malignant else "benign"
+        st.caption(f"Model {view.ai.model_id}; at its cut-off of {view.ai.threshold:.0%} it "
+                   f"calls this nodule {verdict}.")
+        with_heatmap = st.toggle("Show the heatmap", value=cam is not None, disabled=cam is None,
+                                 key=field("ai", view, "overlay"))
+        alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not with_heatmap,
+                          key=field("ai", view, "alpha"))
+        st.write(f"Your first read: BI-RADS **{view.unaided.birads}**, "
+                 f"**{view.unaided.probability:.0f}%**")
+        with st.form(f"quiz_aided_{view.session_id}_{view.case_id}"):
+            st.radio("BI-RADS after seeing the AI", BIRADS_CATEGORIES, horizontal=True,
+                     index=BIRADS_CATEGORIES.index(view.unaided.birads),
+                     key=field("ai", view, "birads"))
+            st.slider("Probability of malignancy (%)", 0, 100,
+                      int(round(view.unaided.probability)), key=field("ai", view, "probability"))
+            st.form_submit_button("Store my read and show the truth", type="primary",
+                                  on_click=submit_aided, args=(view,))
+    if with_heatmap and cam is not None:
+        shown = heatmaps.overlay(load_grey(store, view.image_path), cam, alpha)
+        show_image(image_column, shown, "Grad-CAM heatmap")
+    else:
+        show_image(image_column, stored_png(store, view.image_path))
+
+
+def training_progress() -> None:
+    for job in ui.get_runner().active():
+        if job.kind == "train":
+            st.progress(job.fraction, text=f"Training: {job.message}")
+
+
+def descriptor_table(view: quiz.TruthView) -> str | None:
+    """The reference descriptors next to the trainee's, as a markdown table."""
+    yours = view.unaided.descriptors or {}
+    keys = [key for key in DESCRIPTORS if key in view.descriptors or key in yours]
+    if not keys:
+        return None
+    lines = ["| Descriptor | Reference | Yours |", "| --- | --- | --- |"]
+    for key in keys:
+        reference, mine = view.descriptors.get(key, "-"), yours.get(key, "-")
+        agreed = " ✓" if key in yours and mine == reference else ""
+        lines.append(f"| {key.replace('_', ' ')} | {reference} | {mine}{agreed} |")
+    return "\n".join(lines)
+
+
+def truth_image(view: quiz.TruthView, with_heatmap: bool):
+    """The case with the lesion outline, over the AI's heatmap if asked."""
+    if not view.mask_path and not with_heatmap:
+        return stored_png(store, view.image_path)
+    shown = load_grey(store, view.image_path)
+    if with_heatmap:
+        from core import heatmaps
+
+        cam = heatmap_of(view.ai.model_id, view.case_id)
+        shown = shown if cam is None else heatmaps.overlay(shown, cam, 0.45)
+    if view.mask_path:
+        shown = outline(shown, load_grey(store, view.mask_path) > 127)
+    return shown
+
+
+def truth_step(view: quiz.TruthView) -> None:
+    case_title(view)
+    image_column, text_column = st.columns([3, 2])
+    with text_column:
+        colour = "red" if view.label == "malignant" else "green"
+        st.markdown(f"### :{colour}[{view.label.capitalize()}]")
+        st.markdown("\n".join(f"- {line}" for line in view.verdicts))
+        if view.birads_ref:
+            st.write(f"Reference BI-RADS: **{view.birads_ref}**")
+        table = descriptor_table(view)
+        if table:
+            st.markdown(table)
+        with_heatmap = view.ai is not None and st.toggle(
+            "Show the AI heatmap under the outline", key=field("truth", view, "overlay"))
+        if view.ai is None:
+            st.info(f"AI: {view.no_ai_reason}. No read after the AI was stored for this case.")
+            training_progress()
+        last = view.position == view.total
+        st.button("See the summary" if last else "Next case", type="primary",
+                  key=f"quiz_next_{view.session_id}_{view.case_id}", on_click=act,
+                  args=(quiz.advance, view.case_id))
+        if not last:
+            end_button(view)
+    show_image(image_column, truth_image(view, with_heatmap),
+               "The lesion outline (green)" if view.mask_path else None)
+
+
+# ---- the summary ---------------------------------------------------------------------------
+
+def percent(estimate) -> str:
+    return "-" if estimate.n == 0 else f"{estimate.value:.0%} ({estimate.k}/{estimate.n})"
+
+
+def new_session() -> None:
+    session_state["quiz_session"] = None
+
+
+def summary_step(view: quiz.SummaryView) -> None:
+    st.title("Session summary")
+    summary = quiz.session_summary(store, view.session_id, user.user_id)
+    if summary is None:
+        st.info("No case was read in this session.")
+    else:
+        phases = {"Before the AI": summary.unaided}
+        if summary.aided:
+            phases["After the AI"] = summary.aided
+        for title, phase in phases.items():
+            st.subheader(title)
+            columns = st.columns(5)
+            columns[0].metric("Correct calls", f"{phase.correct} of {phase.n}")
+            columns[1].metric("Sensitivity", percent(phase.sensitivity))
+            columns[2].metric("Specificity", percent(phase.specificity))
+            columns[3].metric("BI-RADS AUC", f"{phase.birads_auc.auc:.2f}" if phase.birads_auc
+                              else "-", help="Needs two malignant and two benign cases.")
+            columns[4].metric("Median time", "-" if phase.median_seconds is None
+                              else f"{phase.median_seconds:.0f} s")
+        if summary.aided:
+            st.write(f"Changes after the AI: **{summary.helpful} helpful**, "
+                     f"**{summary.harmful} harmful**.")
+        if summary.no_ai:
+            st.info(f"The AI was not shown for {summary.no_ai} case(s) "
+                    f"({'; '.join(summary.no_ai_reasons)}): no read after the AI was stored "
+                    "for them.")
+        if summary.median_seconds_per_case is not None:
+            st.caption(f"Median time per case: {summary.median_seconds_per_case:.0f} s.")
+    st.button("Start a new session", type="primary", key="quiz_new_session",
+              on_click=new_session)
+
+
+# ---- the page ------------------------------------------------------------------------------
+
+if message := session_state.pop("quiz_error", None):
+    st.error(message)
+if session_state["quiz_session"] is None:
+    session_state["quiz_session"] = quiz.unfinished_session(store, user.user_id)
+if session_state["quiz_session"] is None:
+    setup_form()
+else:
+    match quiz.state(store, session_state["quiz_session"], user.user_id):
+        case quiz.PresentView() as view:
+            present_step(view)
+        case quiz.AIView() as view:
+            ai_step(view)
+        case quiz.TruthView() as view:
+            truth_step(view)
+        case quiz.SummaryView() as view:
+            summary_step(view)

@@ -1,0 +1,151 @@
+"""The quiz in a real browser: Debian's chromium driven by Playwright against ``streamlit run``.
+
+A trainee logs in, answers a case, sees no heatmap before submitting and one after, revises,
+sees the truth; both reads are then in the store. Skipped where chromium or Playwright is
+absent (``apt-get install chromium``).
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from core.store import Store
+from tests.quiz_helpers import PASSWORD, add_model, labels_of, make_cases, make_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parent.parent
+sync_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
+
+
+@pytest.fixture
+def served_store(tmp_path):
+    """A prepared store and a ``streamlit run app.py`` serving it; the server is always
+    stopped."""
+    path = tmp_path / "data" / "results.duckdb"
+    with Store(path) as store:
+        cases = make_cases(store, n=4, size=96)
+        add_model(store, "resnet50-browser", cases)
+        make_user(store, "anna")
+    port = free_port()
+    env = dict(os.environ, SONOCASE_DB=str(path), SONOCASE_AUTOTRAIN="0")
+    log = open(tmp_path / "streamlit.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "none",
+         "--server.headless", "true", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_healthy(url, server)
+        yield path, url, server
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+
+
+def headings(page) -> list[str]:
+    return [text.strip() for text in
+            page.locator("[data-testid='stMain'] h1, [data-testid='stMain'] h2,"
+                         " [data-testid='stMain'] h3").all_inner_texts()]
+
+
+def radio_option(page, text: str):
+    """The one radio option labelled exactly ``text`` (the form on screen has one radio)."""
+    option = page.locator("label").filter(has_text=re.compile(rf"^\s*{text}\s*$"))
+    sync_api.expect(option).to_have_count(1)
+    return option
+
+
+def case_images(page):
+    return page.locator("[data-testid='stMain'] [data-testid='stImage'] img")
+
+
+def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
+    path, url, server = served_store
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"])
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.get_by_label("User name").fill("anna")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("button", name="Start").click()
+
+            page.get_by_role("button", name="Submit my read").wait_for()
+            sync_api.expect(page.get_by_role("button", name="Start")).to_have_count(0)
+            case_images(page).first.wait_for()
+            assert case_images(page).count() == 1
+            assert page.get_by_text("AI probability").count() == 0
+            assert page.get_by_text("Grad-CAM").count() == 0
+            headings_before = headings(page)
+            page.screenshot(path=str(tmp_path / "1_present.png"))
+            radio_option(page, "4A").click()
+            page.get_by_role("button", name="Submit my read").click()
+
+            page.get_by_text("AI probability of malignancy").wait_for()
+            page.get_by_text("Grad-CAM heatmap").wait_for()
+            sync_api.expect(page.get_by_role("button", name="Submit my read")).to_have_count(0)
+            assert case_images(page).count() == 1
+            assert page.get_by_text("The lesion outline").count() == 0
+            headings_before += headings(page)
+            page.screenshot(path=str(tmp_path / "2_ai.png"))
+            radio_option(page, "5").click()
+            page.get_by_role("button", name="Store my read and show the truth").click()
+
+            page.get_by_role("button", name="Next case").wait_for()
+            page.get_by_text("The lesion outline (green)").wait_for()
+            sync_api.expect(page.get_by_role(
+                "button", name="Store my read and show the truth")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "3_truth.png"))
+            headings_at_truth = headings(page)
+        finally:
+            browser.close()
+    server.terminate()
+    server.wait(timeout=20)
+    with Store(path, read_only=True) as store, store.read() as cur:
+        stored = cur.execute("SELECT case_id, mode, birads FROM reads ORDER BY read_id").fetchall()
+        labels = labels_of(store)
+    assert [(mode, birads) for _, mode, birads in stored] == [("unaided", "4A"), ("aided", "5")]
+    assert stored[0][0] == stored[1][0]
+    label = labels[stored[0][0]].capitalize()
+    assert label in headings_at_truth and "Benign" not in headings_before \
+        and "Malignant" not in headings_before

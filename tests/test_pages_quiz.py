@@ -1,0 +1,342 @@
+"""The quiz, progress and cohort pages through Streamlit's AppTest: nothing of the truth or the
+heatmap before the answer is stored, the steps in order, reloads, roles."""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import streamlit as st
+from PIL import Image
+from streamlit.elements.image import ImageMixin
+from streamlit.testing.v1 import AppTest
+
+from core import quiz
+from core.images import load_grey
+from core.store import Store
+from tests.quiz_helpers import HISTOLOGY, add_model, add_practice_reads, labels_of, make_cases, \
+    make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+TRUTH_WORDS = ("benign", "malignant", *HISTOLOGY.values(), "Reference BI-RADS", "outline",
+               "The nodule is")
+
+
+@pytest.fixture
+def shown_images(monkeypatch) -> list[np.ndarray]:
+    """Every image the pages hand to ``image()`` (in columns), decoded, in order."""
+    shown: list[np.ndarray] = []
+    original = ImageMixin.image
+
+    def record(self, image, *args, **kwargs):
+        shown.append(np.asarray(Image.open(io.BytesIO(image))))
+        return original(self, image, *args, **kwargs)
+
+    monkeypatch.setattr(ImageMixin, "image", record)
+    return shown
+
+
+def open_store(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "data" / "results.duckdb"
+    monkeypatch.setenv("SONOCASE_DB", str(path))
+    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    return path
+
+
+@pytest.fixture
+def library(tmp_path, monkeypatch):
+    """A store with 6 cases, a model with cached heatmaps, two trainees and a supervisor."""
+    path = open_store(tmp_path, monkeypatch)
+    with Store(path) as store:
+        cases = make_cases(store, n=6)
+        add_model(store, "resnet50-quiz", cases)
+        users = {name: make_user(store, name, role, display_name=name.capitalize())
+                 for name, role in (("anna", "trainee"), ("ben", "trainee"),
+                                    ("sue", "supervisor"))}
+    yield path, users
+    st.cache_resource.clear()
+
+
+def app_as(account, page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
+    """The app as ``account`` sees it, on ``page`` (default: the role's first page)."""
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = account
+    at.run()
+    if page:
+        at.switch_page(page)
+        at.query_params.update(query or {})
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Every string of every element on the page (protobuf text of the whole tree)."""
+    parts = []
+
+    def walk(node) -> None:
+        if getattr(node, "proto", None) is not None:
+            parts.append(str(node.proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def submit(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def start(at: AppTest, length: int = 2) -> AppTest:
+    at.number_input(key="quiz_length").set_value(length)
+    return submit(at, "Start")
+
+
+def reads(path: Path, user_id: int) -> list[tuple]:
+    with Store(path) as store, store.read() as cur:
+        return cur.execute("SELECT case_id, mode, birads, probability, seconds FROM reads"
+                           " WHERE user_id = ? ORDER BY read_id", [user_id]).fetchall()
+
+
+def current_view(path: Path, user) -> quiz.QuizView:
+    with Store(path) as store:
+        return quiz.state(store, quiz.unfinished_session(store, user.user_id), user.user_id)
+
+
+def case_image(path: Path, case_id: int) -> np.ndarray:
+    with Store(path) as store, store.read() as cur:
+        relative = cur.execute("SELECT image_path FROM cases WHERE case_id = ?",
+                               [case_id]).fetchone()[0]
+        return load_grey(store, relative)
+
+
+def assert_no_truth(at: AppTest) -> None:
+    text = page_text(at)
+    for word in TRUTH_WORDS:
+        assert word not in text, word
+
+
+def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, shown_images):
+    path, users = library
+    anna = users["anna"]
+    at = app_as(anna)
+    assert [t.value for t in at.title] == ["Quiz"]
+    start(at)
+    view = current_view(path, anna)
+    assert isinstance(view, quiz.PresentView)
+    grey = case_image(path, view.case_id)
+    assert len(shown_images) == 1 and np.array_equal(shown_images[0], grey)
+    assert len(at.image) == 1 and at.image[0].captions == [""]
+    assert_no_truth(at)
+    assert reads(path, anna.user_id) == []
+
+    at.radio[0].set_value("3")
+    at.slider[0].set_value(35)
+    submit(at, "Submit my read")
+    stored = reads(path, anna.user_id)
+    assert [(r[0], r[1], r[2], r[3]) for r in stored] == [(view.case_id, "unaided", "3", 35.0)]
+    assert stored[0][4] >= 0
+    assert "AI probability of malignancy" in [m.label for m in at.metric]
+    assert len(at.image) == 1 and at.image[0].captions == ["Grad-CAM heatmap"]
+    assert not np.array_equal(shown_images[-1][..., 0], grey)  # the overlay, in colour
+    text = page_text(at)
+    for word in (*HISTOLOGY.values(), "Reference BI-RADS", "outline", "The nodule is"):
+        assert word not in text
+
+    at.radio[0].set_value("4B")
+    submit(at, "Store my read and show the truth")
+    with Store(path) as store:
+        label = labels_of(store)[view.case_id]
+    assert [(r[1], r[2]) for r in reads(path, anna.user_id)] == [("unaided", "3"),
+                                                                  ("aided", "4B")]
+    text = page_text(at)
+    assert HISTOLOGY[label] in text and "outline" in text
+    assert [m.value for m in at.markdown if m.value.startswith("###")] == \
+        [f"### :{'red' if label == 'malignant' else 'green'}[{label.capitalize()}]"]
+    assert shown_images[-1].shape == grey.shape + (3,)
+
+    submit(at, "Next case")
+    assert isinstance(current_view(path, anna), quiz.PresentView)
+    assert_no_truth(at)
+
+
+def test_an_answer_without_birads_is_refused_on_the_page(library):
+    path, users = library
+    at = start(app_as(users["anna"]))
+    submit(at, "Submit my read")
+    assert "choose a BI-RADS category" in [e.value for e in at.error]
+    assert reads(path, users["anna"].user_id) == []
+    assert_no_truth(at)
+
+
+def test_a_reload_resumes_at_the_stored_step(library, shown_images):
+    path, users = library
+    anna = users["anna"]
+    at = start(app_as(anna))
+    fresh = app_as(anna)  # a reload or a second tab: a new browser session
+    assert "Submit my read" in [b.label for b in fresh.button]
+    assert_no_truth(fresh)
+    at.radio[0].set_value("5")
+    submit(at, "Submit my read")
+    fresh = app_as(anna)
+    assert "AI probability of malignancy" in [m.label for m in fresh.metric]
+    assert "Submit my read" not in [b.label for b in fresh.button]
+    # The stale first tab cannot store a second unaided read.
+    assert len(reads(path, anna.user_id)) == 1
+
+
+def test_without_a_model_the_truth_follows_the_answer(tmp_path, monkeypatch):
+    path = open_store(tmp_path, monkeypatch)
+    with Store(path) as store:
+        make_cases(store, n=4)
+        anna = make_user(store, "anna")
+    at = start(app_as(anna), length=1)
+    at.radio[0].set_value("2")
+    submit(at, "Submit my read")
+    assert any("no model is trained yet" in i.value for i in at.info)
+    assert [r[1] for r in reads(path, anna.user_id)] == ["unaided"]
+    submit(at, "See the summary")
+    assert "Session summary" in [t.value for t in at.title]
+    assert any("The AI was not shown for 1 case" in i.value for i in at.info)
+    st.cache_resource.clear()
+
+
+def test_the_summary_follows_the_last_case(library):
+    path, users = library
+    at = start(app_as(users["ben"]), length=1)
+    at.radio[0].set_value("4C")
+    submit(at, "Submit my read")
+    submit(at, "Store my read and show the truth")
+    submit(at, "See the summary")
+    assert "Session summary" in [t.value for t in at.title]
+    assert {m.label for m in at.metric} >= {"Correct calls", "Sensitivity", "Specificity",
+                                            "BI-RADS AUC", "Median time"}
+    submit(at, "Start a new session")
+    assert "Start" in [b.label for b in at.button]
+
+
+def test_ending_a_session_early(library):
+    path, users = library
+    at = start(app_as(users["ben"]), length=3)
+    at.radio[0].set_value("4C")
+    submit(at, "Submit my read")
+    submit(at, "Store my read and show the truth")
+    submit(at, "End the session now")
+    assert "Session summary" in [t.value for t in at.title]
+
+
+def test_a_trainee_sees_their_progress_but_nobody_elses(library):
+    path, users = library
+    anna, ben = users["anna"], users["ben"]
+    with Store(path) as store:
+        cases = list(labels_of(store))
+        add_practice_reads(store, anna.user_id, cases, ["4C", "2"] * 3, aided=["4A"] * 6)
+        add_practice_reads(store, ben.user_id, cases, ["3"] * 6)
+    at = app_as(anna, "pages/progress.py")
+    assert [t.value for t in at.title] == ["Progress"]
+    assert not at.error and len(at.get("plotly_chart")) == 5
+    assert "Ben" not in page_text(at)
+    at = app_as(anna, "pages/progress.py", {"user": str(ben.user_id)})
+    assert "a trainee can see only their own progress" in [e.value for e in at.error]
+    assert not at.get("plotly_chart") and "Ben" not in page_text(at)
+
+
+def test_a_supervisor_opens_any_trainees_progress(library):
+    path, users = library
+    with Store(path) as store:
+        cases = list(labels_of(store))
+        add_practice_reads(store, users["ben"].user_id, cases, ["3"] * 6)
+    at = app_as(users["sue"], "pages/progress.py", {"user": str(users["ben"].user_id)})
+    assert at.selectbox(key="progress_trainee").value == users["ben"].user_id
+    assert len(at.get("plotly_chart")) == 5
+    at.selectbox(key="progress_trainee").set_value(users["anna"].user_id).run()
+    assert any("No cases read yet" in i.value for i in at.info)
+
+
+def test_the_cohort_page_refuses_a_trainee(library):
+    _, users = library
+    at = AppTest.from_file(str(ROOT / "pages" / "cohort.py"), default_timeout=60)
+    at.session_state["user"] = users["anna"]
+    at.run()
+    assert at.error and "supervisor" in at.error[0].value
+    assert not at.get("arrow_data_frame") and "Anna" not in page_text(at)
+
+
+def test_the_cohort_page_for_a_supervisor(library):
+    path, users = library
+    with Store(path) as store:
+        cases = list(labels_of(store))
+        add_practice_reads(store, users["ben"].user_id, cases, ["3"] * 6)
+        add_model(store, "vgg16-quiz", cases, cv_auc=0.7, heatmaps=False)
+    at = app_as(users["sue"], "pages/cohort.py")
+    assert [t.value for t in at.title] == ["Cohort"]
+    table = at.dataframe[0].value
+    assert list(table["trainee"]) == ["Anna", "Ben"]
+    assert list(table["cases_read"]) == [0, 6]
+    assert at.get("download_button")
+    model_box = next(s for s in at.selectbox if s.label == "Model")
+    model_box.set_value("vgg16-quiz")
+    submit(at, "Use this model in the quiz")
+    with Store(path) as store:
+        assert quiz.saved_quiz_model(store) == "vgg16-quiz"
+
+
+def no_cached_heatmaps(path: Path) -> None:
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("DELETE FROM heatmaps")
+
+
+def test_without_a_cached_heatmap_it_is_computed_on_the_cached_model(library, monkeypatch):
+    path, users = library
+    no_cached_heatmaps(path)
+    computed = []
+
+    def compute(store, loaded, case_id, method="gradcam"):
+        computed.append((loaded, case_id, method))
+        return np.full(case_image(path, case_id).shape, 0.5, dtype=np.float32)
+
+    monkeypatch.setattr("core.heatmaps.heatmap_for_case", compute)
+    monkeypatch.setattr("pages.ui.cached_model", lambda model_id: f"loaded {model_id}")
+    at = start(app_as(users["anna"]), length=1)
+    at.radio[0].set_value("3")
+    submit(at, "Submit my read")
+    view = current_view(path, users["anna"])
+    assert computed == [("loaded resnet50-quiz", view.case_id, "gradcam")]
+    assert at.image[0].captions == ["Grad-CAM heatmap"]
+
+
+def test_a_heatmap_that_cannot_be_made_leaves_the_ai_probability(library):
+    path, users = library
+    no_cached_heatmaps(path)  # and the fake model has no checkpoint to compute one with
+    at = start(app_as(users["anna"]), length=1)
+    at.radio[0].set_value("3")
+    submit(at, "Submit my read")
+    assert "AI probability of malignancy" in [m.label for m in at.metric]
+    assert any("heatmap cannot be shown" in w.value for w in at.warning)
+    assert at.image[0].captions == [""]
+    submit(at, "Store my read and show the truth")
+    assert [r[1] for r in reads(path, users["anna"].user_id)] == ["unaided", "aided"]
+
+
+def test_the_chosen_practice_set_and_length_make_the_session(library):
+    path, users = library
+    at = app_as(users["anna"])
+    at.selectbox(key="quiz_set").set_value("birads:4C")
+    start(at, length=2)
+    with Store(path) as store:
+        session = quiz.unfinished_session(store, users["anna"].user_id)
+        labels = labels_of(store)
+        with store.read() as cur:
+            chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions"
+                                            " WHERE session_id = ?", [session]).fetchone()[0])
+    assert len(chosen) == 2 and {labels[c] for c in chosen} == {"malignant"}
+    assert [s.value for s in at.subheader] == ["Case 1 of 2"]

@@ -135,3 +135,18 @@ def test_cli_db_option_before_or_after_command(tmp_path, before):
                          timeout=60)
     assert out.returncode == 0, out.stderr
     assert db.exists()
+
+
+def test_migration_that_landed_late_is_still_applied(tmp_path):
+    path = tmp_path / "gap.duckdb"
+    con = duckdb.connect(str(path))
+    first, second = available()[0][0], available()[1][0]
+    migrate(con, target=second)
+    con.execute("DELETE FROM schema_version WHERE version = ?", [second])
+    for table in ("heatmaps", "predictions", "models", "jobs"):  # as if `second` never ran
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    with Store(path) as store, store.read() as cur:
+        versions = {v for (v,) in cur.execute("SELECT version FROM schema_version").fetchall()}
+        assert {first, second} <= versions
+        assert cur.execute("SELECT count(*) FROM predictions").fetchone()[0] == 0

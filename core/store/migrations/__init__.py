@@ -35,17 +35,18 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def migrate(con: duckdb.DuckDBPyConnection, target: int | None = None) -> list[int]:
-    """Apply every migration above the current version (up to ``target``), each in its own
-    transaction; returns the versions applied."""
+    """Apply every migration not yet recorded (up to ``target``), in order, each in its own
+    transaction; returns the versions applied. A migration numbered below one already applied
+    (it landed later) is applied too, never skipped."""
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL,"
         " applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
     )
-    current = schema_version(con)
+    done = {version for (version,) in con.execute("SELECT version FROM schema_version").fetchall()}
     applied = []
     for number, name, path in available():
-        if number <= current or (target is not None and number > target):
+        if number in done or (target is not None and number > target):
             continue
         con.begin()
         try:

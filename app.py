@@ -20,9 +20,12 @@ APP_DIR = Path(__file__).resolve().parent
 # router, for a request that reaches a fresh server (or AppTest) before st.navigation is called.
 PAGES = (
     ("pages/quiz.py", "practice", "Quiz", ":material/quiz:", ("trainee",)),
+    ("pages/reading.py", "study-reading", "Study reading", ":material/visibility:", ("trainee",)),
     ("pages/admin.py", "administration", "Administration", ":material/admin_panel_settings:",
      ("admin",)),
     ("pages/cohort.py", "supervision", "Cohort", ":material/groups:", ("supervisor", "admin")),
+    ("pages/studies.py", "reader-studies", "Reader studies", ":material/science:",
+     ("supervisor", "admin")),
     ("pages/progress.py", "learning-curves", "Progress", ":material/monitoring:",
      ("trainee", "supervisor", "admin")),
     ("pages/models.py", "model-comparison", "Model comparison", ":material/compare:", auth.ROLES),

@@ -18,6 +18,8 @@ APP = ROOT / "app.py"
 PASSWORD = "correct horse"
 ROLE_PAGES = {  # every page app.py may route, with the roles that may see it
     "pages/quiz.py": {"trainee"},
+    "pages/reading.py": {"trainee"},
+    "pages/studies.py": {"supervisor", "admin"},
     "pages/admin.py": {"admin"},
     "pages/cohort.py": {"supervisor", "admin"},
     "pages/progress.py": {"trainee", "supervisor", "admin"},

@@ -1,0 +1,251 @@
+"""The report of a reader study: per reader and pooled, unaided against aided.
+
+For each reader, over the cases read in both phases: the ordinal BI-RADS ROC AUC (DeLong CI)
+and the AUC of the probability answers, unaided and aided; DeLong's paired test of the BI-RADS
+AUCs (aided minus unaided); accuracy, sensitivity, specificity, PPV and NPV at one cut-off
+(BI-RADS 4A and above called malignant) with Wilson CIs and McNemar's test of correctness;
+the decision-change ledger and the automation-bias rate (the model's call: probability at or
+above its threshold). "Pooled" stacks every reader's paired reads and treats them as
+independent; with two or more readers who finished both phases the Obuchowski-Rockette
+multi-reader analysis (Hillis df, jackknife covariances) treats readers and cases as random.
+Every figure comes from ``core.stats``; the paper's published reader figures stand beside ours.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from core.auth import User, utcnow
+from core.errors import UserError
+from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
+from core.quiz import DEFAULT_THRESHOLD
+from core.stats.metrics import threshold_metrics
+from core.stats.mrmc import or_analysis
+from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
+from core.stats.roc import auc_ci, paired_test
+from core.store import Store
+from core.studies import MIN_PER_CLASS, MODES, STAFF_ROLES, Study, get_study, reader_phase
+
+POOLED = "All readers (pooled reads)"
+MODEL_ALONE = "model alone"
+METRICS = ("accuracy", "sensitivity", "specificity", "precision", "npv")
+# The paper's junior sonographer on its 126 test images, unaided and after a two-week washout
+# with ResNet50 heatmaps. Its reader "AUC" is (sensitivity + specificity) / 2 at one cut-off.
+PUBLISHED_READER = {
+    "reader": "Junior sonographer (paper)", "n": 126,
+    "unaided": {"single_point_auc": 0.597, "accuracy": 0.595, "sensitivity": 0.808,
+                "specificity": 0.385},
+    "aided": {"single_point_auc": 0.904, "accuracy": 0.905, "sensitivity": 0.849,
+              "specificity": 0.959},
+}
+SINGLE_POINT_NOTE = (
+    "The paper's reader \"AUCs\" (0.597 unaided, 0.904 aided) are single-point figures: "
+    f"(sensitivity + specificity) / 2 at one cut-off (BI-RADS {DEFAULT_POSITIVE_FROM} and "
+    "above called malignant), not areas under ROC curves. Ours are computed the same way in the "
+    "column 'single-point (sens+spec)/2'; our real ordinal BI-RADS ROC AUCs, with DeLong 95% "
+    "CIs, are in the column 'BI-RADS AUC'.")
+POOLED_NOTE = ("Pooled: every reader's paired reads stacked and treated as independent; the "
+               "multi-reader analysis treats readers and cases as random.")
+_READS = """
+    SELECT s.user_id, coalesce(u.display_name, u.username) AS reader, r.case_id,
+           CAST(c.label = 'malignant' AS INTEGER) AS truth, r.mode, r.birads, r.probability,
+           r.descriptors, r.seconds, r.model_id, r.ai_prob, r.created_at AS read_at
+    FROM reads r JOIN quiz_sessions s ON s.session_id = r.session_id
+    JOIN users u ON u.user_id = s.user_id JOIN cases c ON c.case_id = r.case_id
+    WHERE s.study_id = ? AND s.kind IN ('study_unaided', 'study_aided') {only}
+    ORDER BY s.user_id, r.read_id
+"""
+
+
+def called_malignant(birads: pd.Series) -> np.ndarray:
+    """1 where the BI-RADS category is the cut-off (4A) or above."""
+    cut = birads_rank(DEFAULT_POSITIVE_FROM)
+    return (birads_scores(birads) >= cut).astype(int)
+
+
+@dataclass(frozen=True)
+class ReaderResult:
+    """One reader's (or the pooled) analysis over the cases read in both phases. ``unaided``
+    and ``aided`` are ``reader_summary`` dicts; ``paired`` DeLong's test of the BI-RADS AUCs
+    (a = aided, b = unaided); ``ledger`` ``change_ledger`` (with McNemar); ``bias``
+    ``automation_bias``. All None, with ``note`` saying why, while there are too few cases."""
+
+    reader: str
+    user_id: int | None
+    readers: int
+    n_cases: int
+    unaided: dict[str, Any] | None = None
+    aided: dict[str, Any] | None = None
+    paired: dict[str, Any] | None = None
+    ledger: dict[str, Any] | None = None
+    bias: dict[str, Any] | None = None
+    note: str | None = None
+
+
+def paired_reads(reads: pd.DataFrame, ai_threshold: float) -> pd.DataFrame:
+    """One row per reader and case read in both phases: truth, both reads, the model's
+    probability as shown and its call at ``ai_threshold``."""
+    columns = ["user_id", "reader", "case_id", "truth"]
+    unaided = reads[reads["mode"] == "unaided"][columns + ["birads", "probability"]]
+    aided = reads[reads["mode"] == "aided"][["user_id", "case_id", "birads", "probability",
+                                             "ai_prob"]]
+    pairs = unaided.merge(aided, on=["user_id", "case_id"], suffixes=("_unaided", "_aided"))
+    return pairs.assign(ai_called=(pairs["ai_prob"] >= ai_threshold).astype(int))
+
+
+def analyse(pairs: pd.DataFrame, reader: str, user_id: int | None) -> ReaderResult:
+    """The unaided-against-aided analysis of paired reads (see the module's docstring)."""
+    readers = int(pairs["user_id"].nunique())
+    y = pairs["truth"].to_numpy(dtype=int)
+    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
+    if min(n_pos, n_neg) < MIN_PER_CLASS:
+        return ReaderResult(reader, user_id, readers, len(y), note=(
+            f"needs {MIN_PER_CLASS} malignant and {MIN_PER_CLASS} benign cases read in both "
+            f"phases; so far {n_pos} malignant and {n_neg} benign"))
+    before, after = (pairs[f"birads_{mode}"] for mode in MODES)
+    unaided = reader_summary(y, before, pairs["probability_unaided"])
+    aided = reader_summary(y, after, pairs["probability_aided"])
+    paired = paired_test(y, birads_scores(after), birads_scores(before)).as_dict()
+    ledger = change_ledger(y, called_malignant(before), called_malignant(after))
+    bias = automation_bias(y, called_malignant(before), called_malignant(after),
+                           pairs["ai_called"].to_numpy(), birads_scores(before),
+                           birads_scores(after))
+    return ReaderResult(reader, user_id, readers, len(y), unaided, aided, paired, ledger, bias)
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """Everything the study's report shows; ``to_frames`` for CSV, ``to_html`` to print."""
+
+    study: Study
+    reads: pd.DataFrame
+    results: list[ReaderResult]
+    model: dict[str, Any]
+    mrmc: dict[str, Any] | None
+    mrmc_note: str
+    ai_threshold: float
+    generated_at: datetime = field(default_factory=utcnow)
+
+    def result(self, user_id: int | None) -> ReaderResult:
+        """One reader's result (None: the pooled one)."""
+        return next(r for r in self.results if r.user_id == user_id)
+
+    def to_frames(self) -> dict[str, pd.DataFrame]:
+        from core.study_tables import report_frames
+
+        return report_frames(self)
+
+    def to_html(self) -> str:
+        from core.study_html import report_html
+
+        return report_html(self)
+
+
+def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]:
+    """The study's model on the study's cases: AUC (DeLong CI) and metrics at its threshold."""
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT CAST(c.label = 'malignant' AS INTEGER), p.prob_malignant FROM cases c"
+            " JOIN predictions p ON p.case_id = c.case_id AND p.model_id = ?"
+            " WHERE c.case_id IN (SELECT unnest(?)) ORDER BY c.case_id",
+            [study.model_id, list(study.case_ids)]).fetchall()
+    if not rows:
+        return {"n": 0}
+    y, prob = (np.array(column) for column in zip(*rows))
+    called = (prob >= threshold).astype(int)
+    metrics = threshold_metrics(y, called)
+    sens, spec = metrics["sensitivity"].value, metrics["specificity"].value
+    auc = (auc_ci(y, prob).as_dict() if min(y.sum(), len(y) - y.sum()) >= MIN_PER_CLASS
+           else None)
+    return {"n": len(y), "n_pos": int(y.sum()), "n_neg": int(len(y) - y.sum()), "auc": auc,
+            "metrics": {name: m.as_dict() for name, m in metrics.items()},
+            "single_point_auc": (sens + spec) / 2, "threshold": threshold}
+
+
+def _threshold(store: Store, model_id: str) -> float:
+    with store.read() as cur:
+        row = cur.execute("SELECT threshold FROM models WHERE model_id = ?",
+                          [model_id]).fetchone()
+    return DEFAULT_THRESHOLD if row is None or row[0] is None else float(row[0])
+
+
+def study_reads(store: Store, study_id: int, user_id: int | None = None) -> pd.DataFrame:
+    """Every read of the study (of one reader if ``user_id``) with the case's truth (1 for
+    malignant) and the read's position in the reader's order for its phase."""
+    only = "" if user_id is None else "AND s.user_id = ?"
+    params = [study_id] if user_id is None else [study_id, user_id]
+    with store.read() as cur:
+        reads = cur.execute(_READS.format(only=only), params).df()
+        orders = cur.execute("SELECT user_id, unaided_order, aided_order FROM study_readers"
+                             " WHERE study_id = ?", [study_id]).fetchall()
+    position = {(uid, mode, case_id): index
+                for uid, *mode_orders in orders
+                for mode, order in zip(MODES, mode_orders)
+                for index, case_id in enumerate(json.loads(order), 1)}
+    reads.insert(5, "position", [position.get(key) for key in zip(
+        reads["user_id"], reads["mode"], reads["case_id"])])
+    return reads
+
+
+def _unique_names(rows: pd.DataFrame) -> pd.Series:
+    """Readers' display names, with the user id added where two readers share a name."""
+    names = rows.drop_duplicates("user_id").set_index("user_id")["reader"]
+    shared = names[names.duplicated(keep=False)].index
+    return pd.Series([f"{name} (#{uid})" if uid in shared else name
+                      for uid, name in zip(rows["user_id"], rows["reader"])], index=rows.index)
+
+
+def _mrmc(pairs: pd.DataFrame, total: int) -> tuple[dict[str, Any] | None, str]:
+    complete = pairs.groupby("user_id")["case_id"].nunique()
+    readers = complete[complete == total].index.tolist()
+    if len(readers) < 2:
+        return None, (f"The multi-reader analysis needs two or more readers who read every "
+                      f"case in both phases; {len(readers)} so far.")
+    rows = pairs[pairs["user_id"].isin(readers)]
+    long = pd.concat([pd.DataFrame({"reader": _unique_names(rows), "modality": mode,
+                                    "case": rows["case_id"], "truth": rows["truth"],
+                                    "rating": birads_scores(rows[f"birads_{mode}"])})
+                      for mode in MODES], ignore_index=True)
+    analysis = or_analysis(long, cov="jackknife")
+    return analysis, (f"Obuchowski-Rockette analysis of the BI-RADS ratings of the {len(readers)} "
+                      f"readers who read all {total} cases in both phases (Hillis df, jackknife "
+                      f"covariances); diff = {analysis['diff_of']}.")
+
+
+def study_report(store: Store, study_id: int, viewer: User) -> StudyReport:
+    """The study's report (supervisors and admins only)."""
+    if viewer.role not in STAFF_ROLES:
+        raise UserError("only supervisors and admins can see a study's report")
+    study = get_study(store, study_id)
+    threshold = _threshold(store, study.model_id)
+    reads = study_reads(store, study_id)
+    pairs = paired_reads(reads, threshold)
+    results = [analyse(pairs[pairs["user_id"] == user_id], name, user_id)
+               for user_id, name in _reader_names(store, study).items()]
+    results.append(analyse(pairs, POOLED, None))
+    mrmc, note = _mrmc(pairs, len(study.case_ids))
+    return StudyReport(study, reads, results, _model_alone(store, study, threshold), mrmc, note,
+                       threshold)
+
+
+def _reader_names(store: Store, study: Study) -> dict[int, str]:
+    with store.read() as cur:
+        names = dict(cur.execute("SELECT user_id, coalesce(display_name, username) FROM users"
+                                 " WHERE user_id IN (SELECT unnest(?))",
+                                 [list(study.reader_ids)]).fetchall())
+    return {user_id: names[user_id] for user_id in study.reader_ids}
+
+
+def own_result(store: Store, study_id: int, user: User) -> ReaderResult:
+    """A reader's own result, once they have read every case in both phases."""
+    if reader_phase(store, study_id, user.user_id).phase != "done":
+        raise UserError("your results open once you have read every case in both phases")
+    study = get_study(store, study_id)
+    pairs = paired_reads(study_reads(store, study_id, user.user_id),
+                         _threshold(store, study.model_id))
+    return analyse(pairs, user.display_name, user.user_id)

@@ -1,0 +1,187 @@
+"""Study reading (trainees): the reader studies you read in. Unaided phase: each case with
+BI-RADS, probability and optional lexicon descriptors; after the washout, the aided phase: the
+cases again in a new order with the model's probability and Grad-CAM heatmap. No truth and no
+feedback during a study; your own results once both phases are done. Every step is recomputed
+from the store (``core.studies``), so a reload or a second tab cannot replay or skip a case."""
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from core import studies
+from core.errors import UserError
+from core.images import jpeg_bytes, load_grey, stored_png
+from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.study_report import own_result
+from core.study_tables import fmt_ci, fmt_pct
+from pages import ui
+
+user = ui.require_role("trainee")
+store = ui.get_store()
+state = st.session_state
+state.setdefault("reading_study", None)
+
+
+def act(action, *args, **kwargs) -> None:
+    """Run a study action; a refusal is shown at the top of the page."""
+    try:
+        action(store, *args, **kwargs)
+    except UserError as error:
+        state["reading_error"] = str(error)
+
+
+def field(view, name: str) -> str:
+    """The widget key of one answer field of one case of one session."""
+    return f"reading_{view.session_id}_{view.case_id}_{name}"
+
+
+def seconds_on(view) -> float:
+    """Seconds since this case was first shown in this browser session."""
+    key = field(view, "started")
+    return time.monotonic() - state.setdefault(key, time.monotonic())
+
+
+def submit(view) -> None:
+    descriptors = {key: state[field(view, key)] for key in DESCRIPTORS}
+    act(studies.submit_study_read, view.session_id, user, view.case_id,
+        state[field(view, "birads")], state[field(view, "probability")], descriptors,
+        seconds=seconds_on(view))
+
+
+def answer_form(view) -> None:
+    with st.form(f"reading_form_{view.session_id}_{view.case_id}"):
+        st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
+                 key=field(view, "birads"))
+        st.slider("Probability of malignancy (%)", 0, 100, 50, key=field(view, "probability"))
+        with st.expander("Lexicon descriptors (optional)"):
+            for key, values in DESCRIPTORS.items():
+                st.selectbox(key.replace("_", " ").capitalize(), [None, *values],
+                             format_func=lambda value: value or "-", key=field(view, key))
+        st.form_submit_button("Store my read", type="primary", on_click=submit, args=(view,))
+
+
+def heatmap_of(view: studies.AidedCaseView):
+    """The model's heatmap of the case: from the cache, else computed on the cached model."""
+    from core import heatmaps
+
+    try:
+        cam = heatmaps.cached_heatmap(store, view.ai.model_id, view.case_id, view.heatmap_method)
+        if cam is None:
+            cam = heatmaps.heatmap_for_case(store, ui.cached_model(view.ai.model_id),
+                                            view.case_id, view.heatmap_method)
+        return cam
+    except UserError as error:
+        st.warning(f"The heatmap cannot be shown: {error}")
+        return None
+
+
+def case_step(view) -> None:
+    st.progress((view.position - 1) / view.total,
+                text=f"Case {view.position} of {view.total}")
+    image_column, form_column = st.columns([3, 2])
+    seconds_on(view)
+    if isinstance(view, studies.UnaidedCaseView):
+        image_column.image(stored_png(store, view.image_path), width="stretch")
+        with form_column:
+            answer_form(view)
+        return
+    from core import heatmaps
+
+    cam = heatmap_of(view)
+    with form_column:
+        st.metric("AI probability of malignancy", f"{view.ai.probability:.0%}")
+        verdict = "malignant" if view.ai.malignant else "benign"
+        st.caption(f"Model {view.ai.model_id}; at its cut-off of {view.ai.threshold:.0%} it "
+                   f"calls this nodule {verdict}.")
+        with_heatmap = st.toggle("Show the heatmap", value=cam is not None, disabled=cam is None,
+                                 key=field(view, "overlay"))
+        alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not with_heatmap,
+                          key=field(view, "alpha"))
+        answer_form(view)
+    if with_heatmap and cam is not None:
+        shown = heatmaps.overlay(load_grey(store, view.image_path), cam, alpha)
+        image_column.image(jpeg_bytes(shown), width="stretch", caption="Grad-CAM heatmap")
+    else:
+        image_column.image(stored_png(store, view.image_path), width="stretch")
+
+
+def own_results(phase: studies.PhaseView) -> None:
+    st.success("You have read every case in both phases. Thank you!")
+    result = own_result(store, phase.study_id, user)
+    if result.note:
+        st.info(f"Your results: {result.note}.")
+        return
+    rows = []
+    for name, summary in (("Unaided", result.unaided), ("With the AI", result.aided)):
+        metrics = summary["metrics"]
+        auc = summary["birads_auc"]
+        rows.append({"Phase": name, "BI-RADS AUC (95% CI)": fmt_ci(auc["auc"], *auc["ci"]),
+                     **{title: fmt_pct(metrics[key]["value"], metrics[key]["ci_low"],
+                                       metrics[key]["ci_high"], metrics[key]["k"],
+                                       metrics[key]["n"])
+                        for key, title in (("accuracy", "Accuracy"),
+                                           ("sensitivity", "Sensitivity"),
+                                           ("specificity", "Specificity"))}})
+    st.subheader("Your results")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="reading_results")
+    ledger = result.ledger
+    st.write(f"With the AI you changed **{ledger['helpful']}** call(s) for the better and "
+             f"**{ledger['harmful']}** for the worse (BI-RADS 4A and above = malignant).")
+
+
+def start(study_id: int) -> None:
+    act(studies.start_or_resume, study_id, user)
+
+
+INTRO = {
+    "unaided": "Read each case as you would in clinic: BI-RADS, your probability of "
+               "malignancy and, if you like, the lexicon descriptors. You will see neither the "
+               "truth nor the AI during the study.",
+    "aided": "The washout is over. You now read the same cases again, in a new order, each "
+             "with the AI's probability and its heatmap. Your earlier reads are not shown.",
+}
+
+
+def phase_page(phase: studies.PhaseView) -> None:
+    st.header(phase.name)
+    if phase.phase == "washout":
+        st.info(f"Unaided reading done. Washout until {phase.washout_until:%Y-%m-%d %H:%M} UTC: "
+                "the aided session opens then.")
+        return
+    if phase.phase == "done":
+        own_results(phase)
+        return
+    st.caption(f"{'Unaided' if phase.phase == 'unaided' else 'Aided'} phase: "
+               f"{phase.read} of {phase.total} cases read.")
+    if phase.session_id is None:
+        st.write(INTRO[phase.phase])
+        st.button("Start reading" if phase.phase == "unaided" else "Start the aided reading",
+                  type="primary", key=f"reading_start_{phase.study_id}_{phase.phase}",
+                  on_click=start, args=(phase.study_id,))
+        return
+    try:
+        view = studies.next_study_case(store, phase.session_id, user)
+    except UserError as error:
+        st.error(str(error))
+        return
+    if isinstance(view, studies.PhaseDoneView):
+        st.info("Every case of this phase is read.")
+        return
+    case_step(view)
+
+
+st.title("Study reading")
+if message := state.pop("reading_error", None):
+    st.error(message)
+mine = {phase.study_id: phase for phase in studies.my_studies(store, user)}
+if not mine:
+    st.info("You are not a reader in any study yet; your supervisor sets studies up.")
+    st.stop()
+if state["reading_study"] not in mine:
+    state["reading_study"] = next(iter(mine))
+if len(mine) > 1:
+    st.selectbox("Study", list(mine), key="reading_study",
+                 format_func=lambda sid: f"{mine[sid].name} ({mine[sid].phase})")
+phase_page(mine[state["reading_study"]])

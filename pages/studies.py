@@ -1,0 +1,148 @@
+"""Reader studies (supervisors and admins): set up a study (case set, readers, washout, model),
+follow each reader's progress, and read the report: the paper's reader beside ours, ROC
+curves, per-reader and pooled statistics, the multi-reader analysis; CSV and a printable HTML
+report to download. The logic lives in ``core.studies`` and ``core.study_report``."""
+from __future__ import annotations
+
+import streamlit as st
+
+from core import quiz, studies
+from core.auth import User
+from core.errors import UserError
+from core.study_figures import roc_figure
+from core.study_report import StudyReport, study_report
+from core.study_tables import display_tables
+from pages import ui
+
+VIEWS = ("Studies", "Set up a study")
+
+user = ui.require_role("supervisor", "admin")
+store = ui.get_store()
+state = st.session_state
+state.setdefault("studies_view", VIEWS[0])
+state.setdefault("studies_open", None)
+
+
+@st.cache_data(max_entries=8, show_spinner="Computing the report...")
+def report_of(store_path: str, changes: int, study_id: int, viewer: User) -> StudyReport:
+    """The study's report, recomputed only when the store has changed."""
+    return study_report(store, study_id, viewer)
+
+
+# ---- set-up --------------------------------------------------------------------------------
+
+def create() -> None:
+    try:
+        dataset = state["study_dataset"][0]
+        study_id = studies.create_study(
+            store, user, state["study_name"], studies.study_case_set(store, dataset),
+            state["study_readers"], state["study_washout"], state["study_model"],
+            int(state["study_seed"]))
+    except UserError as error:
+        state["studies_error"] = str(error)
+        return
+    state["studies_open"] = study_id
+    state["studies_view"] = VIEWS[0]
+    ui.flash(f"Study {state['study_name'].strip()!r} set up: its readers can start now.")
+
+
+def setup_form() -> None:
+    datasets = studies.study_datasets(store)
+    readers = {reader.user_id: reader for reader in studies.eligible_readers(store)}
+    models = [model_id for model_id, _, _ in quiz.trained_models(store)]
+    missing = [what for what, found in (("a dataset with a test split", datasets),
+                                        ("an active trainee", readers),
+                                        ("a trained model", models)) if not found]
+    if missing:
+        st.info("A study needs " + ", ".join(missing) + ". Ask an admin to import and split "
+                "cases, add trainees or train a model (Administration).")
+        return
+    default_model = quiz.quiz_model(store).model_id
+    with st.form("study_setup"):
+        st.text_input("Study name", max_chars=studies.MAX_NAME_LENGTH, key="study_name")
+        st.selectbox("Cases: the test split of", datasets, key="study_dataset",
+                     format_func=lambda option: f"{option[0]} ({option[1]} nodules)")
+        st.multiselect("Readers (trainees)", list(readers), key="study_readers",
+                       format_func=lambda uid: f"{readers[uid].display_name} "
+                                               f"({readers[uid].username})")
+        st.number_input("Washout (days)", min_value=0.0, max_value=studies.MAX_WASHOUT_DAYS,
+                        value=studies.DEFAULT_WASHOUT_DAYS, step=1.0, format="%.1f",
+                        key="study_washout",
+                        help="Counted from each reader's last unaided read; 0 opens the aided "
+                             "session at once.")
+        st.selectbox("Model shown in the aided phase", models, key="study_model",
+                     index=models.index(default_model) if default_model in models else 0)
+        st.number_input("Seed of the reading orders", min_value=0, value=0, step=1,
+                        key="study_seed")
+        st.form_submit_button("Set up the study", type="primary", on_click=create)
+    st.caption("Each reader reads every case unaided in their own random order; after the "
+               "washout, the aided session shows the cases again in a new order with the "
+               "model's probability and heatmap. Readers see no truth during the study.")
+
+
+# ---- progress and report -------------------------------------------------------------------
+
+def downloads(report: StudyReport, study: studies.Study) -> None:
+    stem = f"study_{study.study_id}"
+    row = st.container(horizontal=True)
+    row.download_button("Printable report (HTML)", report.to_html, f"{stem}_report.html",
+                        "text/html", key="study_html", on_click="ignore", type="primary",
+                        icon=":material/print:")
+    for name, frame in report.to_frames().items():
+        row.download_button(f"{name}.csv", frame.to_csv(index=False).encode(),
+                            f"{stem}_{name}.csv", "text/csv", key=f"study_csv_{name}",
+                            on_click="ignore", icon=":material/table:")
+
+
+def show_report(study: studies.Study) -> None:
+    report = report_of(str(store.path), store.changes, study.study_id, user)
+    st.subheader("Report")
+    downloads(report, study)
+    for result in report.results:
+        if result.note:
+            st.info(f"{result.reader}: {result.note}.")
+    for table in display_tables(report):
+        st.markdown(f"#### {table.title}")
+        if table.frame.empty:
+            st.caption(table.caption)
+            continue
+        st.table(table.frame, hide_index=True)
+        st.caption(table.caption)
+        if table.key == "published" and any(r.unaided for r in report.results):
+            st.plotly_chart(roc_figure(report), key="study_roc", theme=None)
+
+
+def study_page(study: studies.Study) -> None:
+    st.header(study.name)
+    st.caption(f"{len(study.case_ids)} cases · washout {study.washout_days:g} days · model "
+               f"{study.model_id} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
+    progress = studies.reader_progress(store, study.study_id, user)
+    st.dataframe(progress.drop(columns="user_id"), hide_index=True, key="study_progress",
+                 column_config={
+                     "reader": "Reader", "phase": "Phase", "unaided_read": "Unaided reads",
+                     "aided_read": "Aided reads", "cases": "Cases",
+                     "washout_until": st.column_config.DatetimeColumn(
+                         "Washout until (UTC)", format="YYYY-MM-DD HH:mm")})
+    show_report(study)
+
+
+def studies_list() -> None:
+    found = {study.study_id: study for study in studies.list_studies(store, user)}
+    if not found:
+        st.info("No reader study yet: set one up.")
+        return
+    if state["studies_open"] not in found:
+        state["studies_open"] = next(iter(found))
+    chosen = st.selectbox("Study", list(found), key="studies_open",
+                          format_func=lambda sid: f"{found[sid].name} (#{sid})")
+    study_page(found[chosen])
+
+
+st.title("Reader studies")
+if message := state.pop("studies_error", None):
+    st.error(message)
+st.radio("View", VIEWS, horizontal=True, key="studies_view", label_visibility="collapsed")
+if state["studies_view"] == VIEWS[0]:
+    studies_list()
+else:
+    setup_form()

@@ -1,0 +1,215 @@
+"""The reader-study pages through Streamlit's AppTest: roles, a supervisor setting up a study,
+trainees reading both phases with no truth shown, the washout notice, and the report."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from core import studies
+from core.store import Store
+from core.study_report import study_report
+from core.study_tables import fmt_ci
+from tests.quiz_helpers import HISTOLOGY, add_model, make_cases, make_user
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+TRUTH_WORDS = ("benign", "malignant", *HISTOLOGY.values(), "Reference BI-RADS", "outline")
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A store with 12 cases (4 in the test split), a model with cached heatmaps, two
+    trainees and a supervisor, served to the app."""
+    path = tmp_path / "data" / "results.duckdb"
+    monkeypatch.setenv("SONOCASE_DB", str(path))
+    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    with Store(path) as store:
+        cases = make_cases(store, n=12)
+        add_model(store, "resnet50-study", cases)
+        users = {name: make_user(store, name, role, display_name=name.capitalize())
+                 for name, role in (("anna", "trainee"), ("ben", "trainee"),
+                                    ("sue", "supervisor"))}
+    yield path, users
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def app_as(account, page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = account
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def page_text(at: AppTest) -> str:
+    """Every string of every element on the page (protobuf text of the whole tree)."""
+    parts = []
+
+    def walk(node) -> None:
+        if getattr(node, "proto", None) is not None:
+            parts.append(str(node.proto))
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(at._tree)
+    return "\n".join(parts)
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def set_up(path: Path, users, washout: float) -> int:
+    with Store(path) as store:
+        return studies.create_study(store, users["sue"], "Pilot",
+                                    studies.study_case_set(store, "quizset"),
+                                    [users["anna"].user_id, users["ben"].user_id], washout)
+
+
+def table_with(at: AppTest, column: str):
+    """The first table or dataframe on the page with ``column``."""
+    return next(frame.value for frame in [*at.table, *at.dataframe]
+                if column in frame.value.columns)
+
+
+def stored_reads(path: Path, user_id: int) -> list[tuple]:
+    with Store(path) as store, store.read() as cur:
+        return cur.execute("SELECT case_id, mode, birads, probability, ai_prob FROM reads"
+                           " WHERE user_id = ? ORDER BY read_id", [user_id]).fetchall()
+
+
+def test_a_trainee_cannot_open_the_studies_page(lab):
+    path, users = lab
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state["user"] = users["anna"]
+    at.run()
+    with pytest.raises(ValueError, match="navigation page"):
+        at.switch_page("pages/studies.py")
+    direct = AppTest.from_file(str(ROOT / "pages" / "studies.py"), default_timeout=60)
+    direct.session_state["user"] = users["anna"]
+    direct.run()
+    assert "supervisor or admin accounts" in direct.error[0].value
+    assert not direct.dataframe and not direct.button
+
+
+def test_a_supervisor_cannot_open_the_reading_page(lab):
+    path, users = lab
+    direct = AppTest.from_file(str(ROOT / "pages" / "reading.py"), default_timeout=60)
+    direct.session_state["user"] = users["sue"]
+    direct.run()
+    assert "trainee accounts" in direct.error[0].value
+
+
+def test_a_supervisor_sets_up_a_study(lab):
+    path, users = lab
+    at = app_as(users["sue"], "pages/studies.py")
+    assert "No reader study yet" in at.info[0].value
+    at.radio(key="studies_view").set_value("Set up a study").run()
+    at.text_input(key="study_name").input("Pilot")
+    at.number_input(key="study_washout").set_value(0.0)
+    click(at, "Set up the study")
+    assert "choose at least one reader" in at.error[0].value
+    at.multiselect(key="study_readers").set_value([users["anna"].user_id,
+                                                  users["ben"].user_id])
+    click(at, "Set up the study")
+    assert not at.error
+    with Store(path) as store:
+        [study] = studies.list_studies(store, users["sue"])
+        test_split = studies.study_case_set(store, "quizset")
+    assert (study.name, study.washout_days, study.model_id) == ("Pilot", 0.0, "resnet50-study")
+    assert sorted(study.case_ids) == test_split
+    assert study.reader_ids == (users["anna"].user_id, users["ben"].user_id)
+    assert at.radio(key="studies_view").value == "Studies"
+    progress = table_with(at, "unaided_read")
+    assert list(progress["reader"]) == ["Anna", "Ben"] and set(progress["phase"]) == {"unaided"}
+
+
+def read_case(at: AppTest, birads: str, probability: int) -> AppTest:
+    at.radio[0].set_value(birads)
+    at.slider[0].set_value(probability)
+    return click(at, "Store my read")
+
+
+def test_trainees_read_both_phases_without_seeing_the_truth(lab):
+    path, users = lab
+    anna = users["anna"]
+    study_id = set_up(path, users, washout=0)
+    at = app_as(anna, "pages/reading.py")
+    assert [t.value for t in at.title] == ["Study reading"]
+    click(at, "Start reading")
+    for index in range(4):
+        assert len(at.image) == 1 and "AI probability" not in page_text(at)
+        assert f"Case {index + 1} of 4" in page_text(at)
+        for word in TRUTH_WORDS:
+            assert word not in page_text(at), word
+        read_case(at, ("3", "4A", "2", "5")[index], 10 + 20 * index)
+    reads = stored_reads(path, anna.user_id)
+    assert [(r[1], r[2], r[3], r[4]) for r in reads] == [
+        ("unaided", b, float(p), None) for b, p in (("3", 10), ("4A", 30), ("2", 50), ("5", 70))]
+    click(at, "Start the aided reading")
+    for _ in range(4):
+        assert "AI probability of malignancy" in [m.label for m in at.metric]
+        assert at.image[0].captions == ["Grad-CAM heatmap"]
+        text = page_text(at)
+        for word in ("Reference BI-RADS", "outline", *HISTOLOGY.values(), "Your first read"):
+            assert word not in text, word
+        read_case(at, "4B", 60)
+    aided = stored_reads(path, anna.user_id)[4:]
+    assert [r[1] for r in aided] == ["aided"] * 4 and all(r[4] is not None for r in aided)
+    with Store(path) as store:
+        assert studies.reader_phase(store, study_id, anna.user_id).phase == "done"
+    assert "Your results" in [h.value for h in at.subheader]
+    results = table_with(at, "Phase")
+    assert list(results["Phase"]) == ["Unaided", "With the AI"]
+
+
+def test_the_washout_notice_shows_between_the_phases(lab):
+    path, users = lab
+    study_id = set_up(path, users, washout=14)
+    at = app_as(users["ben"], "pages/reading.py")
+    click(at, "Start reading")
+    for birads in ("2", "3", "4C", "5"):
+        read_case(at, birads, 40)
+    with Store(path) as store:
+        until = studies.reader_phase(store, study_id, users["ben"].user_id).washout_until
+    assert f"Washout until {until:%Y-%m-%d %H:%M} UTC" in at.info[0].value
+    assert "Start the aided reading" not in [b.label for b in at.button]
+    assert not at.image
+
+
+def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
+    path, users = lab
+    study_id = set_up(path, users, washout=0)
+    with Store(path) as store:
+        for user, answers in ((users["anna"], ("2", "4A", "3", "5", "3", "4B", "2", "4C")),
+                              (users["ben"], ("3", "3", "4A", "4C", "2", "5", "3", "4A"))):
+            for phase in range(2):
+                session_id = studies.start_or_resume(store, study_id, user)
+                for answer in answers[4 * phase: 4 * phase + 4]:
+                    view = studies.next_study_case(store, session_id, user)
+                    studies.submit_study_read(store, session_id, user, view.case_id, answer, 50)
+        report = study_report(store, study_id, users["sue"])
+    at = app_as(users["sue"], "pages/studies.py")
+    summary = table_with(at, "Probability AUC (95% CI)")
+    for result in report.results:
+        for phase in ("unaided", "aided"):
+            auc = getattr(result, phase)["birads_auc"]
+            row = summary[(summary["Reader"] == result.reader) & (summary["Phase"] == phase)]
+            assert list(row["BI-RADS AUC (95% CI)"]) == [fmt_ci(auc["auc"], *auc["ci"])]
+    assert "Multi-reader analysis" in page_text(at)
+    assert "difference (aided - unaided)" in list(table_with(at, "Test")["Quantity"])
+    published = table_with(at, "Source")
+    assert list(published["Single-point (sens+spec)/2"][:2]) == ["0.597", "0.904"]
+    text = page_text(at)
+    assert "study_roc" in text and "Printable report (HTML)" in text and "reads.csv" in text

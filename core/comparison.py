@@ -364,11 +364,14 @@ def _is_staff(viewer: User) -> bool:
 
 
 def _first_reads(store: Store, dataset: str) -> pd.DataFrame:
-    """Each trainee's first read of each test-split case in each mode."""
+    """Each trainee's first practice read of each test-split case in each mode (reader-study
+    reads stay out: a reader must not see their own figures mid-study; the study report has
+    them)."""
     with store.read() as cur:
         return cur.execute(f"""
             SELECT r.user_id, r.mode, r.birads, CAST(c.label = 'malignant' AS INTEGER) AS truth
             FROM reads r JOIN users u ON u.user_id = r.user_id
+            JOIN quiz_sessions qs ON qs.session_id = r.session_id AND qs.kind = 'practice'
             {_TEST_CASES.format(alias='r')}
               AND u.role = 'trainee' AND c.dataset = ?
             QUALIFY row_number() OVER (PARTITION BY r.user_id, r.case_id, r.mode
@@ -463,8 +466,10 @@ def gallery_cases(store: Store, viewer: User, dataset: str) -> list[int]:
         rows = cur.execute("""
             SELECT c.case_id FROM cases c JOIN splits s ON s.case_id = c.case_id
             WHERE s.split = 'test' AND c.label IN ('benign', 'malignant') AND c.dataset = ?
-              AND (? OR EXISTS (SELECT 1 FROM reads r WHERE r.case_id = c.case_id
-                                AND r.user_id = ? AND r.mode = 'aided')
+              AND (? OR EXISTS (SELECT 1 FROM reads r
+                                JOIN quiz_sessions qs ON qs.session_id = r.session_id
+                                WHERE r.case_id = c.case_id AND r.user_id = ?
+                                  AND r.mode = 'aided' AND qs.kind = 'practice')
                      OR EXISTS (SELECT 1 FROM quiz_steps q
                                 JOIN quiz_sessions qs ON qs.session_id = q.session_id
                                 WHERE q.case_id = c.case_id AND qs.user_id = ?

@@ -319,3 +319,19 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     for _, rgb in outlined:
         assert (rgb[edge] == images.OUTLINE_COLOUR).all()
         assert not (rgb[~mask] == images.OUTLINE_COLOUR).all(axis=-1).any()
+
+
+def test_reader_study_reads_give_no_point_and_open_no_gallery_case(store):
+    info = populate(store, n_test=30, n_train=10, trainees=())
+    eve_id = add_user(store, "eve", "trainee")
+    eve = User(eve_id, "eve", "Eve", "trainee")
+    cases = info["test_cases"][:6]
+    with store.transaction() as cur:
+        session = cur.execute("INSERT INTO quiz_sessions (user_id, kind, case_ids) VALUES"
+                              " (?, 'study_aided', '[]') RETURNING session_id",
+                              [eve_id]).fetchone()[0]
+        cur.executemany("INSERT INTO reads (session_id, user_id, case_id, mode, birads,"
+                        " probability) VALUES (?, ?, ?, 'aided', '4B', 60)",
+                        [[session, eve_id, c] for c in cases])
+    assert comparison.reader_operating_points(store, eve, DATASET).empty
+    assert comparison.gallery_cases(store, eve, DATASET) == []

@@ -1,10 +1,11 @@
 """SonoCase: the one router of the Streamlit app.
 
-The first run creates the job runner (jobs a killed process left running are marked failed)
-and, once its page is out, starts the demo's background training. Nobody logged in: only the
-login page (or, on a store without users, the form that creates the first admin). Logged in
-with a one-time password: only the account page, to choose a new one. Otherwise the pages of
-the user's role; each page checks the role itself too.
+The first run opens the store (or says which process holds it), creates the job runner (jobs
+a killed process left running are marked failed) and, once its page is out, starts the demo's
+background training. Nobody logged in: only the login page (or, on a store without users, the
+form that creates the first admin). Logged in with a one-time password: only the account page,
+to choose a new one. Otherwise the pages of the user's role; each page checks the role itself
+too.
 """
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def sidebar(user: auth.User) -> None:
 
 st.set_page_config(page_title="SonoCase", page_icon=":material/ecg:", layout="wide")
 ui.init_session()
-ui.get_runner()
+ui.start()
 user = ui.current_user()
 if user is None:
     entry = login_page if auth.has_users(ui.get_store()) else first_admin_page

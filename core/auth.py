@@ -3,11 +3,17 @@
 Passwords are never stored or logged in clear: only argon2id hashes reach the store. A failed
 login says the same thing whether or not the user exists. Five failures within a minute lock
 the user name for a minute; the lock is derived from the append-only ``login_attempts`` table,
-so it holds across sessions and restarts. All times are naive UTC, taken from an injectable
-clock so that tests can move time.
+so it holds across sessions and restarts. An attempt is checked against the lock and recorded
+as a failure in one write transaction, before the slow password check, so parallel guesses
+are limited too; a success adds a success row at the same time, which clears the count.
+Attempts on an unknown name are recorded under a salted hash of what was typed (it may be a
+password typed into the wrong field). All times are naive UTC, taken from an injectable clock
+so that tests can move time.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import secrets
 from collections.abc import Callable
@@ -29,6 +35,7 @@ FAILURE_WINDOW = timedelta(seconds=60)
 LOCK_DURATION = timedelta(seconds=60)
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,31}$")
 BAD_LOGIN = "wrong user name or password"
+ATTEMPT_SALT_KEY = "login_attempt_salt"
 
 _hasher = PasswordHasher()
 
@@ -87,7 +94,17 @@ def validate_username(username: str) -> str:
     return name
 
 
+def require_utf8(text: str, what: str) -> None:
+    """UserError for text with bytes that are not UTF-8 (kept by Python as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(f"the {what} is not valid UTF-8 text: retype it, or set a UTF-8 "
+                        "locale (for example LANG=C.UTF-8)") from None
+
+
 def validate_password(password: str) -> None:
+    require_utf8(password, "password")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -124,6 +141,7 @@ def create_user(store: Store, username: str, password: str, role: str,
     validate_role(role)
     validate_password(password)
     display = (display_name or "").strip() or name
+    require_utf8(display, "display name")
     password_hash = _hasher.hash(password)
     with store.transaction() as cur:
         if cur.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
@@ -141,6 +159,8 @@ def create_first_admin(store: Store, username: str, password: str,
     """The first account of an empty store; refused once any user exists."""
     name = validate_username(username)
     validate_password(password)
+    display = (display_name or "").strip() or name
+    require_utf8(display, "display name")
     with store.transaction() as cur:
         if cur.execute("SELECT count(*) FROM users").fetchone()[0]:
             raise UserError("the store already has users: ask an admin for an account")
@@ -148,8 +168,46 @@ def create_first_admin(store: Store, username: str, password: str,
             "INSERT INTO users (username, display_name, password_hash, role, active,"
             " must_change_password) VALUES (?, ?, ?, 'admin', TRUE, FALSE)"
             " RETURNING user_id, username, display_name, role",
-            [name, (display_name or "").strip() or name, _hasher.hash(password)]).fetchone()
+            [name, display, _hasher.hash(password)]).fetchone()
     return _user(row)
+
+
+def _attempt_salt(store: Store) -> str:
+    """The store's random salt for hashing unknown user names (made on first use)."""
+    with store.read() as cur:
+        row = cur.execute("SELECT value FROM settings WHERE key = ?", [ATTEMPT_SALT_KEY]).fetchone()
+    if row is None:
+        with store.transaction() as cur:
+            cur.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
+                        " DO NOTHING", [ATTEMPT_SALT_KEY, json.dumps(secrets.token_hex(16))])
+            row = cur.execute("SELECT value FROM settings WHERE key = ?",
+                              [ATTEMPT_SALT_KEY]).fetchone()
+    return json.loads(row[0])
+
+
+def attempt_name(store: Store, username: str) -> str:
+    """What ``login_attempts`` records for a typed user name: the normalised name when it is
+    an account's, else ``'unknown:'`` and a salted SHA-256 of it, so the lock still holds per
+    typed name but a password typed into the name field is never kept in clear."""
+    name = normalise_username(username)[:64]
+    with store.read() as cur:
+        if cur.execute("SELECT 1 FROM users WHERE username = ?", [name]).fetchone():
+            return name
+    salted = f"{_attempt_salt(store)}:{name}".encode("utf-8", "surrogatepass")
+    return "unknown:" + hashlib.sha256(salted).hexdigest()
+
+
+def _locked_until(cur, recorded: str, now: datetime) -> datetime | None:
+    times = [t for (t,) in cur.execute(
+        "SELECT attempted_at FROM login_attempts WHERE username = ? AND NOT success"
+        " AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts"
+        "   WHERE username = ? AND success), TIMESTAMP '1970-01-01')"
+        " ORDER BY attempted_at DESC LIMIT ?",
+        [recorded, recorded, MAX_FAILURES]).fetchall()]
+    if len(times) < MAX_FAILURES or times[0] - times[-1] >= FAILURE_WINDOW:
+        return None
+    until = times[0] + LOCK_DURATION
+    return until if now < until else None
 
 
 def locked_until(store: Store, username: str, now: datetime) -> datetime | None:
@@ -158,37 +216,37 @@ def locked_until(store: Store, username: str, now: datetime) -> datetime | None:
     Locked while the last ``MAX_FAILURES`` attempts since the last success were all failures,
     made within ``FAILURE_WINDOW`` of each other, and the newest is under ``LOCK_DURATION`` old.
     """
+    recorded = attempt_name(store, username)
     with store.read() as cur:
-        times = [t for (t,) in cur.execute(
-            "SELECT attempted_at FROM login_attempts WHERE username = ? AND NOT success"
-            " AND attempted_at > coalesce((SELECT max(attempted_at) FROM login_attempts"
-            "   WHERE username = ? AND success), TIMESTAMP '1970-01-01')"
-            " ORDER BY attempted_at DESC LIMIT ?",
-            [username, username, MAX_FAILURES]).fetchall()]
-    if len(times) < MAX_FAILURES or times[0] - times[-1] >= FAILURE_WINDOW:
-        return None
-    until = times[0] + LOCK_DURATION
-    return until if now < until else None
+        return _locked_until(cur, recorded, now)
 
 
-def _record_attempt(store: Store, username: str, success: bool, now: datetime) -> None:
+def _claim_attempt(store: Store, recorded: str, now: datetime) -> None:
+    """Check the lock and record a failed attempt in one transaction; AuthError when locked.
+
+    Parallel attempts queue on the write lock, so no more than ``MAX_FAILURES`` of them can
+    pass the check before the lock holds.
+    """
     with store.transaction() as cur:
-        cur.execute("INSERT INTO login_attempts (username, success, attempted_at)"
-                    " VALUES (?, ?, ?)", [username, success, now])
+        until = _locked_until(cur, recorded, now)
+        if until is None:
+            cur.execute("INSERT INTO login_attempts (username, success, attempted_at)"
+                        " VALUES (?, FALSE, ?)", [recorded, now])
+    if until is not None:
+        seconds = max(1, int((until - now).total_seconds() + 0.999))
+        raise AuthError(f"too many failed attempts: try again in {seconds} s")
 
 
 def authenticate(store: Store, username: str, password: str, clock: Clock = utcnow) -> User:
     """The user, if the password is right and the account active and not locked.
 
-    Raises AuthError otherwise. Every attempt outside a lock is recorded (by the name as
-    typed, normalised), so a lock applies to unknown names too and reveals nothing.
+    Raises AuthError otherwise. Every attempt outside a lock is recorded (see
+    :func:`attempt_name`), so a lock applies to unknown names too and reveals nothing.
     """
     name = normalise_username(username)[:64]
     now = clock()
-    until = locked_until(store, name, now)
-    if until is not None:
-        seconds = max(1, int((until - now).total_seconds() + 0.999))
-        raise AuthError(f"too many failed attempts: try again in {seconds} s")
+    recorded = attempt_name(store, username)
+    _claim_attempt(store, recorded, now)
     with store.read() as cur:
         row = cur.execute(
             "SELECT user_id, username, display_name, role, password_hash, active"
@@ -197,13 +255,15 @@ def authenticate(store: Store, username: str, password: str, clock: Clock = utcn
     try:
         _hasher.verify(stored_hash, password)
         verified = row is not None
-    except (VerificationError, InvalidHashError):
+    except (VerificationError, InvalidHashError, UnicodeEncodeError):
         verified = False
-    _record_attempt(store, name, verified and row[5], now)
     if not verified:
         raise AuthError(BAD_LOGIN)
     if not row[5]:  # told only to someone who knows the password
         raise AuthError("this account is deactivated: ask an admin")
+    with store.transaction() as cur:  # at the claimed time: clears the failure just recorded
+        cur.execute("INSERT INTO login_attempts (username, success, attempted_at)"
+                    " VALUES (?, TRUE, ?)", [recorded, now])
     if _hasher.check_needs_rehash(stored_hash):
         _store_hash(store, row[0], _hasher.hash(password), must_change=None)
     return _user(row[:4])

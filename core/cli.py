@@ -48,8 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # a command whose module has not landed yet
         command = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
         module.add_arguments(command)
+        _accept_db_in_nested(command, db_help)
         command.set_defaults(run=module.run)
     return parser
+
+
+def _accept_db_in_nested(parser: argparse.ArgumentParser, db_help: str) -> None:
+    """Let ``--db`` follow a command's own sub-commands too (``user add NAME --db X``)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for nested in set(action.choices.values()):
+                nested.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
+                _accept_db_in_nested(nested, db_help)
 
 
 def main(argv: list[str] | None = None) -> int:

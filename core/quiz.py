@@ -163,7 +163,7 @@ def validate_answer(birads: object, probability: object,
                         f"{', '.join(BIRADS_CATEGORIES)}")
     try:
         percent = float(probability)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UserError(f"the probability of malignancy must be a number, got {probability!r}"
                         ) from None
     if not math.isfinite(percent) or not 0 <= percent <= 100:
@@ -176,7 +176,10 @@ def validate_answer(birads: object, probability: object,
         raise UserError(str(error)) from None
     spent = None
     if seconds is not None:
-        spent = float(seconds)  # type: ignore[arg-type]
+        try:
+            spent = float(seconds)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise UserError(f"seconds spent must be a number, got {seconds!r}") from None
         if not math.isfinite(spent) or spent < 0:
             raise UserError(f"seconds spent must be a non-negative number, got {seconds!r}")
     return Answer(category, percent, chosen or None, spent)

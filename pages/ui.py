@@ -14,8 +14,9 @@ import streamlit as st
 
 from core import auth
 from core.auth import User
+from core.cleanup import remove_stale_temporaries
 from core.demo import still_to_train, start_demo_training
-from core.errors import UserError
+from core.errors import StoreLocked, UserError
 from core.jobs import JobRunner, JobStatus
 from core.store import Store
 
@@ -30,8 +31,13 @@ _JOBS_SEEN = "_jobs_seen_running"
 
 @st.cache_resource
 def get_store() -> Store:
-    """The server's one store connection (this process is the single writer)."""
-    return Store()
+    """The server's one store connection (this process is the single writer). Opening it
+    removes the temporaries killed processes left in the data folder."""
+    store = Store()
+    removed = remove_stale_temporaries(store)
+    if removed:
+        log.info("removed %d stale temporary file(s) or folder(s)", len(removed))
+    return store
 
 
 @st.cache_resource
@@ -39,6 +45,17 @@ def get_runner() -> JobRunner:
     """The process's one job runner; creating it marks jobs left running by a killed process
     failed (app.py creates it first thing)."""
     return JobRunner(get_store())
+
+
+def start() -> None:
+    """First thing of every run: the store and the job runner, or, when another process holds
+    the store, its message and the run stopped. Nothing is cached then, so a rerun after the
+    other process let go opens the store."""
+    try:
+        get_runner()
+    except StoreLocked as error:
+        st.error(str(error))
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)

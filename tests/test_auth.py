@@ -1,6 +1,8 @@
 """Accounts: hashes, login, lockout with an injected clock, deactivation, roles, odd input."""
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,6 +11,7 @@ from argon2 import PasswordHasher
 from core import auth
 from core.auth import AuthError
 from core.errors import UserError
+from core.store import Store
 
 PASSWORD = "correct horse"
 START = datetime(2026, 1, 1, 12, 0, 0)
@@ -116,6 +119,38 @@ def test_unknown_names_lock_too(store):
         auth.authenticate(store, "ghost", "whatever1", clock=clock)
 
 
+def test_a_password_typed_as_the_user_name_is_kept_only_as_a_salted_hash(store):
+    auth.create_user(store, "alice", PASSWORD, "trainee")
+    clock = Clock()
+    for _ in range(auth.MAX_FAILURES):
+        with pytest.raises(AuthError, match="wrong"):
+            auth.authenticate(store, PASSWORD, "alice", clock=clock)  # fields swapped
+    with pytest.raises(AuthError, match="too many"):  # the lock holds per typed name
+        auth.authenticate(store, PASSWORD, "alice", clock=clock)
+    assert auth.authenticate(store, "alice", PASSWORD, clock=clock).username == "alice"
+    with store.read() as cur:
+        rows = cur.execute("SELECT username, success FROM login_attempts").fetchall()
+        salt = json.loads(cur.execute("SELECT value FROM settings WHERE key = ?",
+                                      [auth.ATTEMPT_SALT_KEY]).fetchone()[0])
+    hidden = "unknown:" + hashlib.sha256(f"{salt}:{PASSWORD}".encode()).hexdigest()
+    assert sorted(set(rows)) == [("alice", False), ("alice", True), (hidden, False)]
+    assert PASSWORD not in str(rows) and len(salt) >= 32
+
+
+def test_each_store_has_its_own_salt(store, tmp_path):
+    with Store(tmp_path / "other" / "results.duckdb") as other:
+        assert auth.attempt_name(store, "ghost") != auth.attempt_name(other, "ghost")
+    assert auth.attempt_name(store, " Ghost ") == auth.attempt_name(store, "ghost")
+
+
+def test_account_text_that_is_not_utf8_is_refused(store):
+    with pytest.raises(UserError, match="display name is not valid UTF-8"):
+        auth.create_user(store, "alice", PASSWORD, "trainee", display_name="caf\udce9")
+    with pytest.raises(UserError, match="password is not valid UTF-8"):
+        auth.create_user(store, "alice", "caf\udce9-password", "trainee")
+    assert auth.list_users(store) == []
+
+
 def test_deactivated_user_is_refused_and_reactivated_user_accepted(store):
     auth.create_user(store, "root", PASSWORD, "admin")
     alice = auth.create_user(store, "alice", PASSWORD, "trainee")
@@ -138,7 +173,8 @@ def test_sql_looking_input_is_plain_text(store):
     with store.read() as cur:
         names = {n for (n,) in cur.execute("SELECT username FROM login_attempts").fetchall()}
         assert cur.execute("SELECT count(*) FROM users").fetchone()[0] == 1
-    assert evil.lower() in names and "' or '1'='1" in names
+    assert names == {auth.attempt_name(store, evil), auth.attempt_name(store, "' OR '1'='1")}
+    assert len(names) == 2 and not names & {evil.lower(), "' or '1'='1"}
     with pytest.raises(UserError, match="not allowed"):
         auth.create_user(store, evil, PASSWORD, "trainee")
 

@@ -178,3 +178,41 @@ def test_semicolon_files_with_a_byte_order_mark_are_read(capsys, tmp_path):
     out = run_json(capsys, "roc", str(path), "--truth", "truth", "--positive", "1",
                    "--score", "score")
     assert out["auc"]["score"]["auc"] == 1.0
+
+
+def _readings(tmp_path, rating) -> str:
+    rows = [{"reader": reader, "modality": modality, "case": case, "truth": case % 2,
+             "rating": rating(reader, modality, case)}
+            for reader in ("r1", "r2") for modality in ("A", "B") for case in range(6)]
+    path = tmp_path / "readings.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+MRMC_COLUMNS = ["--reader", "reader", "--modality", "modality", "--case", "case", "--truth",
+                "truth", "--rating", "rating"]
+
+
+def test_mrmc_with_constant_ratings_says_why_its_figures_are_undefined(capsys, tmp_path):
+    out = run_json(capsys, "mrmc", _readings(tmp_path, lambda *_: 3), *MRMC_COLUMNS)
+    assert out["p"] is None and out["ci"] == [None, None]
+    assert out["modality"]["A"]["ci"] == [None, None]
+    assert any(note.startswith("constant ratings") and "r1 in A" in note
+               for note in out["notes"])
+    assert any("undefined" in note and "random readers-and-cases F test" in note
+               for note in out["notes"])
+
+
+def test_mrmc_without_undefined_figures_has_no_such_note(capsys, tmp_path):
+    rng = np.random.default_rng(3)
+    out = run_json(capsys, "mrmc", _readings(tmp_path, lambda reader, modality, case:
+                                             case % 2 + rng.normal()), *MRMC_COLUMNS)
+    assert out["p"] is not None and out["notes"] == []
+
+
+def test_mrmc_errors_show_plain_values(capsys, tmp_path):
+    path = tmp_path / "twice.csv"
+    pd.DataFrame({"reader": [1, 1], "modality": [0, 0], "case": [0, 0], "truth": [0, 0],
+                  "rating": [1, 2]}).to_csv(path, index=False)
+    error = fails(capsys, "mrmc", str(path), *MRMC_COLUMNS)
+    assert "reader 1 rated case 0 twice in modality 0" in error and "np." not in error

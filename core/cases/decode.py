@@ -76,12 +76,20 @@ def _load(image: Image.Image) -> Image.Image:
         raise BadFile(f"corrupt or truncated image: {error}") from None
 
 
+def _convert(image: Image.Image, mode: str) -> np.ndarray:
+    """``image`` in ``mode`` as an array; BadFile for a pixel mode PIL cannot convert (LAB)."""
+    try:
+        return np.asarray(image.convert(mode))
+    except Exception as error:  # ValueError for modes without a conversion, OSError for data
+        raise BadFile(f"unsupported pixel mode {image.mode}: {error}") from None
+
+
 def decode_grey(data: bytes) -> np.ndarray:
     """Image file bytes -> 8-bit grey (H, W). Colour is turned to luma, 16-bit rescaled."""
     image = _load(_open(data))
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         return to_uint8(np.asarray(image))
-    return np.asarray(image.convert("L"))
+    return _convert(image, "L")
 
 
 def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
@@ -92,7 +100,7 @@ def decode_mask(data: bytes, shape: tuple[int, int]) -> np.ndarray:
     """
     image = _load(_open(data))
     if image.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LA", "PA"):
-        values = np.asarray(image.convert("RGB")).max(axis=2)
+        values = _convert(image, "RGB").max(axis=2)
     else:
         values = np.asarray(image)
         if values.ndim == 3:

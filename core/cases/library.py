@@ -44,6 +44,17 @@ class NewCase:
     attributes: dict | None = None
 
 
+def utf8_text(text: str | None) -> str | None:
+    """``text`` as storable UTF-8: undecodable bytes of a file name (which Python keeps as lone
+    surrogates, ``caf\\udce9``) become backslash escapes (``caf\\xe9``); other text is kept."""
+    if text is None:
+        return None
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass
 class ImportResult:
     imported: int = 0
@@ -52,7 +63,7 @@ class ImportResult:
     skipped: list[dict[str, str]] = field(default_factory=list)
 
     def skip(self, path: str, reason: str) -> None:
-        self.skipped.append({"path": path, "reason": reason})
+        self.skipped.append({"path": utf8_text(path), "reason": utf8_text(reason)})
 
     def as_dict(self) -> dict:
         return {"imported": self.imported, "already_present": self.already_present,
@@ -122,10 +133,11 @@ def _prepare(store: Store, dataset: str, case: NewCase) -> dict:
         write_png_atomic(mask.astype(np.uint8) * 255, mask_path)
         mask_rel = store.relative(mask_path)
     return {
-        "dataset": dataset, "source_path": case.source_path,
+        "dataset": dataset, "source_path": utf8_text(case.source_path),
         "image_path": store.relative(image_path), "mask_path": mask_rel, "label": case.label,
-        "histology": case.histology, "birads_ref": case.birads_ref,
-        "patient_id": case.patient_id, "width": image.shape[1], "height": image.shape[0],
+        "histology": utf8_text(case.histology), "birads_ref": case.birads_ref,
+        "patient_id": utf8_text(case.patient_id),
+        "width": image.shape[1], "height": image.shape[0],
         "sha256": sha, "phash": perceptual_hash(image),
         "descriptors": json.dumps(case.descriptors) if case.descriptors else None,
         "truth_prob": case.truth_prob,

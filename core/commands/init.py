@@ -1,4 +1,5 @@
-"""``python -m core init``: create the store or bring its schema up to date."""
+"""``python -m core init``: create the store or bring its schema up to date, and remove the
+temporaries killed processes left in its data folder (see ``core.cleanup``)."""
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with Store(args.db) as store, store.read() as cur:
-        result = {"store": str(store.path), "schema_version": schema_version(cur)}
-    print(json.dumps(result) if args.json else f"store {result['store']} at schema version "
-          f"{result['schema_version']}")
+    from core.cleanup import remove_stale_temporaries
+
+    with Store(args.db) as store:
+        with store.read() as cur:
+            result = {"store": str(store.path), "schema_version": schema_version(cur)}
+        result["removed_temporaries"] = remove_stale_temporaries(store)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"store {result['store']} at schema version {result['schema_version']}")
+    if result["removed_temporaries"]:
+        print(f"removed {len(result['removed_temporaries'])} temporary file(s) or folder(s) "
+              f"left by interrupted runs")
     return 0

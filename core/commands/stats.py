@@ -209,7 +209,7 @@ def _mrmc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
                         f"--positive VALUE")
     result = or_analysis(frame, reader=args.reader, modality=args.modality, case=args.case,
                          truth=args.truth, rating=args.rating, cov=args.cov, level=args.level)
-    result["notes"] = [note] if note else []
+    result["notes"] = ([note] if note else []) + result["notes"]
     first, second = result["modalities"]
     lines = [f"{result['n_readers']} readers, {result['n_cases']} cases ({result['n_pos']} "
              f"positive, {result['n_neg']} negative); {result['dropped']} case(s) dropped as "

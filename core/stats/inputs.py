@@ -12,6 +12,11 @@ import numpy as np
 from core.errors import UserError
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds, so messages read ``0``, not ``np.int64(0)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _as_array(values: Any, name: str) -> np.ndarray:
     if hasattr(values, "to_numpy"):  # pandas, including nullable dtypes whose NA numpy lacks
         try:
@@ -34,12 +39,12 @@ def binary(values: Any, name: str = "truth") -> np.ndarray:
         numeric = array.astype(float)
     except (TypeError, ValueError):
         raise UserError(f"{name}: expected 0/1 values, found non-numeric values "
-                        f"such as {array[0]!r}") from None
+                        f"such as {plain(array[0])!r}") from None
     if np.isnan(numeric).any():
         raise UserError(f"{name}: {int(np.isnan(numeric).sum())} missing value(s)")
     bad = ~np.isin(numeric, (0.0, 1.0))
     if bad.any():
-        raise UserError(f"{name}: expected 0/1 values, found {array[bad][0]!r}")
+        raise UserError(f"{name}: expected 0/1 values, found {plain(array[bad][0])!r}")
     return numeric.astype(np.int64)
 
 
@@ -50,7 +55,7 @@ def scores(values: Any, name: str = "score") -> np.ndarray:
         numeric = array.astype(float)
     except (TypeError, ValueError):
         raise UserError(f"{name}: expected numbers, found non-numeric values "
-                        f"such as {array[0]!r}") from None
+                        f"such as {plain(array[0])!r}") from None
     if np.isnan(numeric).any():
         raise UserError(f"{name}: {int(np.isnan(numeric).sum())} missing value(s)")
     return numeric

@@ -22,6 +22,7 @@ from scipy import stats
 
 from core.errors import UserError
 from core.stats import inputs
+from core.stats.inputs import plain
 from core.stats.roc import placements
 
 MISSING_POLICY = ("complete cases: only cases read by every reader in both modalities are "
@@ -44,13 +45,14 @@ def _check_frame(df: pd.DataFrame, columns: dict[str, str]) -> pd.DataFrame:
                                     f"rating column {columns['rating']!r}")
     duplicated = frame.duplicated(["reader", "modality", "case"])
     if duplicated.any():
-        row = frame[duplicated].iloc[0]
-        raise UserError(f"reader {row['reader']!r} rated case {row['case']!r} twice in modality "
-                        f"{row['modality']!r}")
+        first = {column: plain(frame.loc[duplicated, column].iloc[0])
+                 for column in ("reader", "case", "modality")}
+        raise UserError(f"reader {first['reader']!r} rated case {first['case']!r} twice in "
+                        f"modality {first['modality']!r}")
     conflicting = frame.groupby("case")["truth"].nunique()
     if (conflicting > 1).any():
-        raise UserError(f"case {conflicting[conflicting > 1].index[0]!r} has different truth "
-                        f"values in different rows")
+        raise UserError(f"case {plain(conflicting[conflicting > 1].index[0])!r} has different "
+                        f"truth values in different rows")
     return frame
 
 
@@ -123,6 +125,26 @@ def _per_modality(theta: np.ndarray, cov: np.ndarray, level: float) -> list[dict
     return results
 
 
+def _notes(table: pd.DataFrame, modalities: list, den: float,
+           per_modality: list[dict[str, Any]]) -> list[str]:
+    """Why some figures are undefined (NaN): constant ratings, AUCs that vary nowhere."""
+    notes = []
+    constant = [f"{plain(reader)} in {plain(modality)}"
+                for (modality, reader), ratings in table.items() if ratings.nunique() == 1]
+    if constant:
+        notes.append(f"constant ratings (AUC 0.5, no information): {', '.join(constant)}")
+    if den <= 0:
+        notes.append("the readers' AUCs show no reader-by-modality variation and the cases no "
+                     "between-reader covariance, so the random readers-and-cases F test, its "
+                     "p, df and the CI of the difference are undefined (nan)")
+    for name, modality in zip(modalities, per_modality):
+        if not np.isfinite(modality["ci"]).all():
+            notes.append(f"modality {plain(name)}: every reader's AUC is the same and cases "
+                         f"add no variance, so its random readers-and-cases CI is undefined "
+                         f"(nan); see its fixed-readers CI")
+    return notes
+
+
 def or_analysis(df: pd.DataFrame, reader: str = "reader", modality: str = "modality",
                 case: str = "case", truth: str = "truth", rating: str = "rating",
                 cov: str = "jackknife", level: float = 0.95) -> dict[str, Any]:
@@ -138,6 +160,7 @@ def or_analysis(df: pd.DataFrame, reader: str = "reader", modality: str = "modal
     Fixed readers: chi2 = (t - 1) MS(T) / [Var - Cov1 + (r - 1) max(Cov2 - Cov3, 0)] on t - 1 df.
     Fixed cases (random readers): F = MS(T) / MS(T*R) on (t - 1, (t - 1)(r - 1)) df.
     Missing readings: see the module docstring (complete cases; 'dropped' in the output).
+    ``notes`` says why any figure is undefined (NaN), e.g. for constant ratings.
     """
     if not 0 < level < 1:
         raise UserError(f"confidence level must lie between 0 and 1, got {level}")
@@ -155,8 +178,8 @@ def or_analysis(df: pd.DataFrame, reader: str = "reader", modality: str = "modal
     read_in = frame.groupby("reader")["modality"].nunique()
     if (read_in < 2).any():
         lacking = read_in[read_in < 2].index[0]
-        raise UserError(f"reader {lacking!r} has readings in one modality only; every reader must "
-                        f"read in both")
+        raise UserError(f"reader {plain(lacking)!r} has readings in one modality only; every "
+                        f"reader must read in both")
 
     table = frame.pivot(index="case", columns=["modality", "reader"], values="rating")
     table = table.reindex(columns=pd.MultiIndex.from_product([modalities, readers]))
@@ -206,4 +229,5 @@ def or_analysis(df: pd.DataFrame, reader: str = "reader", modality: str = "modal
         "n_readers": r, "n_cases": int(len(y)), "n_pos": n_pos, "n_neg": n_neg,
         "dropped": len(dropped), "dropped_cases": [str(c) for c in dropped],
         "missing_policy": MISSING_POLICY,
+        "notes": _notes(table, modalities, den, per_modality),
     }

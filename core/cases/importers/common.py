@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -14,6 +15,7 @@ from core.cases.library import LABELS, ImportResult
 from core.errors import UserError
 
 BIRADS_VALUES = ("1", "2", "3", "4A", "4B", "4C", "5", "6")
+DELIMITERS = (",", ";", "\t", "|")
 _MASK_STEM = re.compile(r"^(?P<stem>.*?)_mask(?:_\d+)?$", re.IGNORECASE)
 
 
@@ -57,17 +59,35 @@ class Table:
         return key
 
 
+def guess_delimiter(text: str) -> str:
+    """The one of :data:`DELIMITERS` that splits the first rows evenly into the most columns.
+
+    Quoting is always standard CSV (``"``, doubled inside a cell): unlike ``csv.Sniffer``,
+    nothing in the cells' contents can make ``'`` a quote character and change their values.
+    """
+    sample = text[:8192]
+    if len(text) > len(sample):
+        sample = sample[:sample.rfind("\n") + 1] or sample
+
+    def fit(delimiter: str) -> tuple[bool, int]:
+        try:
+            records = list(itertools.islice(csv.reader(io.StringIO(sample),
+                                                       delimiter=delimiter), 20))
+        except csv.Error:
+            return False, 0
+        widths = {len(record) for record in records if any(cell.strip() for cell in record)}
+        return len(widths) == 1, len(records[0]) if records else 0
+
+    return max(DELIMITERS, key=fit)  # ties: the first, a comma
+
+
 def read_table(data: bytes, name: str) -> Table:
-    """Parse CSV bytes (UTF-8 with or without BOM, else Latin-1; comma, semicolon or tab)."""
+    """Parse CSV bytes (UTF-8 with or without BOM, else Latin-1; comma, semicolon, tab or |)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    try:
-        dialect = csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
+    reader = csv.reader(io.StringIO(text), delimiter=guess_delimiter(text))
     try:
         columns = [c.strip() for c in next(reader)]
     except StopIteration:

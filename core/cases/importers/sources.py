@@ -32,12 +32,17 @@ def inside(root: Path, name: str) -> Path:
     """
     root = root.resolve()
     text = name.strip().replace("\\", "/")
+    if "\x00" in text:
+        raise BadFile("path contains a NUL byte")
     candidate = Path(text)
     if not candidate.is_absolute():
         if _DRIVE.match(text) or ".." in PurePosixPath(text).parts:
             raise BadFile("path escapes its folder")
         candidate = root / text
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError) as error:  # a link loop, a name too long
+        raise BadFile(f"cannot follow this path: {error}") from None
     if not resolved.is_relative_to(root):
         raise BadFile("path escapes its folder")
     return resolved

@@ -364,12 +364,27 @@ def practice_cases(store: Store, user_id: int, practice_set: str, length: int,
         return _practice_cases(cur, user_id, parse_practice_set(practice_set), length, seed)
 
 
+def _study_locked(cur: duckdb.DuckDBPyConnection, user_id: int) -> set[int]:
+    """Cases of the reader studies this user has not finished (no aided read of every case
+    yet): practising them would contaminate the study's reads."""
+    rows = cur.execute("""
+        SELECT rs.case_ids FROM reader_studies rs
+        JOIN study_readers sr ON sr.study_id = rs.study_id AND sr.user_id = ?
+        WHERE (SELECT count(DISTINCT r.case_id) FROM reads r
+               JOIN quiz_sessions qs ON qs.session_id = r.session_id
+               WHERE qs.study_id = rs.study_id AND qs.user_id = sr.user_id
+                 AND r.mode = 'aided') < json_array_length(rs.case_ids)
+    """, [user_id]).fetchall()
+    return {int(case_id) for (case_ids,) in rows for case_id in json.loads(case_ids)}
+
+
 def _practice_cases(cur: duckdb.DuckDBPyConnection, user_id: int, chosen: PracticeSet,
                     length: int, seed: int | None) -> list[int]:
     rng = random.Random(seed)
     history = _history(cur, user_id)
+    locked = _study_locked(cur, user_id)
     pool = [case_id for case_id, birads_ref, descriptors, split in _nodules(cur)
-            if chosen.matches(birads_ref, descriptors, split)]
+            if chosen.matches(birads_ref, descriptors, split) and case_id not in locked]
     rng.shuffle(pool)
     if chosen.kind == "missed":
         pool = sorted((c for c in pool if c in history.due_in), key=history.due_in.__getitem__)

@@ -474,3 +474,16 @@ def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(lab):
     assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[:8])
     read_phase(store, first, anna, lambda case: ("3", 30), last)
     assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[4:8])
+
+
+def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
+    store, cases, people = lab
+    anna = people["anna"]
+    study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
+    picked = set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0))
+    assert picked == set(cases) - studies.locked_cases(store, anna.user_id, now=T0)
+    assert picked.isdisjoint(cases[:4])
+    assert set(quiz.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)) == set(cases)
+    last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
+    read_phase(store, study_id, anna, lambda case: ("3", 30), last)
+    assert set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)

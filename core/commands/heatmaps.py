@@ -1,0 +1,58 @@
+"""``python -m core heatmaps``: precompute a model's heatmaps into the cache (resumable)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+HELP = "precompute a model's heatmaps (cached; a rerun skips what is done) and score localisation"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model id, e.g. resnet50-quick-busi-s0")
+    parser.add_argument("--split", default="test", choices=("test", "train", "all"))
+    parser.add_argument("--method", default="gradcam",
+                        choices=("gradcam", "gradcampp", "hirescam", "layercam", "eigencam",
+                                 "scorecam"))
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core.heatmaps import precompute_heatmaps
+    from core.models.loading import load_model
+    from core.models.train import resolve_device
+    from core.store import Store
+
+    with Store(args.db) as store:
+        loaded = load_model(store, args.model, resolve_device(args.device))
+        with tqdm(total=1.0, bar_format="{l_bar}{bar}| {elapsed}<{remaining}", file=sys.stderr,
+                  disable=None) as bar:
+            def progress(report: dict) -> None:
+                bar.n = report["fraction"]
+                bar.set_description_str(report["message"], refresh=False)
+                bar.refresh()
+
+            result = precompute_heatmaps(store, loaded, args.split, args.method,
+                                         args.batch_size, progress)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    rate = result["maps_per_second"]
+    print(f"{result['model_id']} {result['method']} ({result['split']}): {result['computed']} "
+          f"computed in {result['seconds']:.1f} s"
+          + (f" ({rate:.1f} maps/s)" if rate else "")
+          + f", {result['already_cached']} already cached")
+    loc = result["localisation"]
+    print(f"localisation over {loc['cases']} cases with a lesion mask: pointing game "
+          f"{_fmt(loc['pointing_game'])}, energy inside the lesion {_fmt(loc['energy_inside'])} "
+          f"(chance: {_fmt(loc['chance'])}, the lesions' share of the image)")
+    return 0
+

@@ -1,0 +1,76 @@
+"""``python -m core train``: train the six models (or some) on a dataset, with a progress bar."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HELP = "train models on a dataset and record their predictions (quick: CPU; paper: GPU)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", required=True, help="dataset name (python -m core import)")
+    parser.add_argument("--models", default="all",
+                        help="'all' or a comma-separated list: resnet50,googlenet,alexnet,"
+                             "densenet121,vgg16,vit_b_16")
+    parser.add_argument("--profile", default="quick", choices=("quick", "paper"))
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", default="auto", choices=("auto", "imagenet", "scratch"),
+                        help="ImageNet weights from the local torch cache or --weights-dir "
+                             "(never downloaded); auto: use them when present")
+    parser.add_argument("--weights-dir", type=Path, default=None,
+                        help="folder holding torchvision's ImageNet weight files")
+    parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="override the profile's image size (a multiple of 16 for ViT)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _summary(store, model_ids: list[str]) -> list[dict]:
+    with store.read() as cur:
+        rows = cur.execute(
+            "SELECT model_id, arch, init, image_size, epochs, seconds, device, threshold, "
+            "cv_auc, test_auc FROM models WHERE list_contains(?, model_id) ORDER BY created_at",
+            [model_ids]).fetchall()
+    keys = ("model_id", "arch", "init", "image_size", "epochs", "seconds", "device",
+            "threshold", "cv_auc", "test_auc")
+    return [dict(zip(keys, row)) for row in rows]
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from core.models.registry import parse_archs
+    from core.models.train import train_models
+    from core.store import Store
+
+    archs = parse_archs(args.models)
+    with Store(args.db) as store:
+        with tqdm(total=1000, unit="", bar_format="{l_bar}{bar}| {elapsed}<{remaining}",
+                  file=sys.stderr, disable=None) as bar:
+            def progress(report: dict) -> None:
+                bar.n = round(report["fraction"] * 1000)
+                bar.set_description_str(report["message"], refresh=False)
+                bar.refresh()
+
+            model_ids = train_models(store, args.dataset, archs, profile=args.profile,
+                                     device=args.device, seed=args.seed, init=args.init,
+                                     weights_dir=args.weights_dir, progress=progress,
+                                     epochs=args.epochs, image_size=args.image_size)
+        summary = _summary(store, model_ids)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    print(f"{'model':<34} {'init':<8} {'size':>4} {'epochs':>6} {'seconds':>8} "
+          f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8}")
+    for row in summary:
+        print(f"{row['model_id']:<34} {row['init']:<8} {row['image_size']:>4} {row['epochs']:>6} "
+              f"{row['seconds']:>8.0f} {_fmt(row['threshold']):>9} {_fmt(row['cv_auc']):>7} "
+              f"{_fmt(row['test_auc']):>8}")
+    return 0

@@ -1,0 +1,170 @@
+"""Heatmaps on disk and in the store, so a quiz never waits for one.
+
+Each map is a float16 ``.npy`` at the stored image's size under
+``<data_dir>/heatmaps/<model_id>/<method>/<case_id>.npy`` (written atomically), with a row in
+``heatmaps`` carrying its SHA-256 and localisation scores. A map whose file is missing or
+changed counts as absent and is computed again.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from core.errors import UserError
+from core.heatmaps.cam import compute_cams, method_class, resize_maps
+from core.heatmaps.localisation import localisation_scores, localisation_summary
+from core.images import load_grey
+from core.models.data import resize_grey
+from core.models.loading import LoadedModel
+from core.store import Store
+
+SPLITS = ("test", "train", "all")
+
+
+def heatmap_path(model_id: str, method: str, case_id: int) -> str:
+    """Where a map lives, relative to the data folder."""
+    return f"heatmaps/{model_id}/{method}/{int(case_id)}.npy"
+
+
+def _encode(cam: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, cam.astype(np.float16), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _write_atomic(store: Store, relative: str, data: bytes) -> None:
+    path = store.resolve(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def cached_heatmap(store: Store, model_id: str, case_id: int, method: str = "gradcam"
+                   ) -> np.ndarray | None:
+    """The stored map (float32 in [0, 1] at the image's size), or None if there is none."""
+    with store.read() as cur:
+        row = cur.execute("SELECT path, sha256 FROM heatmaps WHERE model_id = ? AND case_id = ? "
+                          "AND method = ?", [model_id, int(case_id), method]).fetchone()
+    if row is None:
+        return None
+    try:
+        data = store.resolve(row[0]).read_bytes()
+    except OSError:
+        return None
+    if hashlib.sha256(data).hexdigest() != row[1]:
+        return None
+    return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
+
+
+def _case_images(store: Store, case_ids: list[int]
+                 ) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    with store.read() as cur:
+        rows = cur.execute("SELECT case_id, image_path, mask_path FROM cases "
+                           "WHERE case_id IN (SELECT unnest(?))", [case_ids]).fetchall()
+    found = {row[0]: row for row in rows}
+    missing = [c for c in case_ids if c not in found]
+    if missing:
+        raise UserError(f"no case {missing[0]} in the store")
+    return {case_id: (load_grey(store, image_path),
+                      load_grey(store, mask_path) > 127 if mask_path else None)
+            for case_id, image_path, mask_path in rows}
+
+
+def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], method: str,
+                       batch_size: int) -> dict[int, np.ndarray]:
+    """Maps for ``case_ids`` (one batch), written as files and rows in one transaction."""
+    cases = _case_images(store, case_ids)
+    small = np.stack([resize_grey(cases[c][0], loaded.image_size) for c in case_ids])
+    maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
+                           method, loaded.threshold, batch_size)
+    results, rows = {}, []
+    for case_id, small_map in zip(case_ids, maps):
+        image, mask = cases[case_id]
+        cam = resize_maps(small_map[None], *image.shape)[0].astype(np.float16).astype(np.float32)
+        data = _encode(cam)
+        relative = heatmap_path(loaded.model_id, method, case_id)
+        _write_atomic(store, relative, data)
+        hit, energy = localisation_scores(cam, mask) if mask is not None else (None, None)
+        rows.append([loaded.model_id, case_id, method, relative,
+                     hashlib.sha256(data).hexdigest(), hit, energy])
+        results[case_id] = cam
+    with store.transaction() as cur:
+        cur.executemany(
+            "INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit, "
+            "energy_inside) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id, case_id, method) "
+            "DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, "
+            "pointing_hit = excluded.pointing_hit, energy_inside = excluded.energy_inside, "
+            "created_at = now()", rows)
+    return results
+
+
+def heatmap_for_case(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam"
+                     ) -> np.ndarray:
+    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size): from the cache,
+    else computed now and cached."""
+    method_class(method)
+    cached = cached_heatmap(store, loaded.model_id, case_id, method)
+    if cached is not None:
+        return cached
+    return _compute_and_store(store, loaded, [int(case_id)], method, 32)[int(case_id)]
+
+
+def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[list[int], int]:
+    if split not in SPLITS:
+        raise UserError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
+    query = ("SELECT p.case_id, h.path FROM predictions p "
+             "LEFT JOIN splits s ON s.case_id = p.case_id "
+             "LEFT JOIN heatmaps h ON h.model_id = p.model_id AND h.case_id = p.case_id "
+             "AND h.method = ? WHERE p.model_id = ?")
+    params: list = [method, model_id]
+    if split != "all":
+        query += " AND s.split = ?"
+        params.append(split)
+    with store.read() as cur:
+        rows = cur.execute(query + " ORDER BY p.case_id", params).fetchall()
+    todo = [case_id for case_id, path in rows
+            if path is None or not store.resolve(path).is_file()]
+    return todo, len(rows) - len(todo)
+
+
+def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
+                        method: str = "gradcam", batch_size: int = 16,
+                        progress: Callable[[dict], None] | None = None,
+                        cancel: threading.Event | None = None) -> dict:
+    """Cache the maps of every case of ``split`` (test, train or all) the model has predicted,
+    in batches, each batch committed on its own: a rerun skips what is already cached."""
+    method_class(method)
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1 (got {batch_size})")
+    todo, skipped = _cases_to_do(store, loaded.model_id, split, method)
+    started = time.perf_counter()
+    done = 0
+    for start in range(0, len(todo), batch_size):
+        if cancel is not None and cancel.is_set():
+            break
+        chunk = todo[start:start + batch_size]
+        _compute_and_store(store, loaded, chunk, method, batch_size)
+        done += len(chunk)
+        if progress is not None:
+            progress({"done": done, "total": len(todo), "fraction": done / len(todo),
+                      "message": f"{loaded.model_id} {method}: {done}/{len(todo)} maps"})
+    seconds = time.perf_counter() - started
+    return {"model_id": loaded.model_id, "method": method, "split": split,
+            "computed": done, "already_cached": skipped, "remaining": len(todo) - done,
+            "seconds": seconds, "maps_per_second": done / seconds if done else None,
+            "localisation": localisation_summary(store, loaded.model_id, method,
+                                                 None if split == "all" else split)}

@@ -1,0 +1,50 @@
+"""Does a heatmap point at the lesion? Scored where the case has a lesion mask.
+
+- pointing game: the map's maximum lies inside the lesion;
+- energy inside: the share of the map's total inside the lesion.
+
+A map that knows nothing would score, on average, the lesion's share of the image on both:
+:func:`localisation_summary` reports that share as ``chance`` next to the scores.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from core.images import load_grey
+from core.store import Store
+
+
+def localisation_scores(cam: np.ndarray, mask: np.ndarray) -> tuple[bool | None, float | None]:
+    """(pointing hit, energy inside) for a map and a boolean mask of the same shape; (None,
+    None) for an empty mask or an all-zero map (nothing to point with)."""
+    mask = np.asarray(mask, dtype=bool)
+    if cam.shape != mask.shape:
+        raise ValueError(f"map {cam.shape} and mask {mask.shape} differ in shape")
+    total = float(cam.sum(dtype=np.float64))
+    if not mask.any() or total <= 0:
+        return None, None
+    hit = bool(mask.flat[int(np.argmax(cam))])
+    return hit, float(cam[mask].sum(dtype=np.float64) / total)
+
+
+def localisation_summary(store: Store, model_id: str, method: str = "gradcam",
+                         split: str | None = None) -> dict:
+    """Mean pointing-game hit rate and energy inside the lesion over the cached maps of
+    ``model_id`` (optionally one split's cases), with the chance level for comparison."""
+    query = ("SELECT h.pointing_hit, h.energy_inside, c.mask_path FROM heatmaps h "
+             "JOIN cases c ON c.case_id = h.case_id LEFT JOIN splits s ON s.case_id = h.case_id "
+             "WHERE h.model_id = ? AND h.method = ? AND h.pointing_hit IS NOT NULL")
+    params: list = [model_id, method]
+    if split is not None:
+        query += " AND s.split = ?"
+        params.append(split)
+    with store.read() as cur:
+        rows = cur.execute(query, params).fetchall()
+    summary = {"model_id": model_id, "method": method, "split": split or "all",
+               "cases": len(rows), "pointing_game": None, "energy_inside": None, "chance": None}
+    if rows:
+        shares = [float((load_grey(store, mask_path) > 127).mean()) for *_, mask_path in rows]
+        summary.update(pointing_game=float(np.mean([bool(r[0]) for r in rows])),
+                       energy_inside=float(np.mean([r[1] for r in rows])),
+                       chance=float(np.mean(shares)))
+    return summary

@@ -1,0 +1,66 @@
+"""Checkpoints: plain dicts of tensors and JSON-like values, written atomically, loaded with
+``weights_only=True`` so a file carrying pickled code is refused, never run."""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+import torch
+
+from core.errors import UserError
+
+FORMAT = "sonocase-model"
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format", "arch", "image_size", "state_dict", "class_names", "config")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_checkpoint(path: str | Path, checkpoint: dict) -> str:
+    """Write ``checkpoint`` to ``path`` via a temporary file and rename (a killed run never
+    leaves a half file under ``path``); returns the file's SHA-256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(checkpoint, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        digest = file_sha256(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return digest
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> dict:
+    """Load a checkpoint written by :func:`save_checkpoint`; UserError naming the file if it is
+    missing, damaged, not one of ours, or carries pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"checkpoint {path} does not exist")
+    try:
+        checkpoint = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise UserError(f"refused to load {path}: it carries pickled code or objects that a "
+                        f"plain checkpoint never holds ({first_line})") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise UserError(f"checkpoint {path} is damaged or not a checkpoint: {error}") from None
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
+        raise UserError(f"{path} is not a SonoCase model checkpoint")
+    missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
+    if missing:
+        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}")
+    return checkpoint

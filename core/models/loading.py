@@ -1,0 +1,71 @@
+"""A trained model from the store, ready for inference and heatmaps.
+
+The loaded model is in eval mode with its parameters frozen (no gradients are ever kept in
+it), so many sessions can share one cached copy: the heatmap code only reads it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from core.errors import UserError
+from core.models.checkpoints import file_sha256, load_checkpoint
+from core.models.registry import build_model
+from core.store import Store
+
+
+@dataclass
+class LoadedModel:
+    model_id: str
+    arch: str
+    model: nn.Module
+    image_size: int
+    threshold: float
+    device: torch.device
+    dataset: str
+    class_names: tuple[str, ...] = ("benign", "malignant")
+    config: dict = field(default_factory=dict)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """Eval mode, no parameter takes gradients: safe to share between threads."""
+    model.eval()
+    model.requires_grad_(False)
+    return model
+
+
+def load_model(store: Store, model_id: str, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load ``model_id``'s checkpoint (checked against the SHA-256 the store recorded)."""
+    with store.read() as cur:
+        row = cur.execute("SELECT arch, image_size, threshold, checkpoint_path, "
+                          "checkpoint_sha256, config, dataset FROM models WHERE model_id = ?",
+                          [model_id]).fetchone()
+    if row is None:
+        raise UserError(f"no model {model_id!r} in the store")
+    arch, image_size, threshold, relative, sha, config, dataset = row
+    if not relative:
+        raise UserError(f"model {model_id!r} has no checkpoint")
+    path = store.resolve(relative)
+    if not path.is_file():
+        raise UserError(f"the checkpoint of {model_id!r} is missing: {path}")
+    if sha and file_sha256(path) != sha:
+        raise UserError(f"the checkpoint {path} has changed since {model_id!r} was trained "
+                        "(SHA-256 differs); retrain the model")
+    checkpoint = load_checkpoint(path)
+    if checkpoint["arch"] != arch or int(checkpoint["image_size"]) != int(image_size):
+        raise UserError(f"the checkpoint {path} does not belong to {model_id!r}")
+    with torch.device("meta"):  # no time spent initialising weights about to be replaced
+        model = build_model(arch, len(checkpoint["class_names"]), int(image_size))
+    try:
+        model.load_state_dict(checkpoint["state_dict"], assign=True)
+    except RuntimeError as error:
+        raise UserError(f"the checkpoint {path} does not fit {arch}: {error}") from None
+    torch_device = torch.device(device)
+    return LoadedModel(model_id=model_id, arch=arch, model=freeze(model).to(torch_device),
+                       image_size=int(image_size), threshold=float(threshold),
+                       device=torch_device, dataset=dataset,
+                       class_names=tuple(checkpoint["class_names"]),
+                       config=json.loads(config) if isinstance(config, str) else (config or {}))

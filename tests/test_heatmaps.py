@@ -1,0 +1,204 @@
+"""Heatmaps: right shape and range for all six models and every method, the same maps as
+pytorch-grad-cam used the usual way, safe on one model shared by threads, cached on disk."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core.cli import main
+from core.errors import UserError
+from core.heatmaps import (METHODS, cached_heatmap, compute_cams, heatmap_for_case,
+                           localisation_scores, localisation_summary, overlay,
+                           precompute_heatmaps)
+from core.heatmaps.cam import ClassMargin
+from core.models.loading import freeze, load_model
+from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
+from core.models.train import train_models
+from models_helpers import LAYOUT, add_tiny_dataset, torch_threads  # noqa: F401
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def models():
+    torch.manual_seed(0)
+    return {arch: freeze(build_model(arch, image_size=SIZE)) for arch in ARCHS}
+
+
+def _images(n: int, seed: int = 0) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, 1, SIZE, SIZE), dtype=torch.uint8, generator=generator)
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_gradcam_for_each_model_has_the_grid_shape_and_unit_range(models, arch):
+    maps, probs = compute_cams(models[arch], arch, _images(3), "gradcam")
+    grids = {"resnet50": 1, "googlenet": 1, "densenet121": 1, "alexnet": 3, "vgg16": 2,
+             "vit_b_16": 2}
+    assert maps.shape == (3, grids[arch], grids[arch])
+    assert maps.dtype == np.float32 and maps.min() >= 0 and maps.max() <= 1
+    assert probs.shape == (3,) and ((probs >= 0) & (probs <= 1)).all()
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_on_vit_and_a_cnn(models, method):
+    # ScoreCAM runs the whole model once per channel: ViT's 768 would take a minute here.
+    for arch in ("alexnet",) if method == "scorecam" else ("vit_b_16", "alexnet"):
+        maps, _ = compute_cams(models[arch], arch, _images(2), method)
+        assert maps.ndim == 3 and maps.shape[0] == 2
+        assert np.isfinite(maps).all() and maps.min() >= 0 and maps.max() <= 1
+
+
+@pytest.mark.parametrize("arch", ["resnet50", "densenet121", "vit_b_16"])
+def test_same_maps_as_grad_cam_on_the_whole_model(models, arch):
+    """Faithful: the trunk/head split changes the cost, not the map."""
+    model = models[arch]
+    images = _images(2, seed=3)
+    fast, _ = compute_cams(model, arch, images, "gradcam", threshold=0.5)
+    whole = build_model(arch, image_size=SIZE).eval()
+    whole.load_state_dict(model.state_dict())
+    cam = METHODS["gradcam"](model=whole, target_layers=[target_layer(whole, arch)],
+                             reshape_transform=tokens_to_grid if arch == "vit_b_16" else None)
+    try:
+        x = grey_to_input(images.float() / 255)
+        standard = cam(input_tensor=x, targets=[ClassMargin(0.5)] * 2)
+    finally:
+        cam.activations_and_grads.release()
+    grid = fast.shape[1:]
+    standard_small = torch.nn.functional.adaptive_avg_pool2d(
+        torch.from_numpy(standard)[:, None], grid)[:, 0].numpy()
+    if grid == (1, 1):
+        assert np.allclose(fast, standard_small, atol=1e-4)
+    else:
+        assert np.allclose(fast, standard_small, atol=0.05)
+
+
+def _hooks(model: torch.nn.Module) -> int:
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+               for m in model.modules())
+
+
+def test_threads_sharing_one_model_get_the_maps_they_would_get_alone(models):
+    model = models["vit_b_16"]
+    batches = [_images(2, seed=s) for s in range(6)]
+    alone = [compute_cams(model, "vit_b_16", b, "gradcam")[0] for b in batches]
+    results: dict[int, np.ndarray] = {}
+    errors = []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = compute_cams(model, "vit_b_16", batches[i], "gradcam")[0]
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for i, expected in enumerate(alone):
+        assert np.allclose(results[i], expected, atol=1e-5)
+    assert _hooks(model) == 0
+    assert not model.training and not any(p.requires_grad for p in model.parameters())
+
+
+def test_an_unfrozen_model_is_refused():
+    model = build_model("googlenet", image_size=SIZE).eval()
+    with pytest.raises(ValueError, match="freeze"):
+        compute_cams(model, "googlenet", _images(1))
+    with pytest.raises(UserError, match="unknown heatmap method"):
+        compute_cams(freeze(model), "googlenet", _images(1), "gradcam2")
+
+
+def test_overlay_blends_colour_over_grey():
+    grey = np.full((20, 30), 100, dtype=np.uint8)
+    cam = np.zeros((20, 30), dtype=np.float32)
+    cam[5, 5] = 1.0
+    image = overlay(grey, cam, alpha=0.0)
+    assert image.shape == (20, 30, 3) and image.dtype == np.uint8
+    assert (image == 100).all()
+    coloured = overlay(grey, cam, alpha=1.0)
+    assert tuple(coloured[5, 5]) != tuple(coloured[0, 0])
+    assert coloured[5, 5, 0] > coloured[5, 5, 2]  # hot = red, cold = blue
+    with pytest.raises(UserError, match="does not match"):
+        overlay(grey, cam[:10])
+
+
+def test_localisation_scores():
+    mask = np.zeros((10, 10), dtype=bool)
+    mask[2:5, 2:5] = True
+    cam = np.zeros((10, 10), dtype=np.float32)
+    cam[3, 3], cam[8, 8] = 1.0, 0.5
+    hit, energy = localisation_scores(cam, mask)
+    assert hit is True and energy == pytest.approx(1.0 / 1.5)
+    cam[9, 9] = 2.0
+    assert localisation_scores(cam, mask)[0] is False
+    assert localisation_scores(np.zeros((10, 10)), mask) == (None, None)
+
+
+@pytest.fixture
+def trained(store):
+    ids = add_tiny_dataset(store)
+    # 64 px: ResNet50's last block is then a 2 x 2 grid (at 32 px a single cell, whose map
+    # is flat and scores no localisation).
+    [model_id] = train_models(store, "tiny", ["resnet50"], device="cpu", init="scratch",
+                              epochs=1, image_size=64)
+    return ids, load_model(store, model_id)
+
+
+def test_heatmap_for_case_is_cached_at_the_image_size(store, trained):
+    ids, loaded = trained
+    case_id = ids[1]
+    assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
+    cam = heatmap_for_case(store, loaded, case_id)
+    assert cam.shape == (40, 48) and cam.dtype == np.float32
+    assert cam.min() >= 0 and cam.max() <= 1
+    path = store.data_dir / "heatmaps" / loaded.model_id / "gradcam" / f"{case_id}.npy"
+    assert np.load(path).dtype == np.float16
+    assert np.array_equal(cached_heatmap(store, loaded.model_id, case_id, "gradcam"), cam)
+    with store.read() as cur:
+        stored = cur.execute("SELECT pointing_hit, energy_inside FROM heatmaps "
+                             "WHERE case_id = ?", [case_id]).fetchone()
+        mask_path = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?",
+                                [case_id]).fetchone()[0]
+    mask = np.asarray(Image.open(store.resolve(mask_path))) > 127
+    assert stored == pytest.approx(localisation_scores(cam, mask))
+
+    np.save(path, np.ones((40, 48), dtype=np.float16))  # changed behind the store's back
+    assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
+    assert np.array_equal(heatmap_for_case(store, loaded, case_id), cam)
+
+
+def test_precompute_is_resumable_and_scores_localisation(store, trained):
+    ids, loaded = trained
+    test_ids = [c for c, (_, split, _) in zip(ids, LAYOUT) if split == "test"]
+    heatmap_for_case(store, loaded, test_ids[0])
+    first = precompute_heatmaps(store, loaded, "test", "gradcam", batch_size=2)
+    assert (first["computed"], first["already_cached"]) == (len(test_ids) - 1, 1)
+    again = precompute_heatmaps(store, loaded, "test", "gradcam", batch_size=2)
+    assert (again["computed"], again["already_cached"]) == (0, len(test_ids))
+    summary = localisation_summary(store, loaded.model_id, "gradcam", "test")
+    with store.read() as cur:  # scored: a lesion mask and a map that is not all zero
+        scored = cur.execute("SELECT count(*) FROM heatmaps WHERE model_id = ? AND case_id IN"
+                             " (SELECT unnest(?)) AND pointing_hit IS NOT NULL",
+                             [loaded.model_id, test_ids]).fetchone()[0]
+    assert summary["cases"] == scored >= 1
+    assert 0 <= summary["pointing_game"] <= 1 and 0 < summary["chance"] < 1
+    with pytest.raises(UserError, match="--split"):
+        precompute_heatmaps(store, loaded, "validation")
+
+
+def test_heatmaps_command(store, trained, capsys):
+    _, loaded = trained
+    code = main(["heatmaps", "--db", str(store.path), "--model", loaded.model_id, "--split",
+                 "all", "--method", "gradcampp", "--batch-size", "5", "--device", "cpu",
+                 "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["computed"] == len(LAYOUT) and result["localisation"]["cases"] == len(LAYOUT)

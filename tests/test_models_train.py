@@ -1,0 +1,175 @@
+"""Training into the store: every case predicted once, the threshold chosen without test rows,
+one transaction per model, cancelling leaves nothing half-written."""
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import core
+from core.cli import main
+from core.errors import UserError
+from core.models.checkpoints import file_sha256
+from core.models.data import resize_grey
+from core.models.engine import TrainingCancelled
+from core.models.loading import load_model
+from core.models.registry import grey_to_input
+from core.models.train import train_models
+from models_helpers import LAYOUT, add_tiny_dataset, torch_threads  # noqa: F401
+
+FAST = {"device": "cpu", "init": "scratch", "epochs": 1, "image_size": 32}
+
+
+def _predictions(store, model_id):
+    with store.read() as cur:
+        return {case_id: (prob, source, fold) for case_id, prob, source, fold in cur.execute(
+            "SELECT case_id, prob_malignant, source, fold FROM predictions WHERE model_id = ?",
+            [model_id]).fetchall()}
+
+
+def _model_row(store, model_id):
+    with store.read() as cur:
+        cur.execute("SELECT * FROM models WHERE model_id = ?", [model_id])
+        names = [d[0] for d in cur.description]
+        row = cur.fetchone()
+    return dict(zip(names, row)) if row else None
+
+
+def test_quick_training_records_model_predictions_and_checkpoint(store):
+    ids = add_tiny_dataset(store)
+    reports = []
+    [model_id] = train_models(store, "tiny", ["googlenet"], progress=reports.append, **FAST)
+    assert model_id == "googlenet-quick-tiny-s0"
+    row = _model_row(store, model_id)
+    assert (row["arch"], row["init"], row["profile"], row["image_size"]) == \
+        ("googlenet", "scratch", "quick", 32)
+    assert 0 <= row["threshold"] <= 1 and row["seconds"] > 0 and row["seed"] == 0
+    assert row["code_version"].startswith(core.__version__)
+    assert store.resolve(row["checkpoint_path"]).is_file()
+    assert file_sha256(store.resolve(row["checkpoint_path"])) == row["checkpoint_sha256"]
+    config = json.loads(row["config"])
+    assert config["validation_fold"] == 0 and config["profile"]["image_size"] == 32
+
+    predictions = _predictions(store, model_id)
+    assert sorted(predictions) == sorted(ids)  # the normal case is left out
+    for case_id, (label, split, fold) in zip(ids, LAYOUT):
+        prob, source, stored_fold = predictions[case_id]
+        assert 0 <= prob <= 1
+        expected = ("validation", 0) if fold == 0 else ("train", 1) if split == "train" \
+            else ("test", None)
+        assert (source, stored_fold) == expected
+
+    fractions = [r["fraction"] for r in reports]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"arch", "epoch", "epochs", "step", "steps", "fraction", "message"} <= set(reports[0])
+    assert any(r["step"] > 0 for r in reports)
+
+    loaded = load_model(store, model_id)
+    assert not loaded.model.training
+    assert not any(p.requires_grad for p in loaded.model.parameters())
+    with store.read() as cur:
+        case_id, path = cur.execute("SELECT case_id, image_path FROM cases WHERE case_id = ?",
+                                    [ids[-1]]).fetchone()
+    grey = np.asarray(Image.open(store.resolve(path)))
+    x = torch.from_numpy(resize_grey(grey, 32)).view(1, 1, 32, 32).float() / 255
+    with torch.no_grad():
+        prob = torch.softmax(loaded.model(grey_to_input(x)), 1)[0, 1].item()
+    assert prob == pytest.approx(predictions[case_id][0], abs=1e-5)
+
+
+def test_the_threshold_never_sees_the_test_cases(store):
+    ids = add_tiny_dataset(store)
+    [model_id] = train_models(store, "tiny", ["resnet50"], **FAST)
+    first, threshold = _predictions(store, model_id), _model_row(store, model_id)["threshold"]
+
+    rng = np.random.default_rng(5)
+    test_ids = [c for c, (_, split, _) in zip(ids, LAYOUT) if split == "test"]
+    with store.transaction() as cur:
+        for case_id in test_ids:
+            (path,) = cur.execute("SELECT image_path FROM cases WHERE case_id = ?",
+                                  [case_id]).fetchone()
+            Image.fromarray(rng.integers(0, 256, (40, 48), dtype=np.uint8)).save(
+                store.resolve(path))
+            cur.execute("UPDATE cases SET label = CASE label WHEN 'benign' THEN 'malignant' "
+                        "ELSE 'benign' END WHERE case_id = ?", [case_id])
+    train_models(store, "tiny", ["resnet50"], **FAST)
+    second = _predictions(store, model_id)
+    assert _model_row(store, model_id)["threshold"] == pytest.approx(threshold, abs=1e-6)
+    for case_id, (prob, source, _) in first.items():
+        if source == "validation":
+            assert second[case_id][0] == pytest.approx(prob, abs=1e-6)
+    assert any(abs(second[c][0] - first[c][0]) > 1e-4 for c in test_ids)
+
+
+def test_paper_profile_predicts_every_training_case_out_of_fold(store):
+    ids = add_tiny_dataset(store)
+    [model_id] = train_models(store, "tiny", ["googlenet"], profile="paper", **FAST)
+    predictions = _predictions(store, model_id)
+    for case_id, (_, split, fold) in zip(ids, LAYOUT):
+        expected = ("validation", fold) if split == "train" else ("test", None)
+        assert predictions[case_id][1:] == expected
+    config = json.loads(_model_row(store, model_id)["config"])
+    assert config["folds"] == [0, 1] and "out-of-fold" in config["threshold_rule"]
+
+
+def test_cancel_keeps_finished_models_and_leaves_nothing_of_the_unfinished(store):
+    add_tiny_dataset(store)
+    cancel = threading.Event()
+
+    def progress(report):
+        if report["arch"] == "alexnet" and report["step"] >= 1:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled, match="kept googlenet-quick-tiny-s0"):
+        train_models(store, "tiny", ["googlenet", "alexnet"], progress=progress, cancel=cancel,
+                     **{**FAST, "epochs": 3})
+    assert _model_row(store, "googlenet-quick-tiny-s0") is not None
+    assert _model_row(store, "alexnet-quick-tiny-s0") is None
+    assert _predictions(store, "alexnet-quick-tiny-s0") == {}
+    assert not (store.data_dir / "models" / "alexnet-quick-tiny-s0").exists()
+    leftovers = [p for p in (store.data_dir / "models").rglob("*") if p.suffix == ".tmp"]
+    assert leftovers == []
+
+
+def test_retraining_replaces_the_model_its_rows_and_files(store):
+    ids = add_tiny_dataset(store)
+    [model_id] = train_models(store, "tiny", ["googlenet"], **FAST)
+    old_path = store.resolve(_model_row(store, model_id)["checkpoint_path"])
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256) "
+                    "VALUES (?, ?, 'gradcam', 'heatmaps/x.npy', 'x')", [model_id, ids[0]])
+    train_models(store, "tiny", ["googlenet"], **FAST)
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM models").fetchone()[0] == 1
+        assert cur.execute("SELECT count(*) FROM heatmaps").fetchone()[0] == 0
+        assert cur.execute("SELECT count(*) FROM predictions").fetchone()[0] == len(ids)
+    new_path = store.resolve(_model_row(store, model_id)["checkpoint_path"])
+    assert new_path.is_file() and not old_path.exists()
+
+
+def test_clear_errors_before_any_work(store):
+    with pytest.raises(UserError, match="no benign or malignant cases"):
+        train_models(store, "nothing", ["resnet50"], **FAST)
+    add_tiny_dataset(store)
+    with store.transaction() as cur:
+        cur.execute("UPDATE splits SET fold = NULL")
+    with pytest.raises(UserError, match="no cross-validation folds"):
+        train_models(store, "tiny", ["resnet50"], **FAST)
+    with pytest.raises(UserError, match="unknown architecture"):
+        train_models(store, "tiny", ["lenet"], **FAST)
+    with pytest.raises(UserError, match="multiple of 16"):
+        train_models(store, "tiny", ["vit_b_16"], **{**FAST, "image_size": 40})
+
+
+def test_train_command_prints_json(store, capsys):
+    add_tiny_dataset(store)
+    code = main(["train", "--db", str(store.path), "--dataset", "tiny", "--models", "googlenet",
+                 "--device", "cpu", "--init", "scratch", "--epochs", "1", "--image-size", "32",
+                 "--json"])
+    assert code == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["model_id"] == "googlenet-quick-tiny-s0" and result["init"] == "scratch"

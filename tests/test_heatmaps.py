@@ -202,3 +202,13 @@ def test_heatmaps_command(store, trained, capsys):
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["computed"] == len(LAYOUT) and result["localisation"]["cases"] == len(LAYOUT)
+
+
+def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
+    import subprocess
+    import sys
+    script = ("import sys; from core import heatmaps; heatmaps.cached_heatmap; heatmaps.overlay;"
+              " heatmaps.localisation_summary; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == "False", out.stderr

@@ -2,11 +2,21 @@
 
 Public API: :data:`METHODS`, :func:`heatmap_for_case`, :func:`cached_heatmap`,
 :func:`overlay`, :func:`precompute_heatmaps`, :func:`localisation_summary`.
+Names are loaded on first use (PEP 562), so reading a cached map or drawing an overlay never
+imports torch; computing one does.
 """
-from core.heatmaps.cache import cached_heatmap, heatmap_for_case, precompute_heatmaps
-from core.heatmaps.cam import METHODS, compute_cams
-from core.heatmaps.localisation import localisation_scores, localisation_summary
-from core.heatmaps.overlay import overlay
+from importlib import import_module
 
-__all__ = ["METHODS", "cached_heatmap", "compute_cams", "heatmap_for_case",
-           "localisation_scores", "localisation_summary", "overlay", "precompute_heatmaps"]
+_HOME = {
+    "cached_heatmap": "stored", "overlay": "colour_overlay",
+    "localisation_scores": "localisation", "localisation_summary": "localisation",
+    "heatmap_for_case": "cache", "precompute_heatmaps": "cache",
+    "METHODS": "cam", "compute_cams": "cam",
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module 'core.heatmaps' has no attribute {name!r}")
+    return getattr(import_module(f"core.heatmaps.{_HOME[name]}"), name)

@@ -20,6 +20,7 @@ import torch
 
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class, resize_maps
+from core.heatmaps.stored import cached_heatmap
 from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
 from core.models.data import resize_grey
@@ -51,23 +52,6 @@ def _write_atomic(store: Store, relative: str, data: bytes) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def cached_heatmap(store: Store, model_id: str, case_id: int, method: str = "gradcam"
-                   ) -> np.ndarray | None:
-    """The stored map (float32 in [0, 1] at the image's size), or None if there is none."""
-    with store.read() as cur:
-        row = cur.execute("SELECT path, sha256 FROM heatmaps WHERE model_id = ? AND case_id = ? "
-                          "AND method = ?", [model_id, int(case_id), method]).fetchone()
-    if row is None:
-        return None
-    try:
-        data = store.resolve(row[0]).read_bytes()
-    except OSError:
-        return None
-    if hashlib.sha256(data).hexdigest() != row[1]:
-        return None
-    return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
 
 
 def _case_images(store: Store, case_ids: list[int]

@@ -159,7 +159,8 @@ def import_job(store: Store, kind: str, path: Path, dataset: str, root: Path | N
 
 
 def train_job(store: Store, dataset: str, archs: list[str], profile: str = "quick",
-              device: str = "auto", init: str = "auto", seed: int = 0) -> JobFn:
+              device: str = "auto", init: str = "auto", seed: int = 0,
+              framing: str = "auto") -> JobFn:
     """Train ``archs`` on ``dataset`` (see :func:`core.models.train.train_models`)."""
     if not archs:
         raise UserError("choose at least one architecture to train")
@@ -168,7 +169,7 @@ def train_job(store: Store, dataset: str, archs: list[str], profile: str = "quic
         from core.models.train import train_models
 
         return train_models(store, dataset, archs, profile=profile, device=device, seed=seed,
-                            init=init, progress=progress, cancel=cancel)
+                            init=init, framing=framing, progress=progress, cancel=cancel)
 
     return run
 

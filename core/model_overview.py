@@ -5,8 +5,9 @@ import pandas as pd
 
 from core.store import Store
 
-MODEL_COLUMNS = ("model_id", "arch", "dataset", "init", "profile", "image_size", "epochs", "seed",
-                 "seconds", "device", "threshold", "cv_auc", "test_auc", "created_at")
+MODEL_COLUMNS = ("model_id", "arch", "dataset", "init", "profile", "image_size", "framing",
+                 "epochs", "seed", "seconds", "device", "threshold", "cv_auc", "test_auc",
+                 "created_at")
 
 
 def trained_models(store: Store) -> pd.DataFrame:

@@ -26,6 +26,8 @@ runner = ui.get_runner()
 
 KIND_HELP = {kind: module.HELP for kind, module in IMPORTERS.items()}
 HEATMAP_SPLITS = ("test", "train", "all")
+FRAMING_LABELS = {"auto": "auto: the lesion where every case has a mask",
+                  "lesion": "the lesion's region", "full": "the whole image"}
 SCORE = st.column_config.NumberColumn(format="%.3f")
 
 
@@ -264,11 +266,15 @@ def training_form(names: list[str]) -> None:
         init = st.selectbox("Initial weights", ("auto", "imagenet", "scratch"),
                             help="ImageNet weights from the local cache (never downloaded); "
                                  "auto: when present", key="train_init")
+        framing = st.selectbox("Models read", ("auto", "lesion", "full"),
+                               format_func=FRAMING_LABELS.get,
+                               help="A square around the lesion mask, as a sonographer frames "
+                                    "a nodule, or the whole image", key="train_framing")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="train_seed")
         submitted = st.form_submit_button("Start training")
     if submitted:
         params = {"dataset": dataset, "archs": archs, "profile": profile, "device": device,
-                  "init": init, "seed": int(seed)}
+                  "init": init, "seed": int(seed), "framing": framing}
         start_job("train", params, lambda: admin_jobs.train_job(store, **params))
 
 

@@ -258,10 +258,12 @@ def test_training_starts_as_a_job_with_the_chosen_settings(db, monkeypatch):
     at.multiselect(key="train_archs").select("densenet121")
     at.selectbox(key="train_init").set_value("scratch")
     at.number_input(key="train_seed").set_value(3)
+    at.selectbox(key="train_framing").set_value("full")
     click(at, "Start training")
     assert finish_job(at, "train") == "done"
     assert calls == [{"dataset": "quizset", "archs": ["resnet50", "densenet121"],
-                      "profile": "quick", "device": "auto", "seed": 3, "init": "scratch"}]
+                      "profile": "quick", "device": "auto", "seed": 3, "init": "scratch",
+                      "framing": "full"}]
     assert ("Trained: resnet50-quick-quizset-s3, densenet121-quick-quizset-s3"
             in messages(at.success))
 

@@ -19,6 +19,7 @@ from core.heatmaps.cam import ClassMargin
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
 from core.models.train import train_models
+from core.store import Store
 from models_helpers import LAYOUT, add_tiny_dataset, torch_threads  # noqa: F401
 
 SIZE = 32
@@ -43,6 +44,21 @@ def test_gradcam_for_each_model_has_the_grid_shape_and_unit_range(models, arch):
     assert maps.shape == (3, grids[arch], grids[arch])
     assert maps.dtype == np.float32 and maps.min() >= 0 and maps.max() <= 1
     assert probs.shape == (3,) and ((probs >= 0) & (probs <= 1)).all()
+
+
+@pytest.mark.parametrize("method", ["gradcam", "scorecam"])
+def test_a_map_explains_the_class_it_is_given(models, method):
+    images = _images(2)
+    own, _ = compute_cams(models["alexnet"], "alexnet", images, method)
+    predicted, _ = compute_cams(models["alexnet"], "alexnet", images, method, malignant=[None] * 2)
+    assert np.array_equal(own, predicted)
+    malignant, _ = compute_cams(models["alexnet"], "alexnet", images, method,
+                                malignant=[True, True])
+    benign, _ = compute_cams(models["alexnet"], "alexnet", images, method,
+                             malignant=[False, False])
+    assert not np.allclose(malignant, benign)
+    with pytest.raises(ValueError, match="1 classes for 2 images"):
+        compute_cams(models["alexnet"], "alexnet", images, method, malignant=[True])
 
 
 @pytest.mark.parametrize("method", sorted(METHODS))
@@ -142,18 +158,20 @@ def test_localisation_scores():
     assert localisation_scores(np.zeros((10, 10)), mask) == (None, None)
 
 
-@pytest.fixture
-def trained(store):
-    ids = add_tiny_dataset(store)
-    # 64 px: ResNet50's last block is then a 2 x 2 grid (at 32 px a single cell, whose map
-    # is flat and scores no localisation).
-    [model_id] = train_models(store, "tiny", ["resnet50"], device="cpu", init="scratch",
-                              epochs=1, image_size=64)
-    return ids, load_model(store, model_id)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One trained model shared by the cache tests (each uses its own method)."""
+    with Store(tmp_path_factory.mktemp("heatmaps") / "results.duckdb") as store:
+        ids = add_tiny_dataset(store)
+        # 64 px: ResNet50's last block is then a 2 x 2 grid (at 32 px a single cell, whose
+        # map is flat and scores no localisation).
+        [model_id] = train_models(store, "tiny", ["resnet50"], device="cpu", init="scratch",
+                                  epochs=1, image_size=64)
+        yield store, ids, load_model(store, model_id)
 
 
-def test_heatmap_for_case_is_cached_at_the_image_size(store, trained):
-    ids, loaded = trained
+def test_heatmap_for_case_is_cached_at_the_image_size(trained):
+    store, ids, loaded = trained
     case_id = ids[1]
     assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
     cam = heatmap_for_case(store, loaded, case_id)
@@ -175,15 +193,15 @@ def test_heatmap_for_case_is_cached_at_the_image_size(store, trained):
     assert np.array_equal(heatmap_for_case(store, loaded, case_id), cam)
 
 
-def test_precompute_is_resumable_and_scores_localisation(store, trained):
-    ids, loaded = trained
+def test_precompute_is_resumable_and_scores_localisation(trained):
+    store, ids, loaded = trained
     test_ids = [c for c, (_, split, _) in zip(ids, LAYOUT) if split == "test"]
-    heatmap_for_case(store, loaded, test_ids[0])
-    first = precompute_heatmaps(store, loaded, "test", "gradcam", batch_size=2)
+    heatmap_for_case(store, loaded, test_ids[0], "eigencam")
+    first = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
     assert (first["computed"], first["already_cached"]) == (len(test_ids) - 1, 1)
-    again = precompute_heatmaps(store, loaded, "test", "gradcam", batch_size=2)
+    again = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
     assert (again["computed"], again["already_cached"]) == (0, len(test_ids))
-    summary = localisation_summary(store, loaded.model_id, "gradcam", "test")
+    summary = localisation_summary(store, loaded.model_id, "eigencam", "test")
     with store.read() as cur:  # scored: a lesion mask and a map that is not all zero
         scored = cur.execute("SELECT count(*) FROM heatmaps WHERE model_id = ? AND case_id IN"
                              " (SELECT unnest(?)) AND pointing_hit IS NOT NULL",
@@ -194,8 +212,8 @@ def test_precompute_is_resumable_and_scores_localisation(store, trained):
         precompute_heatmaps(store, loaded, "validation")
 
 
-def test_heatmaps_command(store, trained, capsys):
-    _, loaded = trained
+def test_heatmaps_command(trained, capsys):
+    store, _, loaded = trained
     code = main(["heatmaps", "--db", str(store.path), "--model", loaded.model_id, "--split",
                  "all", "--method", "gradcampp", "--batch-size", "5", "--device", "cpu",
                  "--json"])

@@ -22,6 +22,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(never downloaded); auto: use them when present")
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder holding torchvision's ImageNet weight files")
+    parser.add_argument("--framing", default="auto", choices=("auto", "lesion", "full"),
+                        help="what the models read: the lesion's region (a square around its "
+                             "mask) or the whole image; auto: the lesion where every case has "
+                             "a mask")
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     parser.add_argument("--image-size", type=int, default=None,
                         help="override the profile's image size (a multiple of 16 for ViT)")
@@ -31,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _summary(store, model_ids: list[str]) -> list[dict]:
     with store.read() as cur:
         rows = cur.execute(
-            "SELECT model_id, arch, init, image_size, epochs, seconds, device, threshold, "
+            "SELECT model_id, arch, init, image_size, framing, epochs, seconds, device, threshold, "
             "cv_auc, test_auc FROM models WHERE list_contains(?, model_id) ORDER BY created_at",
             [model_ids]).fetchall()
-    keys = ("model_id", "arch", "init", "image_size", "epochs", "seconds", "device",
+    keys = ("model_id", "arch", "init", "image_size", "framing", "epochs", "seconds", "device",
             "threshold", "cv_auc", "test_auc")
     return [dict(zip(keys, row)) for row in rows]
 
@@ -62,15 +66,17 @@ def run(args: argparse.Namespace) -> int:
             model_ids = train_models(store, args.dataset, archs, profile=args.profile,
                                      device=args.device, seed=args.seed, init=args.init,
                                      weights_dir=args.weights_dir, progress=progress,
-                                     epochs=args.epochs, image_size=args.image_size)
+                                     epochs=args.epochs, image_size=args.image_size,
+                                     framing=args.framing)
         summary = _summary(store, model_ids)
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"{'model':<34} {'init':<8} {'size':>4} {'epochs':>6} {'seconds':>8} "
+    print(f"{'model':<34} {'init':<8} {'size':>4} {'framing':<7} {'epochs':>6} {'seconds':>8} "
           f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8}")
     for row in summary:
-        print(f"{row['model_id']:<34} {row['init']:<8} {row['image_size']:>4} {row['epochs']:>6} "
+        print(f"{row['model_id']:<34} {row['init']:<8} {row['image_size']:>4} "
+              f"{row['framing']:<7} {row['epochs']:>6} "
               f"{row['seconds']:>8.0f} {_fmt(row['threshold']):>9} {_fmt(row['cv_auc']):>7} "
               f"{_fmt(row['test_auc']):>8}")
     return 0

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from core.errors import UserError
-from core.heatmaps.cam import compute_cams, method_class, resize_maps
+from core.heatmaps.cam import compute_cams, method_class
 from core.heatmaps.stored import cached_heatmap
 from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
-from core.models.data import resize_grey
+from core.models.framing import frame_box, model_input, paste_map
 from core.models.loading import LoadedModel
 from core.store import Store
 
@@ -68,17 +68,31 @@ def _case_images(store: Store, case_ids: list[int]
             for case_id, image_path, mask_path in rows}
 
 
+def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
+                  ) -> list[bool | None]:
+    """The model's stored call on each case (malignant at its threshold; None where it has no
+    prediction), so a map explains the call the quiz shows."""
+    with store.read() as cur:
+        probs = dict(cur.execute("SELECT case_id, prob_malignant FROM predictions "
+                                 "WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
+                                 [loaded.model_id, case_ids]).fetchall())
+    return [None if c not in probs else probs[c] >= loaded.threshold for c in case_ids]
+
+
 def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], method: str,
                        batch_size: int) -> dict[int, np.ndarray]:
     """Maps for ``case_ids`` (one batch), written as files and rows in one transaction."""
     cases = _case_images(store, case_ids)
-    small = np.stack([resize_grey(cases[c][0], loaded.image_size) for c in case_ids])
+    boxes = {c: frame_box(loaded.framing, cases[c][0].shape, cases[c][1], c) for c in case_ids}
+    small = np.stack([model_input(cases[c][0], boxes[c], loaded.image_size) for c in case_ids])
     maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
-                           method, loaded.threshold, batch_size)
+                           method, loaded.threshold, batch_size,
+                           _stored_calls(store, loaded, case_ids))
     results, rows = {}, []
     for case_id, small_map in zip(case_ids, maps):
         image, mask = cases[case_id]
-        cam = resize_maps(small_map[None], *image.shape)[0].astype(np.float16).astype(np.float32)
+        cam = paste_map(small_map, boxes[case_id], image.shape)
+        cam = cam.astype(np.float16).astype(np.float32)
         data = _encode(cam)
         relative = heatmap_path(loaded.model_id, method, case_id)
         _write_atomic(store, relative, data)

@@ -11,9 +11,10 @@ The map explains the class the model predicts at its threshold, through the logi
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pytorch_grad_cam import (EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM,
                               ScoreCAM)
 from torch import nn
@@ -90,13 +91,20 @@ def method_class(method: str) -> type:
 
 
 def compute_cams(model: nn.Module, arch: str, images: torch.Tensor, method: str = "gradcam",
-                 threshold: float = 0.5, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+                 threshold: float = 0.5, batch_size: int = 32,
+                 malignant: Sequence[bool | None] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Maps for grey uint8 images (B, 1, S, S) at the model's input size.
 
-    Returns ``(maps, probs)``: maps (B, h, w) in [0, 1] on the target layer's grid (the input
-    grid for ScoreCAM), and each image's probability of malignancy. ``model`` must be frozen
-    (``core.models.loading.freeze``): gradients are taken only with respect to activations.
+    Each map explains ``malignant[i]`` (True: malignant, False: benign; pass the stored call,
+    so the map explains what the quiz shows), or where that is None the class these logits
+    predict at ``threshold``. Returns ``(maps, probs)``: maps (B, h, w) in [0, 1] on the target
+    layer's grid (the input grid for ScoreCAM), and each image's probability of malignancy.
+    ``model`` must be frozen (``core.models.loading.freeze``): gradients are taken only with
+    respect to activations.
     """
+    if malignant is not None and len(malignant) != len(images):
+        raise ValueError(f"{len(malignant)} classes for {len(images)} images")
     cam_class = method_class(method)
     if any(p.requires_grad for p in model.parameters()):
         raise ValueError("freeze the model first (core.models.loading.freeze)")
@@ -106,14 +114,15 @@ def compute_cams(model: nn.Module, arch: str, images: torch.Tensor, method: str 
         if method in WHOLE_MODEL_METHODS:  # masked inputs must keep the original's class
             wrapper, inputs = _Whole(model, arch), x
             with torch.no_grad():
-                malignant = torch.softmax(wrapper(x).float(), dim=1)[:, 1] >= threshold
-            targets = [ClassMargin(threshold, bool(m)) for m in malignant]
+                predicted = torch.softmax(wrapper(x).float(), dim=1)[:, 1] >= threshold
+            targets = [ClassMargin(threshold, bool(p) if m is None else m)
+                       for p, m in zip(predicted, malignant or [None] * len(x))]
         else:
             with torch.no_grad():
                 activations, context = trunk(model, arch, x)
             wrapper = _Head(model, arch, context)
             inputs = activations.detach().requires_grad_(True)
-            targets = [ClassMargin(threshold)] * len(x)
+            targets = [ClassMargin(threshold, m) for m in malignant or [None] * len(x)]
         cam = cam_class(model=wrapper, target_layers=[wrapper.entry])
         cam.batch_size = batch_size  # ScoreCAM's masked images per forward pass
         try:
@@ -122,10 +131,3 @@ def compute_cams(model: nn.Module, arch: str, images: torch.Tensor, method: str 
         finally:
             cam.activations_and_grads.release()
     return np.clip(maps, 0, 1).astype(np.float32), probs.astype(np.float64)
-
-
-def resize_maps(maps: np.ndarray, height: int, width: int) -> np.ndarray:
-    """Maps (B, h, w) in [0, 1] -> (B, height, width), bilinear, still in [0, 1]."""
-    tensor = torch.from_numpy(np.ascontiguousarray(maps, dtype=np.float32)).unsqueeze(1)
-    resized = F.interpolate(tensor, size=(height, width), mode="bilinear", align_corners=False)
-    return resized.squeeze(1).clamp_(0, 1).numpy()

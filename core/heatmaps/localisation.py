@@ -3,15 +3,28 @@
 - pointing game: the map's maximum lies inside the lesion;
 - energy inside: the share of the map's total inside the lesion.
 
-A map that knows nothing would score, on average, the lesion's share of the image on both:
-:func:`localisation_summary` reports that share as ``chance`` next to the scores.
+A map that knows nothing would score, on average, the lesion's share of the area the map
+covers on both: the whole image, or for a lesion-framed model (:mod:`core.models.framing`) the
+lesion's square. :func:`localisation_summary` reports that share as ``chance`` next to the
+scores.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from core.images import load_grey
+from core.models.framing import lesion_box
 from core.store import Store
+
+
+def chance_share(mask: np.ndarray, framing: str) -> float:
+    """The lesion's share of the area a map covers (see the module's docstring)."""
+    if framing != "lesion":
+        return float(mask.mean())
+    box = lesion_box(mask)
+    rows = min(box.top + box.height, mask.shape[0]) - max(box.top, 0)
+    cols = min(box.left + box.width, mask.shape[1]) - max(box.left, 0)
+    return float(mask.sum() / (rows * cols))
 
 
 def localisation_scores(cam: np.ndarray, mask: np.ndarray) -> tuple[bool | None, float | None]:
@@ -40,10 +53,14 @@ def localisation_summary(store: Store, model_id: str, method: str = "gradcam",
         params.append(split)
     with store.read() as cur:
         rows = cur.execute(query, params).fetchall()
+        framing = cur.execute("SELECT framing FROM models WHERE model_id = ?",
+                              [model_id]).fetchone()
+    framing = framing[0] if framing else "full"
     summary = {"model_id": model_id, "method": method, "split": split or "all",
                "cases": len(rows), "pointing_game": None, "energy_inside": None, "chance": None}
     if rows:
-        shares = [float((load_grey(store, mask_path) > 127).mean()) for *_, mask_path in rows]
+        shares = [chance_share(load_grey(store, mask_path) > 127, framing)
+                  for *_, mask_path in rows]
         summary.update(pointing_game=float(np.mean([bool(r[0]) for r in rows])),
                        energy_inside=float(np.mean([r[1] for r in rows])),
                        chance=float(np.mean(shares)))

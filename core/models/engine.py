@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from core.errors import UserError
 from core.models.augment import augment
@@ -24,6 +25,7 @@ from core.models.registry import grey_to_input
 from core.stats.roc import auc_mw
 
 StepCallback = Callable[[int, int], None]  # (step within the epoch, steps in the epoch)
+BN_REFRESH_IMAGES = 128  # training images that re-estimate batch-norm statistics
 
 
 class TrainingCancelled(UserError):
@@ -96,7 +98,8 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 @torch.inference_mode()
 def evaluate(model: nn.Module, images: torch.Tensor, indices: np.ndarray, profile: Profile,
              batch_size: int = 64, cancel: threading.Event | None = None) -> np.ndarray:
-    """The probability of malignancy for each of ``indices`` (model left in eval mode)."""
+    """The probability of malignancy for each of ``indices`` (model left in eval mode); with
+    ``profile.mirror`` the mean of the image's and its left-right mirror's."""
     model.eval()
     device = images.device
     probs = []
@@ -104,18 +107,19 @@ def evaluate(model: nn.Module, images: torch.Tensor, indices: np.ndarray, profil
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
         x = to_model(images[torch.from_numpy(chunk).to(device)].float() / 255, profile)
+        views = (x, x.flip(-1)) if profile.mirror else (x,)
         with _autocast(device, profile):
-            logits = model(x)
-        probs.append(torch.softmax(logits.float(), dim=1)[:, 1])
+            prob = sum(torch.softmax(model(view).float(), dim=1)[:, 1] for view in views)
+        probs.append(prob / len(views))
     return torch.cat(probs).cpu().numpy().astype(np.float64) if probs else np.zeros(0)
 
 
 def refresh_batch_norm(model: nn.Module, images: torch.Tensor, indices: np.ndarray,
                        profile: Profile, cancel: threading.Event | None = None) -> None:
-    """Recompute batch-norm statistics for the current weights from the training images
-    (un-augmented), as ``torch.optim.swa_utils.update_bn`` does. With few steps per epoch the
-    running averages lag far behind the weights, and evaluation would judge a model that does
-    not exist."""
+    """Recompute batch-norm statistics for the current weights from (up to 128, evenly spread)
+    training images, un-augmented, as ``torch.optim.swa_utils.update_bn`` does. With few steps
+    per epoch the running averages lag far behind the weights, and evaluation would judge a
+    model that does not exist."""
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not norms:
         return
@@ -125,6 +129,8 @@ def refresh_batch_norm(model: nn.Module, images: torch.Tensor, indices: np.ndarr
         m.momentum = None  # cumulative average over the pass
     model.train()
     device = images.device
+    if len(indices) > BN_REFRESH_IMAGES:
+        indices = indices[np.linspace(0, len(indices) - 1, BN_REFRESH_IMAGES).round().astype(int)]
     try:
         with torch.no_grad():
             for chunk in batches(indices, profile.batch_size, None):
@@ -166,8 +172,12 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         on_step: Callable[[int, int, int], None] | None = None,
         cancel: threading.Event | None = None) -> FitResult:
     """Train ``model`` on ``train_idx``. With early stopping, validate on ``val_idx`` after each
-    epoch and end with the weights of the best epoch (highest AUC, then lowest loss).
-    ``on_step(epoch, step, steps)`` reports progress."""
+    epoch and end with the weights of the best epoch (highest AUC, then lowest loss); stop once
+    ``patience`` epochs bring nothing better, but not before half the epochs (a small validation
+    fold is noisy, and a lucky early epoch would end training before it has begun).
+    With ``profile.ema`` the judged (and kept) weights are an exponential moving average over
+    epochs: on a few hundred cases one epoch's weights swing, and picking the best of them on a
+    small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress."""
     device = images.device
     noise = torch.Generator(device=device).manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
@@ -180,6 +190,8 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
     scheduler = _schedule(optimizer, profile.warmup_epochs * steps, profile.epochs * steps)
     y_val = labels[torch.from_numpy(val_idx).to(device)].cpu().numpy() if val_idx is not None \
         else None
+    averaged = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(profile.ema))
+                if profile.ema else None)
     result = FitResult(epochs_run=0, best_epoch=profile.epochs)
     best: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
@@ -189,21 +201,27 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
                                profile, shuffle, noise, step_report, cancel)
         record = {"epoch": epoch, "loss": loss}
         result.epochs_run = epoch
+        judged = model
+        if averaged is not None:
+            averaged.update_parameters(model)
+            judged = averaged.module
         last = epoch == profile.epochs
         if profile.precise_bn and (last or (profile.early_stopping and val_idx is not None)):
-            refresh_batch_norm(model, images, train_idx, profile, cancel)
+            refresh_batch_norm(judged, images, train_idx, profile, cancel)
         if profile.early_stopping and val_idx is not None:
-            prob = evaluate(model, images, val_idx, profile, cancel=cancel)
+            prob = evaluate(judged, images, val_idx, profile, cancel=cancel)
             record["val_auc"] = auc_mw(y_val, prob)
             record["val_loss"] = weighted_log_loss(y_val, prob, weights.cpu().numpy())
             score = (record["val_auc"], -record["val_loss"])
             if best is None or score > best:
                 best, result.best_epoch = score, epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            elif epoch - result.best_epoch >= profile.patience:
+                best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
+            elif epoch - result.best_epoch >= profile.patience and 2 * epoch >= profile.epochs:
                 result.history.append(record)
                 break
         result.history.append(record)
+    if best_state is None and averaged is not None:
+        best_state = averaged.module.state_dict()
     if best_state is not None:
         model.load_state_dict(best_state)
     return result

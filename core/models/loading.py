@@ -26,6 +26,7 @@ class LoadedModel:
     threshold: float
     device: torch.device
     dataset: str
+    framing: str = "full"         # what part of an image it reads: core.models.framing
     class_names: tuple[str, ...] = ("benign", "malignant")
     config: dict = field(default_factory=dict)
 
@@ -41,11 +42,11 @@ def load_model(store: Store, model_id: str, device: str | torch.device = "cpu") 
     """Load ``model_id``'s checkpoint (checked against the SHA-256 the store recorded)."""
     with store.read() as cur:
         row = cur.execute("SELECT arch, image_size, threshold, checkpoint_path, "
-                          "checkpoint_sha256, config, dataset FROM models WHERE model_id = ?",
+                          "checkpoint_sha256, config, dataset, framing FROM models WHERE model_id = ?",
                           [model_id]).fetchone()
     if row is None:
         raise UserError(f"no model {model_id!r} in the store")
-    arch, image_size, threshold, relative, sha, config, dataset = row
+    arch, image_size, threshold, relative, sha, config, dataset, framing = row
     if not relative:
         raise UserError(f"model {model_id!r} has no checkpoint")
     path = store.resolve(relative)
@@ -66,6 +67,6 @@ def load_model(store: Store, model_id: str, device: str | torch.device = "cpu") 
     torch_device = torch.device(device)
     return LoadedModel(model_id=model_id, arch=arch, model=freeze(model).to(torch_device),
                        image_size=int(image_size), threshold=float(threshold),
-                       device=torch_device, dataset=dataset,
+                       device=torch_device, dataset=dataset, framing=framing or "full",
                        class_names=tuple(checkpoint["class_names"]),
                        config=json.loads(config) if isinstance(config, str) else (config or {}))

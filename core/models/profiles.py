@@ -1,12 +1,21 @@
 """Training profiles: ``quick`` (a 2-core CPU, minutes) and ``paper`` (the study's setting, a GPU).
 
-quick: 64 px, batch 32, fold 0 of the training split for early stopping and the threshold;
-the early-stopped model is the final one (no refit). Epoch caps per architecture keep all six
-within 30 minutes on 2 cores (ViT and VGG16 cost 5-7x ResNet50 per image there).
+Both: AdamW (fused), linear warm-up then cosine decay per step, class-weighted cross-entropy,
+gradient clipping, batch-norm statistics re-estimated before every evaluation, channels_last for
+the CNNs (1.3-2.5x faster training on CPUs as well as GPUs), predictions averaged over the image
+and its left-right mirror. Both read what ``--framing`` chooses (core.models.framing).
+
+quick: 64 px, batch 32, fold 0 of the training split stops training early and chooses the
+threshold. The judged weights are a moving average over epochs (decay 0.8): single epochs'
+weights swing on a few hundred cases, and the best of them on a 59-case fold is mostly noise.
+Patience 8, never before half the epochs. The early-stopped model is the final one (no refit:
+it keeps ResNet50 within 5 minutes). Epoch caps per architecture keep all six within 30 minutes
+on 2 idle cores (per image, VGG16 and ViT cost 3-4x ResNet50): ``bench/train.py`` measured
+ResNet50 212 s and all six 21 minutes on the 420-case phantom set.
 
 paper: 224 px, batch 32, 30 epochs with a fixed schedule for every fold model (its out-of-fold
 predictions choose the threshold) and for the final model, refit on all training cases;
-bf16 autocast and channels_last on CUDA, the data set held on the device.
+bf16 autocast on CUDA, the data set held on the device.
 """
 from __future__ import annotations
 
@@ -24,8 +33,8 @@ LEARNING_RATES = {
     "resnet50": (3e-4, 1e-3), "googlenet": (3e-4, 1e-3), "densenet121": (3e-4, 1e-3),
     "alexnet": (1e-4, 1e-4), "vgg16": (5e-5, 1e-4), "vit_b_16": (5e-5, 1e-4),
 }
-QUICK_EPOCHS = {"resnet50": 24, "googlenet": 24, "alexnet": 24, "densenet121": 16,
-                "vgg16": 10, "vit_b_16": 8}
+QUICK_EPOCHS = {"resnet50": 24, "googlenet": 30, "alexnet": 40, "densenet121": 20,
+                "vgg16": 12, "vit_b_16": 12}
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,9 @@ class Profile:
     amp: bool                     # bf16 autocast (CUDA only)
     channels_last: bool
     precise_bn: bool = True       # batch-norm statistics recomputed before each evaluation
+    framing: str = "full"         # what the model reads: core.models.framing
+    ema: float = 0.0              # per-epoch decay of the weights' moving average; 0: none
+    mirror: bool = True           # predict the mean over the image and its left-right mirror
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def as_dict(self) -> dict:
@@ -49,13 +61,14 @@ class Profile:
 
 
 def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int | None = None,
-                cuda: bool = False) -> Profile:
-    """The settings for ``arch`` under profile ``name``, with the user's overrides."""
+                cuda: bool = False, framing: str = "full") -> Profile:
+    """The settings for ``arch`` under profile ``name``, with the user's overrides and the
+    framing chosen for the dataset."""
     spec(arch)
     convolutional = arch != "vit_b_16"  # channels_last: 1.3-2.5x faster CNN training on CPUs too
     if name == "quick":
-        chosen = Profile("quick", 64, 32, QUICK_EPOCHS[arch], True, 5, 1, 1e-4, 2.0,
-                         amp=False, channels_last=convolutional)
+        chosen = Profile("quick", 64, 32, QUICK_EPOCHS[arch], True, 8, 1, 1e-4, 2.0,
+                         amp=False, channels_last=convolutional, ema=0.8)
     elif name == "paper":
         chosen = Profile("paper", 224, 32, 30, False, 0, 2, 1e-4, 2.0,
                          amp=cuda, channels_last=convolutional)
@@ -69,6 +82,7 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
         if image_size < 32:
             raise UserError(f"--image-size must be at least 32 (got {image_size})")
         chosen = replace(chosen, image_size=image_size)
+    chosen = replace(chosen, framing=framing)
     if arch == "vit_b_16" and chosen.image_size % 16:
         raise UserError(f"ViT needs an image size that is a multiple of 16 "
                         f"(got {chosen.image_size})")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -30,8 +31,9 @@ import core
 from core import PROJECT_ROOT
 from core.errors import UserError
 from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
-from core.models.data import CaseTensors, check_split, load_cases
+from core.models.data import CaseTensors, cases_without_mask, check_split, load_cases
 from core.models.engine import TrainingCancelled, batches, evaluate, fit
+from core.models.framing import choose_framing
 from core.models.profiles import Profile, learning_rate, profile_for
 from core.models.registry import CLASS_NAMES, build_model, parse_archs
 from core.models.weights import find_weights, load_imagenet
@@ -268,6 +270,7 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
 def _checkpoint(trained: TrainedModel) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "model_id": trained.model_id,
             "arch": trained.arch, "image_size": trained.profile.image_size,
+            "framing": trained.profile.framing,
             "class_names": list(CLASS_NAMES), "state_dict": trained.state_dict,
             "threshold": trained.threshold, "config": json.loads(json.dumps(trained.config)),
             "metrics": {"cv_auc": trained.cv_auc, "test_auc": trained.test_auc}}
@@ -287,12 +290,13 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
             for table in ("heatmaps", "predictions", "models"):
                 cur.execute(f"DELETE FROM {table} WHERE model_id = ?", [trained.model_id])
             cur.execute(
-                "INSERT INTO models (model_id, arch, dataset, init, profile, image_size, epochs, "
-                "seed, seconds, device, threshold, cv_auc, test_auc, code_version, "
+                "INSERT INTO models (model_id, arch, dataset, init, profile, image_size, framing, "
+                "epochs, seed, seconds, device, threshold, cv_auc, test_auc, code_version, "
                 "checkpoint_path, checkpoint_sha256, config) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [trained.model_id, trained.arch, trained.dataset, trained.init,
-                 trained.profile.name, trained.profile.image_size, trained.epochs, trained.seed,
+                 trained.profile.name, trained.profile.image_size, trained.profile.framing,
+                 trained.epochs, trained.seed,
                  trained.seconds, trained.device, trained.threshold, trained.cv_auc,
                  trained.test_auc, code_version(), relative, sha, json.dumps(trained.config)])
             cur.executemany("INSERT INTO predictions (model_id, case_id, prob_malignant, source, "
@@ -306,21 +310,40 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
     shutil.rmtree(store.resolve(f"heatmaps/{trained.model_id}"), ignore_errors=True)
 
 
+def busy_elsewhere(samples: int = 5) -> int:
+    """Cores that other work keeps busy now: the runnable tasks of ``/proc/loadavg`` (counted
+    at this instant, where the load average lags a minute behind: right after one training run
+    ends it would still report its cores busy), less this thread; the median of a few samples
+    50 ms apart. 0 where the count is not available."""
+    counts = []
+    for number in range(samples):
+        try:
+            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+        counts.append(max(0, running - 1))
+        if number + 1 < samples:
+            time.sleep(0.05)
+    return sorted(counts)[len(counts) // 2]
+
+
 def cpu_threads() -> int:
-    """Threads for CPU training: the cores not already busy (1-minute load average), at least
-    one. On a shared machine two threads that wait on each other's core run many times slower
-    than one thread, so this matters more than it seems."""
+    """Threads for CPU work: the cores not busy with other work, at least one. On a shared
+    machine two threads that wait on each other's core run many times slower than one thread,
+    so this matters more than it seems."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
-    return max(1, min(cores or 1, (cores or 1) - busy))
+    return max(1, (cores or 1) - busy_elsewhere())
 
 
 def train_models(store: Store, dataset: str, archs: list[str], profile: str = "quick",
                  device: str = "auto", seed: int = 0, init: str = "auto",
                  weights_dir: str | os.PathLike | None = None, progress: Progress | None = None,
                  cancel: threading.Event | None = None, epochs: int | None = None,
-                 image_size: int | None = None) -> list[str]:
+                 image_size: int | None = None, framing: str = "auto") -> list[str]:
     """Train ``archs`` in order on ``dataset``; returns the model ids written.
+
+    ``framing`` (see :mod:`core.models.framing`): ``auto`` reads the lesion's region when every
+    case has a lesion mask, else the whole image.
 
     ``progress`` gets dicts with arch, epoch, epochs, step, steps, fraction (0-1 overall) and
     message. Setting ``cancel`` stops at the next step: models already finished stay, the
@@ -328,15 +351,17 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
     """
     archs = parse_archs(",".join(archs))
     torch_device = resolve_device(device)
+    framing = choose_framing(framing, cases_without_mask(store, dataset))
     profiles = {arch: profile_for(profile, arch, epochs, image_size,
-                                  cuda=torch_device.type == "cuda") for arch in archs}
+                                  cuda=torch_device.type == "cuda", framing=framing)
+                for arch in archs}
     find_weights(archs[0], init, weights_dir)  # checks init and weights_dir before any work
     if torch_device.type == "cpu":
         torch.set_num_threads(cpu_threads())
     else:
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels
     size = profiles[archs[0]].image_size
-    data = load_cases(store, dataset, size)
+    data = load_cases(store, dataset, size, framing)
     check_split(data)
     data = data.to(torch_device)
     reporter = _Reporter(progress, archs)

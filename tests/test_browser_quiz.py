@@ -6,44 +6,18 @@ absent (``apt-get install chromium``).
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from core.store import Store
 from tests.quiz_helpers import PASSWORD, add_model, labels_of, make_cases, make_user
+from tests.streamlit_server import streamlit_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parent.parent
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -55,26 +29,8 @@ def served_store(tmp_path):
         cases = make_cases(store, n=4, size=96)
         add_model(store, "resnet50-browser", cases)
         make_user(store, "anna")
-    port = free_port()
-    env = dict(os.environ, SONOCASE_DB=str(path), SONOCASE_AUTOTRAIN="0")
-    log = open(tmp_path / "streamlit.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "none",
-         "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server)
-        yield path, url, server
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with streamlit_app(path, tmp_path / "streamlit.log") as server:
+        yield path, server
 
 
 def headings(page) -> list[str]:
@@ -95,7 +51,8 @@ def case_images(page):
 
 
 def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
-    path, url, server = served_store
+    path, server = served_store
+    url = server.url
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -139,8 +96,7 @@ def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
             headings_at_truth = headings(page)
         finally:
             browser.close()
-    server.terminate()
-    server.wait(timeout=20)
+    server.stop()
     with Store(path, read_only=True) as store, store.read() as cur:
         stored = cur.execute("SELECT case_id, mode, birads FROM reads ORDER BY read_id").fetchall()
         labels = labels_of(store)

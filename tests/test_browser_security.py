@@ -25,7 +25,7 @@ from core.cases.library import NewCase, save_cases
 from core.images import load_grey
 from core.store import Store
 from tests.quiz_helpers import PASSWORD, add_model, make_user, nodule
-from tests.test_reliability_lock import streamlit_app
+from tests.streamlit_server import streamlit_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -168,14 +168,14 @@ def test_interleaved_trainees_receive_nothing_early_and_nothing_of_each_other(tm
         users = {name: make_user(store, name, display_name=display)
                  for name, display in TRAINEES.items()}
     log = tmp_path / "streamlit.log"
-    with streamlit_app(db, log) as url, sync_api.sync_playwright() as playwright:
+    with streamlit_app(db, log) as server, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
             args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
             tabs = [open_browser(browser.new_context(viewport={"width": 1300, "height": 900}),
                                  name) for name in TRAINEES]
-            run_interleaved(tabs, url)
+            run_interleaved(tabs, server.url)
         finally:
             browser.close()
     assert PASSWORD not in log.read_text()

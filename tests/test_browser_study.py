@@ -8,13 +8,7 @@ where chromium or Playwright is absent (``apt-get install chromium``).
 """
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,34 +18,14 @@ from core.stats.readers import reader_summary
 from core.store import Store
 from core.study_tables import fmt_ci
 from tests.quiz_helpers import add_model, make_cases
+from tests.streamlit_server import streamlit_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-9"
 READERS = {"anna": ("Anna", ("2", "4A", "3", "5"), ("4B", "2", "5", "3")),
            "ben": ("Ben", ("3", "3", "4C", "2"), ("5", "4A", "2", "4B"))}
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
 
 
 @pytest.fixture
@@ -68,26 +42,8 @@ def served_store(tmp_path):
         for username, (name, _, _) in READERS.items():
             auth.create_user(store, username, PASSWORD, "trainee", name,
                              must_change_password=False)
-    port = free_port()
-    env = dict(os.environ, SONOCASE_DB=str(path), SONOCASE_AUTOTRAIN="0")
-    log = open(tmp_path / "streamlit.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType", "none",
-         "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_until_healthy(url, server)
-        yield path, url, server
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    with streamlit_app(path, tmp_path / "streamlit.log") as server:
+        yield path, server
 
 
 def log_in(page, url: str, username: str, page_title: str) -> None:
@@ -172,7 +128,8 @@ def expected_aucs(path: Path) -> dict[str, str]:
 
 
 def test_a_supervisor_runs_a_two_reader_study_and_reads_its_report(served_store, tmp_path):
-    path, url, server = served_store
+    path, server = served_store
+    url = server.url
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -200,8 +157,7 @@ def test_a_supervisor_runs_a_two_reader_study_and_reads_its_report(served_store,
             printable = Path(download.value.path()).read_text(encoding="utf-8")
         finally:
             browser.close()
-    server.terminate()
-    server.wait(timeout=20)
+    server.stop()
     expected = expected_aucs(path)
     assert len(set(expected.values())) > 1
     for key, value in expected.items():

@@ -7,17 +7,10 @@ without a browser, over Streamlit's websocket, so these tests need no chromium.
 """
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 
-import pytest
 from PIL import Image
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
@@ -25,53 +18,9 @@ from websockets.sync.client import connect
 
 from core.store import Store
 from tests.quiz_helpers import make_user
+from tests.streamlit_server import ROOT, streamlit_app
 
-ROOT = Path(__file__).resolve().parent.parent
 SECRET = "lock-test-password-4711"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {server.returncode}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
-
-
-@contextmanager
-def streamlit_app(db: Path, log: Path) -> Iterator[str]:
-    """``streamlit run app.py`` on the store ``db`` (production config, no background
-    training); yields its URL and always stops it."""
-    port = free_port()
-    env = dict(os.environ, SONOCASE_DB=str(db), SONOCASE_AUTOTRAIN="0")
-    with open(log, "w") as output:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1"],
-            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_until_healthy(url, server)
-            yield url
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 def run_a_session(url: str, timeout: float = 120) -> list[ForwardMsg]:
@@ -106,8 +55,8 @@ def test_a_command_against_the_running_app_says_so_and_writes_nothing(tmp_path):
     images = tmp_path / "images" / "benign"
     images.mkdir(parents=True)
     Image.new("L", (32, 32), 90).save(images / "a.png")
-    with streamlit_app(db, tmp_path / "streamlit.log") as url:
-        messages = run_a_session(url)
+    with streamlit_app(db, tmp_path / "streamlit.log") as server:
+        messages = run_a_session(server.url)
         outcomes = [core_command("import", "folder", str(images.parent), "--db", str(db)),
                     core_command("--db", str(db), "user", "add", "bert", "--role", "trainee",
                                  "--password-stdin", stdin=SECRET + "\n"),

@@ -1,0 +1,71 @@
+"""``streamlit run app.py`` on a given store, for the tests that talk to a real server (browser
+tests, the lock test): started on a free port, waited for, always stopped."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().strip() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
+
+
+class Server:
+    """A running ``streamlit run app.py``: its URL, and :meth:`stop` (a test that opens the
+    store itself stops the server first: only one process may hold it)."""
+
+    def __init__(self, url: str, process: subprocess.Popen) -> None:
+        self.url, self.process = url, process
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def streamlit_app(db: Path, log: Path) -> Iterator[Server]:
+    """``streamlit run app.py`` on the store ``db`` (the project's config, no background
+    training), its output in ``log``; yields the running :class:`Server` and always stops it."""
+    port = free_port()
+    env = dict(os.environ, SONOCASE_DB=str(db), SONOCASE_AUTOTRAIN="0")
+    with open(log, "w") as output:
+        server = Server(f"http://127.0.0.1:{port}", subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--server.address", "127.0.0.1",
+             "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT))
+        try:
+            wait_until_healthy(server.url, server.process)
+            yield server
+        finally:
+            server.stop()

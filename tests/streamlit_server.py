@@ -1,5 +1,6 @@
 """``streamlit run app.py`` on a given store, for the tests that talk to a real server (browser
-tests, the lock test): started on a free port, waited for, always stopped."""
+tests, the lock test): started on a free port, waited for, always stopped; and Debian's
+chromium launched for Playwright the one way that works here."""
 from __future__ import annotations
 
 import os
@@ -13,6 +14,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")  # Playwright's own browser download fails here
+
+
+def launch_chromium(playwright):
+    """Headless Debian chromium for a ``sync_playwright()`` context; the caller closes it."""
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
 
 
 def free_port() -> int:

@@ -7,15 +7,13 @@ absent (``apt-get install chromium``).
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from core.store import Store
 from tests.quiz_helpers import PASSWORD, add_model, labels_of, make_cases, make_user
-from tests.streamlit_server import streamlit_app
+from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
@@ -54,10 +52,7 @@ def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
     path, server = served_store
     url = server.url
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)

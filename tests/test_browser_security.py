@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,9 +24,8 @@ from core.cases.library import NewCase, save_cases
 from core.images import load_grey
 from core.store import Store
 from tests.quiz_helpers import PASSWORD, add_model, make_user, nodule
-from tests.streamlit_server import streamlit_app
+from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
@@ -169,9 +167,7 @@ def test_interleaved_trainees_receive_nothing_early_and_nothing_of_each_other(tm
                  for name, display in TRAINEES.items()}
     log = tmp_path / "streamlit.log"
     with streamlit_app(db, log) as server, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = launch_chromium(playwright)
         try:
             tabs = [open_browser(browser.new_context(viewport={"width": 1300, "height": 900}),
                                  name) for name in TRAINEES]

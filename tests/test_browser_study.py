@@ -18,9 +18,8 @@ from core.stats.readers import reader_summary
 from core.store import Store
 from core.study_tables import fmt_ci
 from tests.quiz_helpers import add_model, make_cases
-from tests.streamlit_server import streamlit_app
+from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "correct-horse-9"
 READERS = {"anna": ("Anna", ("2", "4A", "3", "5"), ("4B", "2", "5", "3")),
            "ben": ("Ben", ("3", "3", "4C", "2"), ("5", "4A", "2", "4B"))}
@@ -131,10 +130,7 @@ def test_a_supervisor_runs_a_two_reader_study_and_reads_its_report(served_store,
     path, server = served_store
     url = server.url
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"])
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1100},
                                     accept_downloads=True)

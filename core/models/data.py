@@ -23,7 +23,6 @@ class CaseTensors:
 
     dataset: str
     image_size: int
-    framing: str
     case_ids: np.ndarray          # (N,) int64
     labels: torch.Tensor          # (N,) int64, 1 = malignant
     images: torch.Tensor          # (N, 1, S, S) uint8
@@ -35,8 +34,8 @@ class CaseTensors:
         return sorted(int(f) for f in set(self.fold[self.split == "train"]) if f >= 0)
 
     def to(self, device: torch.device) -> "CaseTensors":
-        return CaseTensors(self.dataset, self.image_size, self.framing, self.case_ids,
-                           self.labels.to(device), self.images.to(device), self.split, self.fold)
+        return CaseTensors(self.dataset, self.image_size, self.case_ids, self.labels.to(device),
+                           self.images.to(device), self.split, self.fold)
 
 
 def cases_without_mask(store: Store, dataset: str) -> int:
@@ -68,7 +67,7 @@ def load_cases(store: Store, dataset: str, image_size: int, framing: str = "full
     images = np.stack([framed_image(store, case_id, image_path, mask_path, framing, image_size)
                        for case_id, image_path, mask_path, *_ in rows])
     return CaseTensors(
-        dataset=dataset, image_size=image_size, framing=framing,
+        dataset=dataset, image_size=image_size,
         case_ids=np.array([row[0] for row in rows], dtype=np.int64),
         labels=torch.tensor([LABEL_INDEX[row[3]] for row in rows], dtype=torch.int64),
         images=torch.from_numpy(images).unsqueeze(1),

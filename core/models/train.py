@@ -270,7 +270,6 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
 def _checkpoint(trained: TrainedModel) -> dict:
     return {"format": FORMAT, "format_version": FORMAT_VERSION, "model_id": trained.model_id,
             "arch": trained.arch, "image_size": trained.profile.image_size,
-            "framing": trained.profile.framing,
             "class_names": list(CLASS_NAMES), "state_dict": trained.state_dict,
             "threshold": trained.threshold, "config": json.loads(json.dumps(trained.config)),
             "metrics": {"cv_auc": trained.cv_auc, "test_auc": trained.test_auc}}

@@ -141,7 +141,10 @@ def test_overlay_blends_colour_over_grey():
     assert (image == 100).all()
     coloured = overlay(grey, cam, alpha=1.0)
     assert tuple(coloured[5, 5]) != tuple(coloured[0, 0])
-    assert coloured[5, 5, 0] > coloured[5, 5, 2]  # hot = red, cold = blue
+    assert coloured[5, 5, 0] > coloured[5, 5, 2]  # hot = red
+    assert (coloured[0, 0] == 100).all()  # nothing read there: the image stays grey
+    cool = overlay(grey, np.full((20, 30), 0.1, np.float32), alpha=1.0)
+    assert cool[0, 0, 2] > cool[0, 0, 0]  # a low but present map is blue
     with pytest.raises(UserError, match="does not match"):
         overlay(grey, cam[:10])
 

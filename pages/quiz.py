@@ -10,9 +10,10 @@ import streamlit as st
 
 from core import quiz
 from core.errors import UserError
-from core.images import jpeg_bytes, load_grey, outline, stored_png
+from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from pages import ui
+from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of, show_image
 
 user = ui.require_role("trainee")
 store = ui.get_store()
@@ -41,12 +42,6 @@ def field(step: str, view, name: str) -> str:
 
 def case_title(view) -> None:
     st.subheader(f"Case {view.position} of {view.total}")
-
-
-def show_image(column, image, caption: str | None = None) -> None:
-    """A stored PNG (bytes) or a drawn RGB array (sent as a sharp JPEG), full column width."""
-    data, kind = (image, "PNG") if isinstance(image, bytes) else (jpeg_bytes(image), "JPEG")
-    column.image(data, width="stretch", output_format=kind, caption=caption)
 
 
 # ---- starting a session --------------------------------------------------------------------
@@ -94,37 +89,14 @@ def submit_unaided(view: quiz.PresentView) -> None:
 def present_step(view: quiz.PresentView) -> None:
     case_title(view)
     image_column, form_column = st.columns([3, 2])
-    show_image(image_column, stored_png(store, view.image_path))
+    case_image(image_column, store, view.image_path)
     seconds_on("present", view)
     with form_column:
         with st.form(f"quiz_unaided_{view.session_id}_{view.case_id}"):
-            st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
-                     key=field("present", view, "birads"))
-            st.slider("Probability of malignancy (%)", 0, 100, 50,
-                      key=field("present", view, "probability"))
-            with st.expander("Lexicon descriptors (optional)"):
-                for key, values in DESCRIPTORS.items():
-                    st.selectbox(key.replace("_", " ").capitalize(), [None, *values],
-                                 format_func=lambda value: value or "-",
-                                 key=field("present", view, key))
+            answer_fields(lambda name: field("present", view, name))
             st.form_submit_button("Submit my read", type="primary", on_click=submit_unaided,
                                   args=(view,))
         end_button(view)
-
-
-def heatmap_of(model_id: str, case_id: int):
-    """The model's Grad-CAM map: from the cache, else computed on the cached model."""
-    from core import heatmaps
-
-    try:
-        cam = heatmaps.cached_heatmap(store, model_id, case_id, "gradcam")
-        if cam is None:
-            cam = heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id,
-                                            method="gradcam")
-        return cam
-    except UserError as error:
-        st.warning(f"The heatmap cannot be shown: {error}")
-        return None
 
 
 def submit_aided(view: quiz.AIView) -> None:
@@ -133,21 +105,12 @@ def submit_aided(view: quiz.AIView) -> None:
 
 
 def ai_step(view: quiz.AIView) -> None:
-    from core import heatmaps
-
     case_title(view)
     image_column, form_column = st.columns([3, 2])
-    cam = heatmap_of(view.ai.model_id, view.case_id)
+    cam = heatmap_of(store, view.ai.model_id, view.case_id)
     seconds_on("ai", view)
     with form_column:
-        st.metric("AI probability of malignancy", f"{view.ai.probability:.0%}")
-        verdict = "malignant" if view.ai.malignant else "benign"
-        st.caption(f"Model {view.ai.model_id}; at its cut-off of {view.ai.threshold:.0%} it "
-                   f"calls this nodule {verdict}.")
-        with_heatmap = st.toggle("Show the heatmap", value=cam is not None, disabled=cam is None,
-                                 key=field("ai", view, "overlay"))
-        alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not with_heatmap,
-                          key=field("ai", view, "alpha"))
+        with_heatmap, alpha = ai_panel(view.ai, cam, lambda name: field("ai", view, name))
         st.write(f"Your first read: BI-RADS **{view.unaided.birads}**, "
                  f"**{view.unaided.probability:.0f}%**")
         with st.form(f"quiz_aided_{view.session_id}_{view.case_id}"):
@@ -158,11 +121,7 @@ def ai_step(view: quiz.AIView) -> None:
                       int(round(view.unaided.probability)), key=field("ai", view, "probability"))
             st.form_submit_button("Store my read and show the truth", type="primary",
                                   on_click=submit_aided, args=(view,))
-    if with_heatmap and cam is not None:
-        shown = heatmaps.overlay(load_grey(store, view.image_path), cam, alpha)
-        show_image(image_column, shown, "Grad-CAM heatmap")
-    else:
-        show_image(image_column, stored_png(store, view.image_path))
+    case_image(image_column, store, view.image_path, cam if with_heatmap else None, alpha)
 
 
 def training_progress() -> None:
@@ -193,7 +152,7 @@ def truth_image(view: quiz.TruthView, with_heatmap: bool):
     if with_heatmap:
         from core import heatmaps
 
-        cam = heatmap_of(view.ai.model_id, view.case_id)
+        cam = heatmap_of(store, view.ai.model_id, view.case_id)
         shown = shown if cam is None else heatmaps.overlay(shown, cam, 0.45)
     if view.mask_path:
         shown = outline(shown, load_grey(store, view.mask_path) > 127)

@@ -12,11 +12,11 @@ import streamlit as st
 
 from core import studies
 from core.errors import UserError
-from core.images import jpeg_bytes, load_grey, stored_png
-from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.lexicon import DESCRIPTORS
 from core.study_report import own_result
 from core.study_tables import fmt_ci, fmt_pct
 from pages import ui
+from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of
 
 user = ui.require_role("trainee")
 store = ui.get_store()
@@ -52,29 +52,8 @@ def submit(view) -> None:
 
 def answer_form(view) -> None:
     with st.form(f"reading_form_{view.session_id}_{view.case_id}"):
-        st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
-                 key=field(view, "birads"))
-        st.slider("Probability of malignancy (%)", 0, 100, 50, key=field(view, "probability"))
-        with st.expander("Lexicon descriptors (optional)"):
-            for key, values in DESCRIPTORS.items():
-                st.selectbox(key.replace("_", " ").capitalize(), [None, *values],
-                             format_func=lambda value: value or "-", key=field(view, key))
+        answer_fields(lambda name: field(view, name))
         st.form_submit_button("Store my read", type="primary", on_click=submit, args=(view,))
-
-
-def heatmap_of(view: studies.AidedCaseView):
-    """The model's heatmap of the case: from the cache, else computed on the cached model."""
-    from core import heatmaps
-
-    try:
-        cam = heatmaps.cached_heatmap(store, view.ai.model_id, view.case_id, view.heatmap_method)
-        if cam is None:
-            cam = heatmaps.heatmap_for_case(store, ui.cached_model(view.ai.model_id),
-                                            view.case_id, view.heatmap_method)
-        return cam
-    except UserError as error:
-        st.warning(f"The heatmap cannot be shown: {error}")
-        return None
 
 
 def case_step(view) -> None:
@@ -83,28 +62,15 @@ def case_step(view) -> None:
     image_column, form_column = st.columns([3, 2])
     seconds_on(view)
     if isinstance(view, studies.UnaidedCaseView):
-        image_column.image(stored_png(store, view.image_path), width="stretch")
+        case_image(image_column, store, view.image_path)
         with form_column:
             answer_form(view)
         return
-    from core import heatmaps
-
-    cam = heatmap_of(view)
+    cam = heatmap_of(store, view.ai.model_id, view.case_id, view.heatmap_method)
     with form_column:
-        st.metric("AI probability of malignancy", f"{view.ai.probability:.0%}")
-        verdict = "malignant" if view.ai.malignant else "benign"
-        st.caption(f"Model {view.ai.model_id}; at its cut-off of {view.ai.threshold:.0%} it "
-                   f"calls this nodule {verdict}.")
-        with_heatmap = st.toggle("Show the heatmap", value=cam is not None, disabled=cam is None,
-                                 key=field(view, "overlay"))
-        alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not with_heatmap,
-                          key=field(view, "alpha"))
+        with_heatmap, alpha = ai_panel(view.ai, cam, lambda name: field(view, name))
         answer_form(view)
-    if with_heatmap and cam is not None:
-        shown = heatmaps.overlay(load_grey(store, view.image_path), cam, alpha)
-        image_column.image(jpeg_bytes(shown), width="stretch", caption="Grad-CAM heatmap")
-    else:
-        image_column.image(stored_png(store, view.image_path), width="stretch")
+    case_image(image_column, store, view.image_path, cam if with_heatmap else None, alpha)
 
 
 def own_results(phase: studies.PhaseView) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -21,6 +20,7 @@ from core import admin_jobs
 from core.datasets import dataset_overview
 from core.errors import UserError
 from core.store import Store
+from tests.app_pages import click
 from tests.quiz_helpers import add_model, make_cases, make_user
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "admin.py"
@@ -28,15 +28,10 @@ TABS = ["Users", "Data", "Models", "Backup", "Background jobs"]
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> Path:
-    """A fresh store for the page, no background training, empty caches."""
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
+def db(app_db, monkeypatch) -> Path:
+    """A fresh store for the page, with no server folder allowed for imports."""
     monkeypatch.delenv(admin_jobs.IMPORT_ROOT_ENV, raising=False)
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+    return app_db
 
 
 def page_as(role: str) -> AppTest:
@@ -67,11 +62,6 @@ def finish_job(at: AppTest, kind: str) -> str:
     status = runner().wait(job.job_id, 60).status
     at.run()
     return status
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(button for button in at.button if button.label == label).click()
-    return at.run()
 
 
 def write_png(path: Path, seed: int) -> None:

@@ -6,8 +6,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import streamlit as st
-from argon2 import PasswordHasher
 from streamlit.testing.v1 import AppTest
 
 from core import auth
@@ -29,16 +27,9 @@ ROLE_PAGES = {  # every page app.py may route, with the roles that may see it
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> Path:
-    """A fresh store for the app, no background training, cheap hashing, empty caches."""
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+def db(app_db, fast_hashing) -> Path:
+    """A fresh store for the app, with cheap hashing."""
+    return app_db
 
 
 def add_user(db: Path, username: str, role: str, must_change: bool = False) -> auth.User:

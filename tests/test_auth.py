@@ -30,11 +30,7 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    """Cheap argon2 parameters (a test that checks the production ones undoes this)."""
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 def _stored_hash(store, username: str) -> str:

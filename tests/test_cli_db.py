@@ -5,17 +5,13 @@ from __future__ import annotations
 import io
 
 import pytest
-from argon2 import PasswordHasher
 
 from core import auth
 from core.cli import build_parser, main
 from core.store import Store
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.mark.parametrize("where", ["before", "after the command", "after the sub-command"])

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core.auth import User
 from core.store import Store
+from tests.app_pages import page_text
 from test_comparison_support import TRAINEES, add_trainee_reads, add_user, populate
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "models.py"
@@ -22,20 +22,8 @@ OTHER_TRAINEES = [name for _, name in TRAINEES[1:]]
 
 
 @pytest.fixture
-def db(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield path
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-@pytest.fixture
-def filled(db) -> dict:
-    with Store(db) as store:
+def filled(app_db) -> dict:
+    with Store(app_db) as store:
         info = populate(store, n_test=40, n_train=10)
         info["supervisor"] = add_user(store, "sue", "supervisor", "Sue Supervisor")
         info["admin"] = add_user(store, "root", "admin", "Root Admin")
@@ -54,25 +42,20 @@ def users(info: dict) -> dict[str, User]:
             "admin": User(info["admin"], "root", "Root Admin", "admin")}
 
 
-def everything_shown(at: AppTest) -> str:
-    """All the page's elements as text (labels, options, table cells, chart specs)."""
-    return "\n".join(str(getattr(node, "proto", "")) for node in at._tree)
-
-
 def show_section(at: AppTest, section: str) -> AppTest:
     at.radio(key="models_section").set_value(section)
     return at.run()
 
 
-def test_logged_out_visitors_are_stopped(db):
+def test_logged_out_visitors_are_stopped(app_db):
     at = AppTest.from_file(str(PAGE), default_timeout=60).run()
     assert not at.exception
     assert "log in" in at.error[0].value
 
 
 @pytest.mark.parametrize("role", ["trainee", "supervisor", "admin"])
-def test_without_models_every_architecture_says_not_trained_yet(db, role):
-    with Store(db) as store:
+def test_without_models_every_architecture_says_not_trained_yet(app_db, role):
+    with Store(app_db) as store:
         user_id = add_user(store, f"u{role}", role)
     at = page_as(User(user_id, f"u{role}", f"u{role}", role)).run()
     assert not at.exception
@@ -101,7 +84,7 @@ def test_every_section_renders_for_every_role(filled, role):
 
 def test_a_trainee_sees_no_other_trainee(filled):
     at = page_as(users(filled)["trainee"]).run()
-    text = everything_shown(at)
+    text = page_text(at)
     assert "You, unaided" in text and "Cohort (pooled, 3 trainees), aided" in text
     for name in OTHER_TRAINEES:
         assert name not in text
@@ -115,7 +98,7 @@ def test_a_supervisor_can_show_any_trainee(filled):
         "cohort only", "Ana Trainee", "Ben Trainee", "Cleo Trainee"]
     picker.set_value(filled["users"]["ben"]).run()
     assert not at.exception
-    text = everything_shown(at)
+    text = page_text(at)
     assert "Ben Trainee, aided" in text and "Ana Trainee, aided" not in text
 
 
@@ -150,9 +133,9 @@ def _store_heatmap(store: Store, model_id: str, case_id: int, method: str = "gra
                      hashlib.sha256(path.read_bytes()).hexdigest()])
 
 
-def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, db):
+def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, app_db):
     first, second = filled["test_cases"][:2]
-    with Store(db) as store:
+    with Store(app_db) as store:
         for model_id in (filled["models"]["resnet50"], filled["models"]["vgg16"]):
             _store_heatmap(store, model_id, sorted(filled["test_cases"])[0])
         dan = add_trainee_reads(store, "dan", [first, second])
@@ -172,8 +155,8 @@ def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, 
     assert not [b for b in trainee.button if b.key == "models_compute"]
 
 
-def test_a_trainee_with_no_finished_case_gets_an_empty_gallery(filled, db):
-    with Store(db) as store:
+def test_a_trainee_with_no_finished_case_gets_an_empty_gallery(filled, app_db):
+    with Store(app_db) as store:
         newcomer = add_user(store, "eve", "trainee", "Eve")
     at = show_section(page_as(User(newcomer, "eve", "Eve", "trainee")).run(), "Heatmap gallery")
     assert not at.exception

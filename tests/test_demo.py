@@ -5,7 +5,6 @@ import json
 import sys
 
 import pytest
-from argon2 import PasswordHasher
 
 from core import auth, demo
 from core.cli import main
@@ -15,10 +14,7 @@ from core.jobs import JobRunner
 from tests.demo_fakes import ARCHS, install_fake_phantoms, install_fake_training, noise_phantoms
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
+pytestmark = pytest.mark.usefixtures("fast_hashing")
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
 from PIL import Image
 from streamlit.elements.image import ImageMixin
 from streamlit.testing.v1 import AppTest
@@ -16,11 +15,10 @@ from streamlit.testing.v1 import AppTest
 from core import quiz
 from core.images import load_grey
 from core.store import Store
+from tests.app_pages import ROOT, app_as, click, page_text
 from tests.quiz_helpers import HISTOLOGY, add_model, add_practice_reads, labels_of, make_cases, \
     make_user
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
 TRUTH_WORDS = ("benign", "malignant", *HISTOLOGY.values(), "Reference BI-RADS", "outline",
                "The nodule is")
 
@@ -39,66 +37,21 @@ def shown_images(monkeypatch) -> list[np.ndarray]:
     return shown
 
 
-def open_store(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    return path
-
-
 @pytest.fixture
-def library(tmp_path, monkeypatch):
+def library(app_db):
     """A store with 6 cases, a model with cached heatmaps, two trainees and a supervisor."""
-    path = open_store(tmp_path, monkeypatch)
-    with Store(path) as store:
+    with Store(app_db) as store:
         cases = make_cases(store, n=6)
         add_model(store, "resnet50-quiz", cases)
         users = {name: make_user(store, name, role, display_name=name.capitalize())
                  for name, role in (("anna", "trainee"), ("ben", "trainee"),
                                     ("sue", "supervisor"))}
-    yield path, users
-    st.cache_resource.clear()
-
-
-def app_as(account, page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
-    """The app as ``account`` sees it, on ``page`` (default: the role's first page)."""
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["user"] = account
-    at.run()
-    if page:
-        at.switch_page(page)
-        at.query_params.update(query or {})
-        at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def page_text(at: AppTest) -> str:
-    """Every string of every element on the page (protobuf text of the whole tree)."""
-    parts = []
-
-    def walk(node) -> None:
-        if getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
-
-
-def submit(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return app_db, users
 
 
 def start(at: AppTest, length: int = 2) -> AppTest:
     at.number_input(key="quiz_length").set_value(length)
-    return submit(at, "Start")
+    return click(at, "Start")
 
 
 def reads(path: Path, user_id: int) -> list[tuple]:
@@ -141,7 +94,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
 
     at.radio[0].set_value("3")
     at.slider[0].set_value(35)
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     stored = reads(path, anna.user_id)
     assert [(r[0], r[1], r[2], r[3]) for r in stored] == [(view.case_id, "unaided", "3", 35.0)]
     assert stored[0][4] >= 0
@@ -153,7 +106,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
         assert word not in text
 
     at.radio[0].set_value("4B")
-    submit(at, "Store my read and show the truth")
+    click(at, "Store my read and show the truth")
     with Store(path) as store:
         label = labels_of(store)[view.case_id]
     assert [(r[1], r[2]) for r in reads(path, anna.user_id)] == [("unaided", "3"),
@@ -164,7 +117,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
         [f"### :{'red' if label == 'malignant' else 'green'}[{label.capitalize()}]"]
     assert shown_images[-1].shape == grey.shape + (3,)
 
-    submit(at, "Next case")
+    click(at, "Next case")
     assert isinstance(current_view(path, anna), quiz.PresentView)
     assert_no_truth(at)
 
@@ -172,7 +125,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
 def test_an_answer_without_birads_is_refused_on_the_page(library):
     path, users = library
     at = start(app_as(users["anna"]))
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     assert "choose a BI-RADS category" in [e.value for e in at.error]
     assert reads(path, users["anna"].user_id) == []
     assert_no_truth(at)
@@ -186,7 +139,7 @@ def test_a_reload_resumes_at_the_stored_step(library, shown_images):
     assert "Submit my read" in [b.label for b in fresh.button]
     assert_no_truth(fresh)
     at.radio[0].set_value("5")
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     fresh = app_as(anna)
     assert "AI probability of malignancy" in [m.label for m in fresh.metric]
     assert "Submit my read" not in [b.label for b in fresh.button]
@@ -194,33 +147,32 @@ def test_a_reload_resumes_at_the_stored_step(library, shown_images):
     assert len(reads(path, anna.user_id)) == 1
 
 
-def test_without_a_model_the_truth_follows_the_answer(tmp_path, monkeypatch):
-    path = open_store(tmp_path, monkeypatch)
+def test_without_a_model_the_truth_follows_the_answer(app_db):
+    path = app_db
     with Store(path) as store:
         make_cases(store, n=4)
         anna = make_user(store, "anna")
     at = start(app_as(anna), length=1)
     at.radio[0].set_value("2")
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     assert any("no model is trained yet" in i.value for i in at.info)
     assert [r[1] for r in reads(path, anna.user_id)] == ["unaided"]
-    submit(at, "See the summary")
+    click(at, "See the summary")
     assert "Session summary" in [t.value for t in at.title]
     assert any("The AI was not shown for 1 case" in i.value for i in at.info)
-    st.cache_resource.clear()
 
 
 def test_the_summary_follows_the_last_case(library):
     path, users = library
     at = start(app_as(users["ben"]), length=1)
     at.radio[0].set_value("4C")
-    submit(at, "Submit my read")
-    submit(at, "Store my read and show the truth")
-    submit(at, "See the summary")
+    click(at, "Submit my read")
+    click(at, "Store my read and show the truth")
+    click(at, "See the summary")
     assert "Session summary" in [t.value for t in at.title]
     assert {m.label for m in at.metric} >= {"Correct calls", "Sensitivity", "Specificity",
                                             "BI-RADS AUC", "Median time"}
-    submit(at, "Start a new session")
+    click(at, "Start a new session")
     assert "Start" in [b.label for b in at.button]
 
 
@@ -228,9 +180,9 @@ def test_ending_a_session_early(library):
     path, users = library
     at = start(app_as(users["ben"]), length=3)
     at.radio[0].set_value("4C")
-    submit(at, "Submit my read")
-    submit(at, "Store my read and show the truth")
-    submit(at, "End the session now")
+    click(at, "Submit my read")
+    click(at, "Store my read and show the truth")
+    click(at, "End the session now")
     assert "Session summary" in [t.value for t in at.title]
 
 
@@ -285,7 +237,7 @@ def test_the_cohort_page_for_a_supervisor(library):
     assert at.get("download_button")
     model_box = next(s for s in at.selectbox if s.label == "Model")
     model_box.set_value("vgg16-quiz")
-    submit(at, "Use this model in the quiz")
+    click(at, "Use this model in the quiz")
     with Store(path) as store:
         assert quiz.saved_quiz_model(store) == "vgg16-quiz"
 
@@ -308,7 +260,7 @@ def test_without_a_cached_heatmap_it_is_computed_on_the_cached_model(library, mo
     monkeypatch.setattr("pages.ui.cached_model", lambda model_id: f"loaded {model_id}")
     at = start(app_as(users["anna"]), length=1)
     at.radio[0].set_value("3")
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     view = current_view(path, users["anna"])
     assert computed == [("loaded resnet50-quiz", view.case_id, "gradcam")]
     assert at.image[0].captions == ["Grad-CAM heatmap"]
@@ -319,11 +271,11 @@ def test_a_heatmap_that_cannot_be_made_leaves_the_ai_probability(library):
     no_cached_heatmaps(path)  # and the fake model has no checkpoint to compute one with
     at = start(app_as(users["anna"]), length=1)
     at.radio[0].set_value("3")
-    submit(at, "Submit my read")
+    click(at, "Submit my read")
     assert "AI probability of malignancy" in [m.label for m in at.metric]
     assert any("heatmap cannot be shown" in w.value for w in at.warning)
     assert at.image[0].captions == [""]
-    submit(at, "Store my read and show the truth")
+    click(at, "Store my read and show the truth")
     assert [r[1] for r in reads(path, users["anna"].user_id)] == ["unaided", "aided"]
 
 

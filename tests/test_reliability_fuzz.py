@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
-from argon2 import PasswordHasher
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as hs
 from PIL import Image
@@ -441,18 +439,13 @@ def test_seconds_that_are_not_a_number_are_refused_clearly():
 # ---- the app's forms ---------------------------------------------------------------------------
 
 @pytest.fixture
-def app_db(tmp_path, monkeypatch) -> Path:
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
-    with Store(path) as store:
+def two_accounts(app_db, fast_hashing) -> Path:
+    """anna (trainee) and root (admin), both with the password "correct horse", in the store
+    the app serves."""
+    with Store(app_db) as store:
         auth.create_user(store, "anna", "correct horse", "trainee")
         auth.create_user(store, "root", "correct horse", "admin")
-    st.cache_resource.clear()
-    yield path
-    st.cache_resource.clear()
+    return app_db
 
 
 def form(at: AppTest, values: dict[str, str], button: str) -> AppTest:
@@ -472,7 +465,7 @@ form_text = hs.one_of(hs.sampled_from(NASTY_TEXT),
 
 @FORMS
 @given(username=form_text, password=form_text)
-def test_fuzzed_logins_are_refused_with_one_clear_message(app_db, username, password):
+def test_fuzzed_logins_are_refused_with_one_clear_message(two_accounts, username, password):
     at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
     form(at, {"User name": username, "Password": password}, "Log in")
     assert not at.exception, [e.message for e in at.exception]
@@ -491,7 +484,7 @@ def accounts() -> dict[str, auth.Account]:
 
 @FORMS
 @given(username=form_text, display_name=form_text)
-def test_fuzzed_new_accounts_are_stored_verbatim_or_refused_clearly(app_db, username,
+def test_fuzzed_new_accounts_are_stored_verbatim_or_refused_clearly(two_accounts, username,
                                                                     display_name):
     at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
     form(at, {"User name": "root", "Password": "correct horse"}, "Log in")

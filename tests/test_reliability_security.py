@@ -17,7 +17,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-import streamlit as st
 import torch
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, given, settings
@@ -32,9 +31,9 @@ from core.errors import UserError
 from core.jobs import JobRunner
 from core.models.checkpoints import FORMAT, file_sha256
 from core.store import Store
+from tests.app_pages import APP, ROOT, app_as, page_text
 from tests.quiz_helpers import PASSWORD, add_model, add_practice_reads, make_cases, make_user
 
-ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = ["x'); DROP TABLE users; --", "' OR '1'='1' --", "Robert'); DELETE FROM reads;--",
             "1; UPDATE users SET role='admin'", "\"; ATTACH 'evil.db' AS e; --", "$$ || $$",
             "%' OR username LIKE '%", "\\'; SELECT 1; --", "nul\x00byte", "🙂'--"]
@@ -44,12 +43,6 @@ payloads = hs.one_of(hs.sampled_from(PAYLOADS),
 SECURITY = settings(max_examples=25, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow])
-
-
-@pytest.fixture
-def fast_hashes(monkeypatch):
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024,
-                                                        parallelism=1))
 
 
 def tables(store: Store) -> dict[str, int]:
@@ -63,7 +56,7 @@ def tables(store: Store) -> dict[str, int]:
 # ---- SQL injection -------------------------------------------------------------------------
 
 @pytest.fixture
-def library(store, tmp_path, fast_hashes):
+def library(store, tmp_path, fast_hashing):
     case_ids = make_cases(store, n=4, size=16)
     add_model(store, "resnet50-sec", case_ids, heatmaps=False)
     image = tmp_path / "manifest" / "a.png"
@@ -257,31 +250,24 @@ def test_passwords_are_hashed_and_never_printed_logged_or_stored_in_clear(tmp_pa
             assert secret.encode() not in path.read_bytes(), path
 
 
-def test_five_failed_logins_lock_the_name_in_the_app(tmp_path, monkeypatch, fast_hashes):
-    db = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(db))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    with Store(db) as store:
+def test_five_failed_logins_lock_the_name_in_the_app(app_db, fast_hashing):
+    with Store(app_db) as store:
         auth.create_user(store, "dave", PASSWORD, "trainee")
-    st.cache_resource.clear()
-    try:
-        at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
-        shown = []
-        for password in ["wrong-1", "wrong-2", "wrong-3", "wrong-4", "wrong-5", PASSWORD]:
-            inputs = {widget.label: widget for widget in at.text_input}
-            inputs["User name"].input("dave")
-            inputs["Password"].input(password)
-            at.button[0].click()
-            at.run()
-            shown.append(at.error[0].value if at.error else None)
-        assert shown[:5] == [auth.BAD_LOGIN] * 5
-        assert shown[5].startswith("too many failed attempts")
-        assert at.session_state["user"] is None
-    finally:
-        st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    shown = []
+    for password in ["wrong-1", "wrong-2", "wrong-3", "wrong-4", "wrong-5", PASSWORD]:
+        inputs = {widget.label: widget for widget in at.text_input}
+        inputs["User name"].input("dave")
+        inputs["Password"].input(password)
+        at.button[0].click()
+        at.run()
+        shown.append(at.error[0].value if at.error else None)
+    assert shown[:5] == [auth.BAD_LOGIN] * 5
+    assert shown[5].startswith("too many failed attempts")
+    assert at.session_state["user"] is None
 
 
-def test_parallel_guesses_are_rate_limited_too(store, fast_hashes):
+def test_parallel_guesses_are_rate_limited_too(store, fast_hashing):
     auth.create_user(store, "erin", PASSWORD, "trainee")
     barrier = threading.Barrier(20)
     outcomes = []
@@ -304,12 +290,9 @@ def test_parallel_guesses_are_rate_limited_too(store, fast_hashes):
 # ---- sessions and other trainees' data -------------------------------------------------------
 
 @pytest.fixture
-def cohort(tmp_path, monkeypatch):
+def cohort(app_db):
     """Three trainees with reads (distinctive names) and a supervisor, served by the app."""
-    db = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(db))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    with Store(db) as store:
+    with Store(app_db) as store:
         case_ids = make_cases(store, n=6, size=32)
         add_model(store, "resnet50-cohort", case_ids)
         people = {}
@@ -318,36 +301,7 @@ def cohort(tmp_path, monkeypatch):
             add_practice_reads(store, people[name].user_id, case_ids, ["3", "4A"] * 3,
                                aided=["2", "5"] * 3, model_id="resnet50-cohort")
         people["sue"] = make_user(store, "sue", "supervisor", display_name="Sue Supervisor")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    yield people
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def page_text(at: AppTest) -> str:
-    """Every string of every element shown (the protobuf text of the whole tree)."""
-    parts = []
-
-    def walk(node) -> None:
-        if getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
-
-
-def visit(account, page: str, query: dict[str, str] | None = None) -> AppTest:
-    at = AppTest.from_file(ROOT / "app.py", default_timeout=90)
-    at.session_state["user"] = account
-    at.run()
-    at.switch_page(page)
-    at.query_params.update(query or {})
-    at.run()
-    assert not at.exception, [e.message for e in at.exception]
-    return at
+    return people
 
 
 def others_named(text: str, people: dict, me: str) -> list[str]:
@@ -358,18 +312,18 @@ def others_named(text: str, people: dict, me: str) -> list[str]:
 def test_a_trainees_pages_hold_nobody_elses_data(cohort):
     amelia, bart = cohort["amelia"], cohort["bartholomew"]
     for page in ("pages/quiz.py", "pages/progress.py", "pages/models.py", "pages/account.py"):
-        at = visit(amelia, page)
+        at = app_as(amelia, page)
         assert others_named(page_text(at), cohort, "amelia") == [], page
-    at = visit(amelia, "pages/progress.py", {"user": str(bart.user_id)})
+    at = app_as(amelia, "pages/progress.py", {"user": str(bart.user_id)})
     assert at.error and others_named(page_text(at), cohort, "amelia") == []
-    staff_view = visit(cohort["sue"], "pages/cohort.py")   # the check can see names
+    staff_view = app_as(cohort["sue"], "pages/cohort.py")   # the check can see names
     assert set(others_named(page_text(staff_view), cohort, "sue")) == {
         "amelia", "bartholomew", "cordelia"}
 
 
-def test_logout_clears_the_session_and_the_next_user_starts_clean(cohort, fast_hashes):
+def test_logout_clears_the_session_and_the_next_user_starts_clean(cohort, fast_hashing):
     amelia, bart = cohort["amelia"], cohort["bartholomew"]
-    at = visit(amelia, "pages/quiz.py")
+    at = app_as(amelia, "pages/quiz.py")
     at.number_input(key="quiz_length").set_value(2)
     next(b for b in at.button if b.label == "Start").click()
     at.run()
@@ -415,7 +369,7 @@ def test_a_checkpoint_carrying_pickled_code_is_refused_by_the_quiz(cohort, tmp_p
 
     with Store(db) as store, pytest.raises(UserError, match="pickled code"):
         load_model(store, "resnet50-cohort")
-    at = visit(cohort["amelia"], "pages/quiz.py")
+    at = app_as(cohort["amelia"], "pages/quiz.py")
     at.number_input(key="quiz_length").set_value(1)
     next(b for b in at.button if b.label == "Start").click()
     at.run()

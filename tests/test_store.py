@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.cases.library import NewCase, save_cases
-from core.errors import StoreLocked, UserError
+from core.errors import UserError
 from core.store import Store, latest_version, migrate, schema_version
 from core.store.migrations import available
 

@@ -5,69 +5,29 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from core import studies
 from core.store import Store
 from core.study_report import study_report
 from core.study_tables import fmt_ci
+from tests.app_pages import APP, ROOT, app_as, click, page_text
 from tests.quiz_helpers import HISTOLOGY, add_model, make_cases, make_user
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = ROOT / "app.py"
 TRUTH_WORDS = ("benign", "malignant", *HISTOLOGY.values(), "Reference BI-RADS", "outline")
 
 
 @pytest.fixture
-def lab(tmp_path, monkeypatch):
+def lab(app_db):
     """A store with 12 cases (4 in the test split), a model with cached heatmaps, two
     trainees and a supervisor, served to the app."""
-    path = tmp_path / "data" / "results.duckdb"
-    monkeypatch.setenv("SONOCASE_DB", str(path))
-    monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    st.cache_resource.clear()
-    st.cache_data.clear()
-    with Store(path) as store:
+    with Store(app_db) as store:
         cases = make_cases(store, n=12)
         add_model(store, "resnet50-study", cases)
         users = {name: make_user(store, name, role, display_name=name.capitalize())
                  for name, role in (("anna", "trainee"), ("ben", "trainee"),
                                     ("sue", "supervisor"))}
-    yield path, users
-    st.cache_resource.clear()
-    st.cache_data.clear()
-
-
-def app_as(account, page: str) -> AppTest:
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state["user"] = account
-    at.run()
-    at.switch_page(page)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def page_text(at: AppTest) -> str:
-    """Every string of every element on the page (protobuf text of the whole tree)."""
-    parts = []
-
-    def walk(node) -> None:
-        if getattr(node, "proto", None) is not None:
-            parts.append(str(node.proto))
-        for child in getattr(node, "children", {}).values():
-            walk(child)
-
-    walk(at._tree)
-    return "\n".join(parts)
-
-
-def click(at: AppTest, label: str) -> AppTest:
-    next(b for b in at.button if b.label == label).click()
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return app_db, users
 
 
 def set_up(path: Path, users, washout: float) -> int:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from core import images
+from core.models import framing
 from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics,
@@ -47,6 +48,7 @@ PUBLISHED = {"arch": "resnet50", "label": "ResNet50", "source": PUBLISHED_SOURCE
              "sensitivity": 0.863, "specificity": 0.865, "precision": 0.863, "f1": 0.863}
 OURS_SOURCE = "this app"
 LEVEL = 0.95
+ZOOM_SIDE_PX = 480  # a gallery panel zoomed on the lesion is enlarged to this side
 BAND_RESAMPLES = 2000
 BAND_SEED = 0
 BAND_GRID = np.linspace(0.0, 1.0, 101)
@@ -530,10 +532,13 @@ def case_panels(preds: pd.DataFrame, case_id: int, model_ids: list[str],
 
 
 def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: list[str],
-                   method: str, with_outline: bool = False, alpha: float = 0.45
-                   ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+                   method: str, with_outline: bool = False, alpha: float = 0.45,
+                   zoom: bool = False) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """The case's image and each model's stored heatmap over it, as (title, RGB) panels, and
-    the ids of the models without a stored map of this case for ``method``."""
+    the ids of the models without a stored map of this case for ``method``. ``zoom`` shows
+    every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
+    the case has a mask: a lesion-framed model's map covers only the lesion's square, which on
+    a whole BUSI image is a few percent of the panel."""
     from core import heatmaps  # imports torch: only when the gallery is opened
 
     record = case_record(store, case_id)
@@ -550,11 +555,16 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
         if cam is None:
             missing.append(row.model_id)
             continue
-        rgb = heatmaps.overlay(grey, cam, alpha)
+        region = heatmaps.read_region(store, row.model_id, case_id)
+        rgb = heatmaps.overlay(grey, cam, alpha, region)
         if outlined:
             rgb[images.mask_edge(mask, max(1, round(min(mask.shape) / 250)))] = \
                 images.OUTLINE_COLOUR
         panels.append((row.title, rgb))
+    if zoom and mask is not None:
+        box = framing.zoom_box(framing.lesion_box(mask), mask.shape)
+        panels = [(title, images.enlarge(framing.crop(rgb, box), ZOOM_SIDE_PX))
+                  for title, rgb in panels]
     return panels, missing
 
 
@@ -572,7 +582,7 @@ def format_localisation(summaries: list[dict], preds: pd.DataFrame) -> pd.DataFr
             "Pointing game hit rate (95% CI)": _with_ci(np.nan if rate is None else rate,
                                                         low, high),
             "Mean share of the map inside the lesion": _percent(summary["energy_inside"]),
-            "Chance (lesion's share of the image)": _percent(summary["chance"])})
+            "Chance (lesion's share of the area the map covers)": _percent(summary["chance"])})
     return pd.DataFrame(rows)
 
 

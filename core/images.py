@@ -40,6 +40,16 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
+def enlarge(rgb: np.ndarray, side: int) -> np.ndarray:
+    """An image scaled up (Lanczos) so its longer side is at least ``side`` pixels; one that
+    is already as large comes back unchanged."""
+    longer = max(rgb.shape[:2])
+    if longer >= side:
+        return rgb
+    size = (round(rgb.shape[1] * side / longer), round(rgb.shape[0] * side / longer))
+    return np.array(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+
+
 def to_rgb(grey: np.ndarray) -> np.ndarray:
     """An 8-bit grey image as RGB."""
     return np.repeat(grey[:, :, None], 3, axis=2)

@@ -4,17 +4,21 @@ every case of every session keeps its own widget state."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from core.errors import UserError
-from core.images import jpeg_bytes, load_grey, stored_png
+from core.images import enlarge, jpeg_bytes, load_grey, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.models.framing import Box, crop, zoom_box
 from core.store import Store
 from pages import ui
 
 Key = Callable[[str], str]
+Heatmap = tuple[np.ndarray, Box | None]  # the map at the image's size, the box the model read
+ZOOMED_SIDE_PX = 720  # a zoomed case image is enlarged to about the image column's width
 
 
 def show_image(column, image: bytes | np.ndarray, caption: str | None = None) -> None:
@@ -36,9 +40,9 @@ def answer_fields(key: Key) -> None:
 
 
 def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam"
-               ) -> np.ndarray | None:
-    """The model's map of the case: from the cache, else computed on the cached model; None,
-    with a warning on the page, where it cannot be had."""
+               ) -> Heatmap | None:
+    """The model's map of the case (from the cache, else computed on the cached model) and the
+    box it read; None, with a warning on the page, where it cannot be had."""
     from core import heatmaps
 
     try:
@@ -46,33 +50,48 @@ def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam
         if cam is None:
             cam = heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id,
                                             method=method)
-        return cam
+        return cam, heatmaps.read_region(store, model_id, case_id)
     except UserError as error:
         st.warning(f"The heatmap cannot be shown: {error}")
         return None
 
 
-def ai_panel(ai, cam: np.ndarray | None, key: Key) -> tuple[bool, float]:
-    """The model's probability and its call at its cut-off, the heatmap switch and opacity;
-    returns (show the heatmap, opacity)."""
+@dataclass(frozen=True)
+class HeatmapChoice:
+    """How the reader asked to see the heatmap."""
+
+    show: bool
+    alpha: float = 0.45
+    zoom: bool = False
+
+
+def ai_panel(ai, heatmap: Heatmap | None, key: Key) -> HeatmapChoice:
+    """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
+    and (for a model that read the lesion's square) zoom."""
     st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
     verdict = "malignant" if ai.malignant else "benign"
     st.caption(f"Model {ai.model_id}; at its cut-off of {ai.threshold:.0%} it calls this "
                f"nodule {verdict}.")
-    with_heatmap = st.toggle("Show the heatmap", value=cam is not None, disabled=cam is None,
-                             key=key("overlay"))
-    alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not with_heatmap,
+    show = st.toggle("Show the heatmap", value=heatmap is not None, disabled=heatmap is None,
+                     key=key("overlay"))
+    alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
-    return with_heatmap, alpha
+    zoom = heatmap is not None and heatmap[1] is not None and st.toggle(
+        "Zoom to the nodule", disabled=not show, key=key("zoom"),
+        help="This model read only the square around the nodule; see it enlarged.")
+    return HeatmapChoice(show and heatmap is not None, alpha, zoom)
 
 
-def case_image(column, store: Store, image_path: str, cam: np.ndarray | None = None,
-               alpha: float = 0.45) -> None:
-    """The case as stored, or blended with ``cam`` where one is given."""
-    if cam is None:
+def case_image(column, store: Store, image_path: str, heatmap: Heatmap | None = None,
+               choice: HeatmapChoice = HeatmapChoice(show=False)) -> None:
+    """The case as stored, or with ``heatmap`` blended in as ``choice`` asks."""
+    if heatmap is None or not choice.show:
         show_image(column, stored_png(store, image_path))
         return
     from core import heatmaps
 
-    show_image(column, heatmaps.overlay(load_grey(store, image_path), cam, alpha),
-               "Grad-CAM heatmap")
+    cam, region = heatmap
+    shown = heatmaps.overlay(load_grey(store, image_path), cam, choice.alpha, region)
+    if choice.zoom and region is not None:
+        shown = enlarge(crop(shown, zoom_box(region, cam.shape)), ZOOMED_SIDE_PX)
+    show_image(column, shown, "Grad-CAM heatmap")

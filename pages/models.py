@@ -85,8 +85,13 @@ def gallery(dataset: str, preds) -> None:
                                 format_func=lambda c: f"case {c}")
     method = cols[1].selectbox("CAM method", list(heatmaps.METHODS), key="models_method")
     with_outline = cols[2].toggle("Lesion outline", key="models_outline")
+    has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
+    zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
+                          key="models_zoom", help="Show the region around the lesion, enlarged "
+                          "(cases with a lesion mask). Lesion-framed models read only a square "
+                          "around the lesion, so their maps are small on the whole image.")
     panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
-                                                with_outline)
+                                                with_outline, zoom=zoom)
     fig = model_charts.gallery_figure(panels, f"{method}: case {case_id}", presentation)
     show(fig, "gallery")
     downloads(f"gallery_case{case_id}_{method}", fig)

@@ -107,10 +107,10 @@ def submit_aided(view: quiz.AIView) -> None:
 def ai_step(view: quiz.AIView) -> None:
     case_title(view)
     image_column, form_column = st.columns([3, 2])
-    cam = heatmap_of(store, view.ai.model_id, view.case_id)
+    heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
     seconds_on("ai", view)
     with form_column:
-        with_heatmap, alpha = ai_panel(view.ai, cam, lambda name: field("ai", view, name))
+        choice = ai_panel(view.ai, heatmap, lambda name: field("ai", view, name))
         st.write(f"Your first read: BI-RADS **{view.unaided.birads}**, "
                  f"**{view.unaided.probability:.0f}%**")
         with st.form(f"quiz_aided_{view.session_id}_{view.case_id}"):
@@ -121,7 +121,7 @@ def ai_step(view: quiz.AIView) -> None:
                       int(round(view.unaided.probability)), key=field("ai", view, "probability"))
             st.form_submit_button("Store my read and show the truth", type="primary",
                                   on_click=submit_aided, args=(view,))
-    case_image(image_column, store, view.image_path, cam if with_heatmap else None, alpha)
+    case_image(image_column, store, view.image_path, heatmap, choice)
 
 
 def training_progress() -> None:
@@ -152,8 +152,10 @@ def truth_image(view: quiz.TruthView, with_heatmap: bool):
     if with_heatmap:
         from core import heatmaps
 
-        cam = heatmap_of(store, view.ai.model_id, view.case_id)
-        shown = shown if cam is None else heatmaps.overlay(shown, cam, 0.45)
+        heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
+        if heatmap is not None:
+            cam, region = heatmap
+            shown = heatmaps.overlay(shown, cam, 0.45, region)
     if view.mask_path:
         shown = outline(shown, load_grey(store, view.mask_path) > 127)
     return shown

@@ -66,11 +66,11 @@ def case_step(view) -> None:
         with form_column:
             answer_form(view)
         return
-    cam = heatmap_of(store, view.ai.model_id, view.case_id, view.heatmap_method)
+    heatmap = heatmap_of(store, view.ai.model_id, view.case_id, view.heatmap_method)
     with form_column:
-        with_heatmap, alpha = ai_panel(view.ai, cam, lambda name: field(view, name))
+        choice = ai_panel(view.ai, heatmap, lambda name: field(view, name))
         answer_form(view)
-    case_image(image_column, store, view.image_path, cam if with_heatmap else None, alpha)
+    case_image(image_column, store, view.image_path, heatmap, choice)
 
 
 def own_results(phase: studies.PhaseView) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from core import comparison, images
+from core.models import framing
 from core.auth import User
 from core.errors import UserError
 from core.stats.metrics import brier, confusion, threshold_metrics
@@ -319,6 +320,35 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     for _, rgb in outlined:
         assert (rgb[edge] == images.OUTLINE_COLOUR).all()
         assert not (rgb[~mask] == images.OUTLINE_COLOUR).all(axis=-1).any()
+    zoomed, _ = comparison.gallery_panels(store, preds, case_id, [resnet], "gradcam", zoom=True)
+    box = framing.zoom_box(framing.lesion_box(mask), mask.shape)
+    assert [title for title, _ in zoomed] == [title for title, _ in panels]
+    for (_, whole), (_, near) in zip(panels, zoomed):
+        np.testing.assert_array_equal(
+            near, images.enlarge(framing.crop(whole, box), comparison.ZOOM_SIDE_PX))
+        assert near.shape[:2] == (max(box.height, comparison.ZOOM_SIDE_PX),) * 2
+
+
+def test_a_case_without_mask_is_shown_whole_when_zoomed(filled):
+    store, info = filled
+    case_id = info["test_cases"][0]
+    with store.transaction() as cur:
+        cur.execute("UPDATE cases SET mask_path = NULL WHERE case_id = ?", [case_id])
+    resnet = info["models"]["resnet50"]
+    preds = comparison.load_test_predictions(store, DATASET, [resnet])
+    whole, _ = comparison.gallery_panels(store, preds, case_id, [resnet], "gradcam")
+    zoomed, _ = comparison.gallery_panels(store, preds, case_id, [resnet], "gradcam", zoom=True)
+    assert len(zoomed) == len(whole) == 1
+    np.testing.assert_array_equal(zoomed[0][1], whole[0][1])
+
+
+def test_enlarge_scales_small_images_up_and_leaves_large_ones():
+    rgb = np.zeros((40, 20, 3), np.uint8)
+    rgb[:, 10:] = 200
+    bigger = images.enlarge(rgb, 100)
+    assert bigger.shape == (100, 50, 3)
+    assert bigger[:, :20].max() < 30 and bigger[:, 30:].min() > 170
+    assert images.enlarge(rgb, 40) is rgb
 
 
 def test_reader_study_reads_give_no_point_and_open_no_gallery_case(store):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from core.heatmaps import heatmap_for_case
+from core.heatmaps import heatmap_for_case, read_region
 from core.models.framing import (Box, choose_framing, crop, frame_box, lesion_box,
-                                 model_input, paste_map)
+                                 model_input, paste_map, zoom_box)
 from core.models.loading import load_model
 from core.models.train import train_models
 from models_helpers import add_tiny_dataset, torch_threads  # noqa: F401
@@ -52,6 +52,37 @@ def test_crop_beyond_the_edges_is_black_and_keeps_the_pixels_inside():
     image = np.arange(1, 13, dtype=np.uint8).reshape(3, 4)
     out = crop(image, Box(-1, 2, 3, 3))
     assert out.tolist() == [[0, 0, 0], [3, 4, 0], [7, 8, 0]]
+
+
+def test_crop_keeps_the_colour_channels():
+    rgb = np.arange(1, 37, dtype=np.uint8).reshape(3, 4, 3)
+    out = crop(rgb, Box(1, -1, 2, 2))
+    assert out.shape == (2, 2, 3)
+    assert out[:, 0].tolist() == [[0, 0, 0]] * 2 and out[:, 1].tolist() == rgb[1:, 0].tolist()
+
+
+def _inside(box: Box, shape) -> bool:
+    return box.top >= 0 and box.left >= 0 and box.top + box.height <= shape[0] \
+        and box.left + box.width <= shape[1]
+
+
+def test_the_zoomed_view_is_twice_the_lesion_square_about_its_centre():
+    mask = _mask((300, 400), 100, 140, 150, 230)
+    square = lesion_box(mask)
+    view = zoom_box(square, mask.shape)
+    assert view.height == view.width == 2 * square.height
+    assert abs((view.top + view.height / 2) - (square.top + square.height / 2)) <= 1
+    assert abs((view.left + view.width / 2) - (square.left + square.width / 2)) <= 1
+    assert _inside(view, mask.shape)
+
+
+def test_the_zoomed_view_moves_inside_the_image_and_never_outgrows_it():
+    corner = _mask((300, 400), 0, 30, 370, 400)        # the lesion touches two edges
+    view = zoom_box(lesion_box(corner), corner.shape)
+    assert _inside(view, corner.shape) and view.height == 2 * lesion_box(corner).height
+    assert view.top == 0 and view.left + view.width == 400
+    big = _mask((300, 400), 20, 280, 50, 350)          # twice its square is larger than the image
+    assert zoom_box(lesion_box(big), big.shape) == Box(0, 50, 300, 300)
 
 
 def test_a_lesion_fills_the_framed_input():
@@ -102,6 +133,7 @@ def test_a_lesion_framed_model_is_recorded_and_its_maps_stay_in_the_lesion_box(s
     outside = np.ones(mask.shape, bool)
     outside[max(box.top, 0):box.top + box.height, max(box.left, 0):box.left + box.width] = False
     assert not cam[outside].any()
+    assert read_region(store, model_id, ids[1]) == box  # what the overlay colours
 
 
 def test_a_dataset_with_a_case_without_mask_is_read_whole(store):
@@ -110,6 +142,7 @@ def test_a_dataset_with_a_case_without_mask_is_read_whole(store):
         cur.execute("UPDATE cases SET mask_path = NULL WHERE case_id = ?", [ids[0]])
     [model_id] = train_models(store, "tiny", ["alexnet"], **FAST)
     assert load_model(store, model_id).framing == "full"
+    assert read_region(store, model_id, ids[1]) is None  # the whole image
     with pytest.raises(UserError, match="no lesion mask"):
         train_models(store, "tiny", ["alexnet"], framing="lesion", **FAST)
 

@@ -16,6 +16,7 @@ from core.heatmaps import (METHODS, cached_heatmap, compute_cams, heatmap_for_ca
                            localisation_scores, localisation_summary, overlay,
                            precompute_heatmaps)
 from core.heatmaps.cam import ClassMargin
+from core.models.framing import Box
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
 from core.models.train import train_models
@@ -140,11 +141,23 @@ def test_overlay_blends_colour_over_grey():
     assert image.shape == (20, 30, 3) and image.dtype == np.uint8
     assert (image == 100).all()
     coloured = overlay(grey, cam, alpha=1.0)
-    assert tuple(coloured[5, 5]) != tuple(coloured[0, 0])
     assert coloured[5, 5, 0] > coloured[5, 5, 2]  # hot = red
-    assert (coloured[0, 0] == 100).all()  # nothing read there: the image stays grey
+    assert coloured[0, 0, 2] > coloured[0, 0, 0]  # a zero map is deep blue where read
     cool = overlay(grey, np.full((20, 30), 0.1, np.float32), alpha=1.0)
-    assert cool[0, 0, 2] > cool[0, 0, 0]  # a low but present map is blue
+    assert cool[0, 0, 2] > cool[0, 0, 0]  # a low map is blue too
+
+
+def test_overlay_leaves_what_the_model_did_not_read_grey():
+    grey = np.full((20, 30), 100, dtype=np.uint8)
+    cam = np.zeros((20, 30), dtype=np.float32)
+    cam[6, 6] = 1.0
+    square = Box(top=-2, left=4, height=10, width=10)  # reaches beyond the top edge
+    shown = overlay(grey, cam, alpha=0.5, region=square)
+    inside = np.zeros((20, 30), bool)
+    inside[0:8, 4:14] = True
+    assert (shown[~inside] == 100).all()
+    blue = shown[:, :, 2] > shown[:, :, 0]
+    assert blue[inside].sum() == inside.sum() - 1 and shown[6, 6, 0] > shown[6, 6, 2]
     with pytest.raises(UserError, match="does not match"):
         overlay(grey, cam[:10])
 

@@ -13,8 +13,11 @@ from streamlit.elements.image import ImageMixin
 from streamlit.testing.v1 import AppTest
 
 from core import quiz
-from core.images import load_grey
+from core.heatmaps import cached_heatmap, overlay, read_region
+from core.images import enlarge, load_grey
+from core.models.framing import crop, zoom_box
 from core.store import Store
+from pages.case_widgets import ZOOMED_SIDE_PX
 from tests.app_pages import ROOT, app_as, click, page_text
 from tests.quiz_helpers import HISTOLOGY, add_model, add_practice_reads, labels_of, make_cases, \
     make_user
@@ -120,6 +123,44 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
     click(at, "Next case")
     assert isinstance(current_view(path, anna), quiz.PresentView)
     assert_no_truth(at)
+
+
+def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, shown_images):
+    path, users = library
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("UPDATE models SET framing = 'lesion'")
+    anna = users["anna"]
+    at = start(app_as(anna))
+    view = current_view(path, anna)
+    at.radio[0].set_value("3")
+    click(at, "Submit my read")
+    with Store(path) as store:
+        cam = cached_heatmap(store, "resnet50-quiz", view.case_id)
+        region = read_region(store, "resnet50-quiz", view.case_id)
+    grey = case_image(path, view.case_id)
+    inside = np.zeros(grey.shape, bool)
+    inside[max(region.top, 0):region.top + region.height,
+           max(region.left, 0):region.left + region.width] = True
+    assert 0 < inside.sum() < inside.size
+    expected = overlay(grey, cam, 0.45, region)
+    assert np.abs(shown_images[-1].astype(int) - expected).mean() < 4  # sent as JPEG
+    assert np.abs(shown_images[-1][~inside].astype(int) - grey[~inside, None]).max() < 12
+
+    zoom = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_zoom")
+    assert zoom.value is False  # the whole image first
+    zoom.set_value(True).run()
+    near = enlarge(crop(expected, zoom_box(region, grey.shape)), ZOOMED_SIDE_PX)
+    assert shown_images[-1].shape == near.shape and near.shape[0] == ZOOMED_SIDE_PX
+    assert np.abs(shown_images[-1].astype(int) - near).mean() < 4
+
+
+def test_a_whole_image_model_offers_no_zoom(library):
+    path, users = library
+    at = start(app_as(users["anna"]))
+    at.radio[0].set_value("3")
+    click(at, "Submit my read")
+    assert "Show the heatmap" in [t.label for t in at.toggle]
+    assert "Zoom to the nodule" not in [t.label for t in at.toggle]
 
 
 def test_an_answer_without_birads_is_refused_on_the_page(library):

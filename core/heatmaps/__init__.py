@@ -1,14 +1,14 @@
 """Heatmaps (Grad-CAM and kin) for every model, cached so that a quiz never waits.
 
 Public API: :data:`METHODS`, :func:`heatmap_for_case`, :func:`cached_heatmap`,
-:func:`overlay`, :func:`precompute_heatmaps`, :func:`localisation_summary`.
+:func:`read_region`, :func:`overlay`, :func:`precompute_heatmaps`, :func:`localisation_summary`.
 Names are loaded on first use (PEP 562), so reading a cached map or drawing an overlay never
 imports torch; computing one does.
 """
 from importlib import import_module
 
 _HOME = {
-    "cached_heatmap": "stored", "overlay": "colour_overlay",
+    "cached_heatmap": "stored", "read_region": "stored", "overlay": "colour_overlay",
     "localisation_scores": "localisation", "localisation_summary": "localisation",
     "heatmap_for_case": "cache", "precompute_heatmaps": "cache",
     "METHODS": "cam", "compute_cams": "cam",

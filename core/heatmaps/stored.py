@@ -1,4 +1,5 @@
-"""Read a cached heatmap without torch: the quiz's AI step must not wait for torch to import."""
+"""Read a cached heatmap, and the region its model read, without torch: the quiz's AI step
+must not wait for torch to import."""
 from __future__ import annotations
 
 import hashlib
@@ -6,6 +7,8 @@ import io
 
 import numpy as np
 
+from core.images import load_grey
+from core.models.framing import Box, frame_box
 from core.store import Store
 
 
@@ -24,3 +27,16 @@ def cached_heatmap(store: Store, model_id: str, case_id: int, method: str = "gra
     if hashlib.sha256(data).hexdigest() != row[1]:
         return None
     return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
+
+
+def read_region(store: Store, model_id: str, case_id: int) -> Box | None:
+    """The box of the stored image that ``model_id`` reads of the case (a lesion-framed model:
+    the square around the lesion), or None for the whole image."""
+    with store.read() as cur:
+        row = cur.execute("SELECT m.framing, c.mask_path FROM models m, cases c "
+                          "WHERE m.model_id = ? AND c.case_id = ?",
+                          [model_id, int(case_id)]).fetchone()
+    if row is None or row[0] != "lesion" or row[1] is None:
+        return None
+    mask = load_grey(store, row[1]) > 127
+    return frame_box("lesion", mask.shape, mask, case_id)

@@ -25,6 +25,7 @@ FRAMINGS = ("lesion", "full")
 CONTEXT = 0.2      # tissue shown on each side of the lesion, as a share of its larger extent
 POSTERIOR = 0.15   # the square's centre sits this share of the lesion's height below its own
 MIN_SIDE_PX = 32   # a tiny lesion still gets some surrounding tissue
+ZOOM = 2.0         # a view zoomed on the lesion shows its square widened this many times
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,17 @@ def lesion_box(mask: np.ndarray) -> Box:
     return Box(round(centre_row - side / 2), round(centre_col - side / 2), side, side)
 
 
+def zoom_box(square: Box, shape: tuple[int, int], factor: float = ZOOM) -> Box:
+    """A view for people of what a model read (``square``: the lesion's, from
+    :func:`lesion_box`): the square widened ``factor`` times about the same centre, moved to
+    lie inside an image of ``shape`` where it fits, never larger than the image."""
+    height, width = shape
+    side = min(round(square.height * factor), height, width)
+    top = round(square.top + square.height / 2 - side / 2)
+    left = round(square.left + square.width / 2 - side / 2)
+    return Box(min(max(top, 0), height - side), min(max(left, 0), width - side), side, side)
+
+
 def frame_box(framing: str, shape: tuple[int, int], mask: np.ndarray | None,
               case: object = None) -> Box:
     """The box a model with ``framing`` reads in an image of ``shape``."""
@@ -68,8 +80,9 @@ def frame_box(framing: str, shape: tuple[int, int], mask: np.ndarray | None,
 
 
 def crop(image: np.ndarray, box: Box) -> np.ndarray:
-    """``image``'s pixels inside ``box``; parts beyond the image are zero (black)."""
-    out = np.zeros((box.height, box.width), dtype=image.dtype)
+    """``image``'s pixels (grey or RGB) inside ``box``; parts beyond the image are zero
+    (black)."""
+    out = np.zeros((box.height, box.width, *image.shape[2:]), dtype=image.dtype)
     top, left = max(box.top, 0), max(box.left, 0)
     bottom = min(box.top + box.height, image.shape[0])
     right = min(box.left + box.width, image.shape[1])

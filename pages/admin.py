@@ -285,12 +285,13 @@ def show_heatmap_result(result: dict) -> None:
 
 
 def heatmap_form(model_ids: list[str]) -> None:
-    from core.heatmaps.cam import METHODS
+    from core.heatmaps import METHOD_TITLES, method_title
 
     with st.form("heatmap_form"):
         model_id = st.selectbox("Model", model_ids, key="heatmap_model")
         split = st.selectbox("Cases", HEATMAP_SPLITS, key="heatmap_split")
-        method = st.selectbox("Method", list(METHODS), key="heatmap_method")
+        method = st.selectbox("Method", list(METHOD_TITLES), key="heatmap_method",
+                              format_func=method_title)
         submitted = st.form_submit_button("Compute the heatmaps")
     if submitted:
         params = {"model_id": model_id, "split": split, "method": method}

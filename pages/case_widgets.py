@@ -17,7 +17,6 @@ from core.store import Store
 from pages import ui
 
 Key = Callable[[str], str]
-Heatmap = tuple[np.ndarray, Box | None]  # the map at the image's size, the box the model read
 ZOOMED_SIDE_PX = 720  # a zoomed case image is enlarged to about the image column's width
 
 
@@ -39,10 +38,20 @@ def answer_fields(key: Key) -> None:
                          format_func=lambda value: value or "-", key=key(name))
 
 
+@dataclass(frozen=True)
+class Heatmap:
+    """A model's map of a case at the image's size, the box the model read (None: the whole
+    image) and the CAM method that made it."""
+
+    cam: np.ndarray
+    region: Box | None
+    method: str
+
+
 def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam"
                ) -> Heatmap | None:
-    """The model's map of the case (from the cache, else computed on the cached model) and the
-    box it read; None, with a warning on the page, where it cannot be had."""
+    """The model's map of the case (from the cache, else computed on the cached model); None,
+    with a warning on the page, where it cannot be had."""
     from core import heatmaps
 
     try:
@@ -50,7 +59,7 @@ def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam
         if cam is None:
             cam = heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id,
                                             method=method)
-        return cam, heatmaps.read_region(store, model_id, case_id)
+        return Heatmap(cam, heatmaps.read_region(store, model_id, case_id), method)
     except UserError as error:
         st.warning(f"The heatmap cannot be shown: {error}")
         return None
@@ -76,7 +85,7 @@ def ai_panel(ai, heatmap: Heatmap | None, key: Key) -> HeatmapChoice:
                      key=key("overlay"))
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
-    zoom = heatmap is not None and heatmap[1] is not None and st.toggle(
+    zoom = heatmap is not None and heatmap.region is not None and st.toggle(
         "Zoom to the nodule", disabled=not show, key=key("zoom"),
         help="This model read only the square around the nodule; see it enlarged.")
     return HeatmapChoice(show and heatmap is not None, alpha, zoom)
@@ -90,8 +99,8 @@ def case_image(column, store: Store, image_path: str, heatmap: Heatmap | None = 
         return
     from core import heatmaps
 
-    cam, region = heatmap
-    shown = heatmaps.overlay(load_grey(store, image_path), cam, choice.alpha, region)
-    if choice.zoom and region is not None:
-        shown = enlarge(crop(shown, zoom_box(region, cam.shape)), ZOOMED_SIDE_PX)
-    show_image(column, shown, "Grad-CAM heatmap")
+    shown = heatmaps.overlay(load_grey(store, image_path), heatmap.cam, choice.alpha,
+                             heatmap.region)
+    if choice.zoom and heatmap.region is not None:
+        shown = enlarge(crop(shown, zoom_box(heatmap.region, shown.shape[:2])), ZOOMED_SIDE_PX)
+    show_image(column, shown, f"{heatmaps.method_title(heatmap.method)} heatmap")

@@ -73,7 +73,7 @@ def not_trained(archs: list[str]) -> None:
 
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
-    from core import heatmaps  # imports torch: only when the gallery is open
+    from core import heatmaps  # cheap: torch is imported only to compute a missing map
 
     cases = comparison.gallery_cases(store, user, dataset)
     if not cases:
@@ -83,7 +83,9 @@ def gallery(dataset: str, preds) -> None:
     cols = st.columns([2, 2, 1])
     case_id = cols[0].selectbox("Case", cases, key="models_case",
                                 format_func=lambda c: f"case {c}")
-    method = cols[1].selectbox("CAM method", list(heatmaps.METHODS), key="models_method")
+    method = cols[1].selectbox("CAM method", list(heatmaps.METHOD_TITLES), key="models_method",
+                               format_func=heatmaps.method_title)
+    title = heatmaps.method_title(method)
     with_outline = cols[2].toggle("Lesion outline", key="models_outline")
     has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
     zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
@@ -92,12 +94,12 @@ def gallery(dataset: str, preds) -> None:
                           "around the lesion, so their maps are small on the whole image.")
     panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
                                                 with_outline, zoom=zoom)
-    fig = model_charts.gallery_figure(panels, f"{method}: case {case_id}", presentation)
+    fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)
     show(fig, "gallery")
     downloads(f"gallery_case{case_id}_{method}", fig)
     if missing:
         labels = dict(zip(preds["model_id"], preds["label"]))
-        st.caption(f"No stored {method} heatmap of this case yet for "
+        st.caption(f"No stored {title} heatmap of this case yet for "
                    f"{', '.join(labels.get(m, m) for m in missing)}.")
         if staff and st.button("Compute them now", key="models_compute"):
             with st.spinner("Computing heatmaps..."):
@@ -107,7 +109,7 @@ def gallery(dataset: str, preds) -> None:
     summaries = [heatmaps.localisation_summary(store, model_id, method, "test")
                  for model_id in model_ids]
     show_table(comparison.format_localisation(summaries, preds),
-               f"Localisation ({method}): stored test-split heatmaps of cases with a lesion mask",
+               f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",
                f"localisation_{method}", pd.DataFrame(summaries))
 
 

@@ -154,8 +154,7 @@ def truth_image(view: quiz.TruthView, with_heatmap: bool):
 
         heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
         if heatmap is not None:
-            cam, region = heatmap
-            shown = heatmaps.overlay(shown, cam, 0.45, region)
+            shown = heatmaps.overlay(shown, heatmap.cam, 0.45, heatmap.region)
     if view.mask_path:
         shown = outline(shown, load_grey(store, view.mask_path) > 127)
     return shown

@@ -151,7 +151,7 @@ def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, 
     whole = [json.loads(c.proto.spec) for c in staff.get("plotly_chart")
              if c.key == "chart_gallery"]
     assert whole[0]["data"][0]["source"] != gallery[0]["data"][0]["source"]
-    assert any(c.value.startswith("No stored gradcam heatmap") for c in staff.caption)
+    assert any(c.value.startswith("No stored Grad-CAM heatmap") for c in staff.caption)
     assert staff.button(key="models_compute")
     trainee = show_section(page_as(User(dan, "dan", "Dan", "trainee")).run(), "Heatmap gallery")
     assert not trainee.exception

@@ -133,6 +133,13 @@ def test_an_unfrozen_model_is_refused():
         compute_cams(freeze(model), "googlenet", _images(1), "gradcam2")
 
 
+def test_every_method_has_the_title_its_paper_gives_it():
+    from core.heatmaps import METHOD_TITLES, method_title
+
+    assert list(METHOD_TITLES) == list(METHODS)
+    assert method_title("gradcampp") == "Grad-CAM++" and method_title("other") == "other"
+
+
 def test_overlay_blends_colour_over_grey():
     grey = np.full((20, 30), 100, dtype=np.uint8)
     cam = np.zeros((20, 30), dtype=np.float32)

@@ -539,14 +539,23 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
     the case has a mask: a lesion-framed model's map covers only the lesion's square, which on
     a whole BUSI image is a few percent of the panel."""
-    from core import heatmaps  # imports torch: only when the gallery is opened
+    from core import heatmaps  # cheap: reading stored maps never imports torch
 
     record = case_record(store, case_id)
     grey = images.load_grey(store, record["image_path"])
     mask = images.load_grey(store, record["mask_path"]) > 127 if record["mask_path"] else None
-    outlined = with_outline and mask is not None
-    panels = [(f"case {case_id}: {record['label']}",
-               images.outline(grey, mask) if outlined else images.to_rgb(grey))]
+    box = framing.zoom_box(framing.lesion_box(mask), mask.shape) \
+        if zoom and mask is not None else None
+
+    def finish(rgb: np.ndarray) -> np.ndarray:
+        """Zoomed if asked, then outlined if asked (so the outline stays thin)."""
+        shown_mask = mask
+        if box is not None:
+            rgb, shown_mask = (images.zoom(rgb, box, ZOOM_SIDE_PX),
+                               images.zoom(mask, box, ZOOM_SIDE_PX))
+        return images.outline(rgb, shown_mask) if with_outline and mask is not None else rgb
+
+    panels = [(f"case {case_id}: {record['label']}", finish(images.to_rgb(grey)))]
     missing = []
     rows = case_panels(preds, case_id, model_ids,
                        case_localisation(store, case_id, model_ids, method))
@@ -556,15 +565,7 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
             missing.append(row.model_id)
             continue
         region = heatmaps.read_region(store, row.model_id, case_id)
-        rgb = heatmaps.overlay(grey, cam, alpha, region)
-        if outlined:
-            rgb[images.mask_edge(mask, max(1, round(min(mask.shape) / 250)))] = \
-                images.OUTLINE_COLOUR
-        panels.append((row.title, rgb))
-    if zoom and mask is not None:
-        box = framing.zoom_box(framing.lesion_box(mask), mask.shape)
-        panels = [(title, images.enlarge(framing.crop(rgb, box), ZOOM_SIDE_PX))
-                  for title, rgb in panels]
+        panels.append((row.title, finish(heatmaps.overlay(grey, cam, alpha, region))))
     return panels, missing
 
 

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import UserError
+from core.models.framing import Box, crop
 from core.store import Store
 
 OUTLINE_COLOUR = (0, 230, 118)
@@ -40,14 +41,25 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:
     return buffer.getvalue()
 
 
-def enlarge(rgb: np.ndarray, side: int) -> np.ndarray:
-    """An image scaled up (Lanczos) so its longer side is at least ``side`` pixels; one that
-    is already as large comes back unchanged."""
-    longer = max(rgb.shape[:2])
+def enlarge(image: np.ndarray, side: int) -> np.ndarray:
+    """An 8-bit image (grey or RGB) scaled up (Lanczos) so its longer side is at least
+    ``side`` pixels, or a boolean mask (nearest neighbour); one that is already as large comes
+    back unchanged."""
+    longer = max(image.shape[:2])
     if longer >= side:
-        return rgb
-    size = (round(rgb.shape[1] * side / longer), round(rgb.shape[0] * side / longer))
-    return np.array(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS))
+        return image
+    size = (round(image.shape[1] * side / longer), round(image.shape[0] * side / longer))
+    if image.dtype == bool:
+        grey = Image.fromarray(image.astype(np.uint8) * 255)
+        return np.array(grey.resize(size, Image.Resampling.NEAREST)) > 127
+    return np.array(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
+
+
+def zoom(image: np.ndarray, box: Box, side: int) -> np.ndarray:
+    """The part of an image or mask inside ``box`` (beyond the image: black or outside the
+    mask), enlarged (:func:`enlarge`) to ``side`` pixels; draw outlines after zooming, so they
+    stay thin."""
+    return enlarge(crop(image, box), side)
 
 
 def to_rgb(grey: np.ndarray) -> np.ndarray:

@@ -10,9 +10,9 @@ import numpy as np
 import streamlit as st
 
 from core.errors import UserError
-from core.images import enlarge, jpeg_bytes, load_grey, stored_png
+from core.images import jpeg_bytes, load_grey, stored_png, zoom
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
-from core.models.framing import Box, crop, zoom_box
+from core.models.framing import Box, zoom_box
 from core.store import Store
 from pages import ui
 
@@ -85,10 +85,16 @@ def ai_panel(ai, heatmap: Heatmap | None, key: Key) -> HeatmapChoice:
                      key=key("overlay"))
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
-    zoom = heatmap is not None and heatmap.region is not None and st.toggle(
+    zoom_in = heatmap is not None and heatmap.region is not None and st.toggle(
         "Zoom to the nodule", disabled=not show, key=key("zoom"),
         help="This model read only the square around the nodule; see it enlarged.")
-    return HeatmapChoice(show and heatmap is not None, alpha, zoom)
+    return HeatmapChoice(show and heatmap is not None, alpha, zoom_in)
+
+
+def around(image: np.ndarray, square: Box) -> np.ndarray:
+    """The part of an image (or mask) around a lesion's square (``framing.zoom_box``),
+    enlarged to about the image column's width."""
+    return zoom(image, zoom_box(square, image.shape[:2]), ZOOMED_SIDE_PX)
 
 
 def case_image(column, store: Store, image_path: str, heatmap: Heatmap | None = None,
@@ -102,5 +108,5 @@ def case_image(column, store: Store, image_path: str, heatmap: Heatmap | None = 
     shown = heatmaps.overlay(load_grey(store, image_path), heatmap.cam, choice.alpha,
                              heatmap.region)
     if choice.zoom and heatmap.region is not None:
-        shown = enlarge(crop(shown, zoom_box(heatmap.region, shown.shape[:2])), ZOOMED_SIDE_PX)
+        shown = around(shown, heatmap.region)
     show_image(column, shown, f"{heatmaps.method_title(heatmap.method)} heatmap")

@@ -12,8 +12,10 @@ from core import quiz
 from core.errors import UserError
 from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.models.framing import lesion_box
 from pages import ui
-from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of, show_image
+from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
+    show_image
 
 user = ui.require_role("trainee")
 store = ui.get_store()
@@ -144,8 +146,9 @@ def descriptor_table(view: quiz.TruthView) -> str | None:
     return "\n".join(lines)
 
 
-def truth_image(view: quiz.TruthView, with_heatmap: bool):
-    """The case with the lesion outline, over the AI's heatmap if asked."""
+def truth_image(view: quiz.TruthView, with_heatmap: bool, zoom: bool):
+    """The case with the lesion outline, over the AI's heatmap if asked, around the lesion if
+    asked."""
     if not view.mask_path and not with_heatmap:
         return stored_png(store, view.image_path)
     shown = load_grey(store, view.image_path)
@@ -155,9 +158,13 @@ def truth_image(view: quiz.TruthView, with_heatmap: bool):
         heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
         if heatmap is not None:
             shown = heatmaps.overlay(shown, heatmap.cam, 0.45, heatmap.region)
-    if view.mask_path:
-        shown = outline(shown, load_grey(store, view.mask_path) > 127)
-    return shown
+    if not view.mask_path:
+        return shown
+    mask = load_grey(store, view.mask_path) > 127
+    if zoom and mask.any():  # zoom first: the outline stays thin
+        square = lesion_box(mask)
+        shown, mask = around(shown, square), around(mask, square)
+    return outline(shown, mask)
 
 
 def truth_step(view: quiz.TruthView) -> None:
@@ -174,6 +181,8 @@ def truth_step(view: quiz.TruthView) -> None:
             st.markdown(table)
         with_heatmap = view.ai is not None and st.toggle(
             "Show the AI heatmap under the outline", key=field("truth", view, "overlay"))
+        zoom = bool(view.mask_path) and st.toggle("Zoom to the nodule",
+                                                  key=field("truth", view, "zoom"))
         if view.ai is None:
             st.info(f"AI: {view.no_ai_reason}. No read after the AI was stored for this case.")
             training_progress()
@@ -183,7 +192,7 @@ def truth_step(view: quiz.TruthView) -> None:
                   args=(quiz.advance, view.case_id))
         if not last:
             end_button(view)
-    show_image(image_column, truth_image(view, with_heatmap),
+    show_image(image_column, truth_image(view, with_heatmap, zoom),
                "The lesion outline (green)" if view.mask_path else None)
 
 

@@ -351,6 +351,17 @@ def test_enlarge_scales_small_images_up_and_leaves_large_ones():
     assert images.enlarge(rgb, 40) is rgb
 
 
+def test_zoom_keeps_a_mask_boolean_and_aligned_with_its_image():
+    mask = np.zeros((40, 60), bool)
+    mask[10:20, 30:40] = True
+    grey = np.where(mask, 250, 10).astype(np.uint8)
+    box = framing.Box(5, 25, 20, 20)
+    near_mask, near_grey = images.zoom(mask, box, 100), images.zoom(grey, box, 100)
+    assert near_mask.dtype == bool and near_mask.shape == near_grey.shape == (100, 100)
+    assert near_mask.mean() == pytest.approx(0.25, abs=0.02)
+    assert near_grey[near_mask].mean() > 200 and near_grey[~near_mask].mean() < 60
+
+
 def test_reader_study_reads_give_no_point_and_open_no_gallery_case(store):
     info = populate(store, n_test=30, n_train=10, trainees=())
     eve_id = add_user(store, "eve", "trainee")

@@ -14,8 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from core import quiz
 from core.heatmaps import cached_heatmap, overlay, read_region
-from core.images import enlarge, load_grey
-from core.models.framing import crop, zoom_box
+from core.images import load_grey, outline, zoom
+from core.models.framing import lesion_box, zoom_box
 from core.store import Store
 from pages.case_widgets import ZOOMED_SIDE_PX
 from tests.app_pages import ROOT, app_as, click, page_text
@@ -146,12 +146,23 @@ def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, 
     assert np.abs(shown_images[-1].astype(int) - expected).mean() < 4  # sent as JPEG
     assert np.abs(shown_images[-1][~inside].astype(int) - grey[~inside, None]).max() < 12
 
-    zoom = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_zoom")
-    assert zoom.value is False  # the whole image first
-    zoom.set_value(True).run()
-    near = enlarge(crop(expected, zoom_box(region, grey.shape)), ZOOMED_SIDE_PX)
+    switch = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_zoom")
+    assert switch.value is False  # the whole image first
+    switch.set_value(True).run()
+    near = zoom(expected, zoom_box(region, grey.shape), ZOOMED_SIDE_PX)
     assert shown_images[-1].shape == near.shape and near.shape[0] == ZOOMED_SIDE_PX
     assert np.abs(shown_images[-1].astype(int) - near).mean() < 4
+
+    click(at, "Store my read and show the truth")
+    with Store(path) as store, store.read() as cur:
+        mask_path = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?",
+                                [view.case_id]).fetchone()[0]
+        mask = load_grey(store, mask_path) > 127
+    at.toggle(key=f"quiz_truth_{view.session_id}_{view.case_id}_zoom").set_value(True).run()
+    box = zoom_box(lesion_box(mask), grey.shape)
+    outlined = outline(zoom(grey, box, ZOOMED_SIDE_PX), zoom(mask, box, ZOOMED_SIDE_PX))
+    assert shown_images[-1].shape == outlined.shape == (ZOOMED_SIDE_PX, ZOOMED_SIDE_PX, 3)
+    assert np.abs(shown_images[-1].astype(int) - outlined).mean() < 4
 
 
 def test_a_whole_image_model_offers_no_zoom(library):

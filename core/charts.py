@@ -24,7 +24,7 @@ def _line_with_band(figure: go.Figure, frame: pd.DataFrame, x: str, metric: str,
         figure.add_trace(go.Scatter(
             x=pd.concat([band[x], band[x][::-1]]),
             y=pd.concat([band[f"{metric}_hi"], band[f"{metric}_lo"][::-1]]),
-            fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0},
+            mode="lines", fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0},
             hoverinfo="skip", showlegend=False, name=f"{name} 95% CI"))
     figure.add_trace(go.Scatter(x=frame[x], y=frame[metric], mode="lines", name=name,
                                 line={"color": colour, "width": 2}))
@@ -36,6 +36,12 @@ def _layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Fig
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
                          hovermode="x unified")
     return figure
+
+
+def _whole_cases(figure: go.Figure, counts: pd.Series) -> None:
+    """Ticks of a cases-read axis at whole cases (not 1.2, 1.4...): one per case up to ten."""
+    few = len(counts) > 0 and counts.max() <= 10
+    figure.update_xaxes(tickformat="d", dtick=1 if few else None)
 
 
 def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
@@ -51,6 +57,8 @@ def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
         figure.add_hline(y=model_value, line={"dash": "dash", "color": "#555"},
                          annotation_text=f"{model_name}: {model_value:.0%}",
                          annotation_position="bottom right")
+    if x == "position":
+        _whole_cases(figure, curves["position"] if len(curves) else pd.Series(dtype=int))
     return _layout(figure, METRIC_TITLES[metric], X_TITLES[x], METRIC_TITLES[metric])
 
 
@@ -77,6 +85,7 @@ def cusum_chart(curve: pd.DataFrame) -> go.Figure:
         figure.add_hline(y=-h0, line={"dash": "dash", "color": "#2ca02c"},
                          annotation_text=f"acceptable ({limits.get('p0', 0):.0%} wrong)",
                          annotation_position="bottom right")
+    _whole_cases(figure, curve["attempt"] if len(curve) else pd.Series(dtype=int))
     figure.update_layout(title="Learning curve (CUSUM of wrong unaided calls)",
                          xaxis_title="Cases read", yaxis_title="CUSUM score",
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10})
@@ -90,6 +99,7 @@ def compare_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
     for index, name in enumerate(names):
         _line_with_band(figure, frame[frame["trainee"] == name], "position", metric, name,
                         PALETTE[index % len(PALETTE)])
+    _whole_cases(figure, frame["position"] if len(frame) else pd.Series(dtype=int))
     return _layout(figure, f"{METRIC_TITLES[metric]} by trainee", X_TITLES["position"],
                    METRIC_TITLES[metric])
 

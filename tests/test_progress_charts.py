@@ -25,7 +25,7 @@ def test_the_rolling_chart_has_a_band_and_a_line_per_mode_and_the_model_level():
     frame = pd.concat([rolling_metrics(reads(30, 3), 10).assign(mode="unaided"),
                        rolling_metrics(reads(30, 5), 10).assign(mode="aided")])
     figure = charts.rolling_chart(frame, "accuracy", model_value=0.86)
-    lines = [t for t in figure.data if t.mode == "lines"]
+    lines = [t for t in figure.data if t.fill != "toself"]
     bands = [t for t in figure.data if t.fill == "toself"]
     assert [t.name for t in lines] == ["unaided", "aided"] and len(bands) == 2
     unaided = frame[frame["mode"] == "unaided"]
@@ -37,6 +37,19 @@ def test_the_rolling_chart_has_a_band_and_a_line_per_mode_and_the_model_level():
 def test_the_rolling_chart_without_reads_or_model_is_empty():
     figure = charts.rolling_chart(pd.DataFrame(), "auc")
     assert not figure.data and not figure.layout.shapes
+
+
+def test_cases_read_are_counted_in_whole_cases():
+    few = charts.rolling_chart(rolling_metrics(reads(2, 3), 10).assign(mode="unaided"),
+                               "accuracy")
+    assert few.layout.xaxis.dtick == 1 and few.layout.xaxis.tickformat == "d"
+    assert all(trace.mode == "lines" for trace in few.data)  # no stray markers on the band
+    many = charts.compare_chart(rolling_metrics(reads(40, 3), 10).assign(trainee="Ann"),
+                                "accuracy")
+    assert many.layout.xaxis.dtick is None and many.layout.xaxis.tickformat == "d"
+    by_date = charts.rolling_chart(rolling_metrics(reads(2, 3), 10, by="date")
+                                   .assign(mode="unaided"), "accuracy", x="date")
+    assert by_date.layout.xaxis.tickformat is None
 
 
 def test_the_cusum_chart_marks_its_signals_and_limits():
@@ -52,7 +65,7 @@ def test_the_compare_chart_draws_one_line_per_trainee():
     frame = pd.concat([rolling_metrics(reads(20, 3), 5).assign(trainee="Ann"),
                        rolling_metrics(reads(20, 4), 5).assign(trainee="Bob")])
     figure = charts.compare_chart(frame, "accuracy")
-    assert [t.name for t in figure.data if t.mode == "lines"] == ["Ann", "Bob"]
+    assert [t.name for t in figure.data if t.fill != "toself"] == ["Ann", "Bob"]
 
 
 def test_the_cohort_chart_has_error_bars_from_the_cis():

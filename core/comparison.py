@@ -545,7 +545,7 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     grey = images.load_grey(store, record["image_path"])
     mask = images.load_grey(store, record["mask_path"]) > 127 if record["mask_path"] else None
     box = framing.zoom_box(framing.lesion_box(mask), mask.shape) \
-        if zoom and mask is not None else None
+        if zoom and mask is not None and mask.any() else None
 
     def finish(rgb: np.ndarray) -> np.ndarray:
         """Zoomed if asked, then outlined if asked (so the outline stays thin)."""

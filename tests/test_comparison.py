@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 
 from core import comparison, images
 from core.models import framing
@@ -329,11 +330,17 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
         assert near.shape[:2] == (max(box.height, comparison.ZOOM_SIDE_PX),) * 2
 
 
-def test_a_case_without_mask_is_shown_whole_when_zoomed(filled):
+@pytest.mark.parametrize("mask", ["none", "empty"])
+def test_a_case_without_a_lesion_is_shown_whole_when_zoomed(filled, mask):
     store, info = filled
     case_id = info["test_cases"][0]
-    with store.transaction() as cur:
-        cur.execute("UPDATE cases SET mask_path = NULL WHERE case_id = ?", [case_id])
+    if mask == "none":
+        with store.transaction() as cur:
+            cur.execute("UPDATE cases SET mask_path = NULL WHERE case_id = ?", [case_id])
+    else:  # a normal scan: a mask file with nothing in it
+        path = store.resolve(comparison.case_record(store, case_id)["mask_path"])
+        blank = np.zeros_like(np.asarray(Image.open(path)))
+        Image.fromarray(blank).save(path)
     resnet = info["models"]["resnet50"]
     preds = comparison.load_test_predictions(store, DATASET, [resnet])
     whole, _ = comparison.gallery_panels(store, preds, case_id, [resnet], "gradcam")

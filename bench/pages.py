@@ -143,36 +143,25 @@ def first_page_seconds(path: Path) -> float:
 
 def browser_first_page_seconds(path: Path) -> float | None:
     """``streamlit run`` start -> the login form visible in chromium (None without chromium)."""
-    chromium = Path("/usr/bin/chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         return None
-    if not chromium.exists():
-        return None
-    from tests.test_browser_quiz import free_port, wait_until_healthy
+    from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
-    port = free_port()
-    env = dict(os.environ, SONOCASE_DB=str(path), SONOCASE_AUTOTRAIN="0")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(chromium), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+    if not CHROMIUM.exists():
+        return None
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as scratch:
+        browser = launch_chromium(playwright)
         started = time.perf_counter()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.fileWatcherType",
-             "none", "--server.headless", "true", "--server.port", str(port),
-             "--server.address", "127.0.0.1"], cwd=ROOT, env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_until_healthy(f"http://127.0.0.1:{port}", server)
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}")
-            page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
-            return time.perf_counter() - started
+            with streamlit_app(path, Path(scratch) / "streamlit.log") as server:
+                page = browser.new_page()
+                page.goto(server.url)
+                page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+                return time.perf_counter() - started
         finally:
             browser.close()
-            server.terminate()
-            server.wait(timeout=20)
 
 
 def report(name: str, timings: list[tuple[float, float]], target: float | None = None) -> None:

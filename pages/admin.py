@@ -16,6 +16,7 @@ from core.datasets import conflicts_table, dataset_overview, label_split_counts,
 from core.demo import has_demo_dataset, start_demo_training
 from core.errors import UserError
 from core.jobs import JobFn, JobStatus, recent_jobs
+from core.models.framing import FRAMING_CHOICES
 from core.model_overview import heatmap_coverage, trained_models
 from core.splits import make_split
 from pages import ui
@@ -266,7 +267,7 @@ def training_form(names: list[str]) -> None:
         init = st.selectbox("Initial weights", ("auto", "imagenet", "scratch"),
                             help="ImageNet weights from the local cache (never downloaded); "
                                  "auto: when present", key="train_init")
-        framing = st.selectbox("Models read", ("auto", "lesion", "full"),
+        framing = st.selectbox("Models read", FRAMING_CHOICES,
                                format_func=FRAMING_LABELS.get,
                                help="A square around the lesion mask, as a sonographer frames "
                                     "a nodule, or the whole image", key="train_framing")

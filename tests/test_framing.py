@@ -8,7 +8,7 @@ import pytest
 
 from core.errors import UserError
 from core.heatmaps import heatmap_for_case, read_region
-from core.models.framing import (Box, choose_framing, crop, frame_box, lesion_box,
+from core.models.framing import (Box, choose_framing, crop, frame_box, inside, lesion_box,
                                  model_input, paste_map, zoom_box)
 from core.models.loading import load_model
 from core.models.train import train_models
@@ -52,6 +52,13 @@ def test_crop_beyond_the_edges_is_black_and_keeps_the_pixels_inside():
     image = np.arange(1, 13, dtype=np.uint8).reshape(3, 4)
     out = crop(image, Box(-1, 2, 3, 3))
     assert out.tolist() == [[0, 0, 0], [3, 4, 0], [7, 8, 0]]
+
+
+def test_a_box_beyond_the_image_has_nothing_inside_it():
+    image = np.ones((3, 4), np.uint8)
+    in_image, in_box = inside(Box(5, -9, 2, 3), image.shape)
+    assert image[in_image].size == 0 and np.zeros((2, 3))[in_box].size == 0
+    assert not crop(image, Box(5, -9, 2, 3)).any()
 
 
 def test_crop_keeps_the_colour_channels():

@@ -6,6 +6,8 @@ import json
 import sys
 from pathlib import Path
 
+from core.models.framing import FRAMING_CHOICES
+
 HELP = "train models on a dataset and record their predictions (quick: CPU; paper: GPU)"
 
 
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(never downloaded); auto: use them when present")
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder holding torchvision's ImageNet weight files")
-    parser.add_argument("--framing", default="auto", choices=("auto", "lesion", "full"),
+    parser.add_argument("--framing", default="auto", choices=FRAMING_CHOICES,
                         help="what the models read: the lesion's region (a square around its "
                              "mask) or the whole image; auto: the lesion where every case has "
                              "a mask")

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 
 from core.errors import UserError
-from core.models.framing import Box
+from core.models.framing import Box, inside
 
 
 def colourise(cam: np.ndarray) -> np.ndarray:
@@ -27,10 +27,7 @@ def overlay(image_grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4,
         raise UserError(f"alpha must lie between 0 and 1 (got {alpha})")
     grey = np.repeat(image_grey[:, :, None], 3, axis=2).astype(np.float32)
     weight = np.zeros(cam.shape + (1,), np.float32)
-    if region is None:
-        weight[:] = alpha
-    else:
-        weight[max(region.top, 0):max(region.top + region.height, 0),
-               max(region.left, 0):max(region.left + region.width, 0)] = alpha
+    where = (slice(None), slice(None)) if region is None else inside(region, cam.shape)[0]
+    weight[where] = alpha
     blended = (1 - weight) * grey + weight * colourise(cam).astype(np.float32)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

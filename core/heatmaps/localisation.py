@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from core.images import load_grey
-from core.models.framing import lesion_box
+from core.models.framing import inside, lesion_box
 from core.store import Store
 
 
@@ -21,10 +21,7 @@ def chance_share(mask: np.ndarray, framing: str) -> float:
     """The lesion's share of the area a map covers (see the module's docstring)."""
     if framing != "lesion":
         return float(mask.mean())
-    box = lesion_box(mask)
-    rows = min(box.top + box.height, mask.shape[0]) - max(box.top, 0)
-    cols = min(box.left + box.width, mask.shape[1]) - max(box.left, 0)
-    return float(mask.sum() / (rows * cols))
+    return float(mask.sum() / mask[inside(lesion_box(mask), mask.shape)[0]].size)
 
 
 def localisation_scores(cam: np.ndarray, mask: np.ndarray) -> tuple[bool | None, float | None]:

@@ -22,6 +22,7 @@ from PIL import Image
 from core.errors import UserError
 
 FRAMINGS = ("lesion", "full")
+FRAMING_CHOICES = ("auto", *FRAMINGS)  # what a user may ask for (see choose_framing)
 CONTEXT = 0.2      # tissue shown on each side of the lesion, as a share of its larger extent
 POSTERIOR = 0.15   # the square's centre sits this share of the lesion's height below its own
 MIN_SIDE_PX = 32   # a tiny lesion still gets some surrounding tissue
@@ -79,16 +80,22 @@ def frame_box(framing: str, shape: tuple[int, int], mask: np.ndarray | None,
             from None
 
 
+def inside(box: Box, shape: tuple[int, ...]) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """The part of ``box`` that lies within an image of ``shape``: (rows, cols) slices of the
+    image, and the same pixels as slices of an array the size of the box."""
+    top, left = max(box.top, 0), max(box.left, 0)
+    bottom = max(min(box.top + box.height, shape[0]), top)
+    right = max(min(box.left + box.width, shape[1]), left)
+    return ((slice(top, bottom), slice(left, right)),
+            (slice(top - box.top, bottom - box.top), slice(left - box.left, right - box.left)))
+
+
 def crop(image: np.ndarray, box: Box) -> np.ndarray:
     """``image``'s pixels (grey or RGB) inside ``box``; parts beyond the image are zero
     (black)."""
     out = np.zeros((box.height, box.width, *image.shape[2:]), dtype=image.dtype)
-    top, left = max(box.top, 0), max(box.left, 0)
-    bottom = min(box.top + box.height, image.shape[0])
-    right = min(box.left + box.width, image.shape[1])
-    if bottom > top and right > left:
-        out[top - box.top:bottom - box.top, left - box.left:right - box.left] = \
-            image[top:bottom, left:right]
+    in_image, in_box = inside(box, image.shape)
+    out[in_box] = image[in_image]
     return out
 
 
@@ -108,11 +115,8 @@ def paste_map(small: np.ndarray, box: Box, shape: tuple[int, int]) -> np.ndarray
     resized = np.array(Image.fromarray(small.astype(np.float32))
                        .resize((box.width, box.height), Image.Resampling.BILINEAR))
     full = np.zeros(shape, dtype=np.float32)
-    top, left = max(box.top, 0), max(box.left, 0)
-    bottom, right = min(box.top + box.height, shape[0]), min(box.left + box.width, shape[1])
-    if bottom > top and right > left:
-        full[top:bottom, left:right] = resized[top - box.top:bottom - box.top,
-                                               left - box.left:right - box.left]
+    in_image, in_box = inside(box, shape)
+    full[in_image] = resized[in_box]
     return np.clip(full, 0, 1)
 
 
@@ -121,7 +125,7 @@ def choose_framing(requested: str, cases_without_mask: int) -> str:
     if requested == "auto":
         return "lesion" if cases_without_mask == 0 else "full"
     if requested not in FRAMINGS:
-        raise UserError(f"--framing must be auto, {' or '.join(FRAMINGS)} (got {requested!r})")
+        raise UserError(f"--framing must be {', '.join(FRAMING_CHOICES)} (got {requested!r})")
     if requested == "lesion" and cases_without_mask:
         raise UserError(f"--framing lesion: {cases_without_mask} case(s) have no lesion mask "
                         "(use --framing full, or import their masks)")

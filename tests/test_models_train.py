@@ -114,6 +114,19 @@ def test_the_threshold_never_sees_the_test_cases(store, monkeypatch):
             assert second[case_id][0] == pytest.approx(prob, abs=1e-6)
 
 
+def test_cpu_threads_are_chosen_again_every_epoch(store, monkeypatch):
+    """A busy moment when training starts (a page rendering) must not hold a run to 1 thread."""
+    import core.models.train as train_module
+
+    add_tiny_dataset(store)
+    free = iter([1, 2, 2, 2, 2, 2])
+    monkeypatch.setattr(train_module, "cpu_threads", lambda: next(free))
+    chosen = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    train_models(store, "tiny", ["googlenet"], **{**FAST, "epochs": 3})
+    assert chosen[:2] == [1, 2] and len(chosen) >= 3  # at least one choice per epoch
+
+
 def test_paper_profile_predicts_every_training_case_out_of_fold(store):
     ids = add_tiny_dataset(store)
     [model_id] = train_models(store, "tiny", ["googlenet"], profile="paper", **FAST)

@@ -170,14 +170,16 @@ class FitResult:
 def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx: np.ndarray,
         val_idx: np.ndarray | None, profile: Profile, lr: float, seed: int,
         on_step: Callable[[int, int, int], None] | None = None,
-        cancel: threading.Event | None = None) -> FitResult:
+        cancel: threading.Event | None = None,
+        on_epoch: Callable[[int], None] | None = None) -> FitResult:
     """Train ``model`` on ``train_idx``. With early stopping, validate on ``val_idx`` after each
     epoch and end with the weights of the best epoch (highest AUC, then lowest loss); stop once
     ``patience`` epochs bring nothing better, but not before half the epochs (a small validation
     fold is noisy, and a lucky early epoch would end training before it has begun).
     With ``profile.ema`` the judged (and kept) weights are an exponential moving average over
     epochs: on a few hundred cases one epoch's weights swing, and picking the best of them on a
-    small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress."""
+    small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress;
+    ``on_epoch(epoch)`` runs before each epoch."""
     device = images.device
     noise = torch.Generator(device=device).manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
@@ -196,6 +198,8 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
     best: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(1, profile.epochs + 1):
+        if on_epoch is not None:
+            on_epoch(epoch)
         step_report = (lambda s, n, e=epoch: on_step(e, s, n)) if on_step else None
         loss = train_one_epoch(model, images, labels, train_idx, optimizer, scheduler, weights,
                                profile, shuffle, noise, step_report, cancel)

@@ -159,7 +159,13 @@ class _Trainer:
     def fit(self, model, train_idx, val_idx, seed: int, phase: str):
         on_step = self.reporter.step_callback(phase, self.profile.epochs)
         return fit(model, self.data.images, self.data.labels, train_idx, val_idx, self.profile,
-                   self.lr, seed, on_step, self.cancel)
+                   self.lr, seed, on_step, self.cancel, self.choose_threads)
+
+    def choose_threads(self, _epoch: int) -> None:
+        """On a CPU, the cores free now, chosen again each epoch: a page rendering or another
+        job at the moment training starts must not hold a whole run to one thread."""
+        if self.device.type == "cpu":
+            torch.set_num_threads(cpu_threads())
 
     def planned_steps(self, train_sets: list[np.ndarray]) -> int:
         return sum(len(batches(idx, self.profile.batch_size, None)) for idx in train_sets) \
@@ -355,9 +361,7 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
                                   cuda=torch_device.type == "cuda", framing=framing)
                 for arch in archs}
     find_weights(archs[0], init, weights_dir)  # checks init and weights_dir before any work
-    if torch_device.type == "cpu":
-        torch.set_num_threads(cpu_threads())
-    else:
+    if torch_device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels
     size = profiles[archs[0]].image_size
     data = load_cases(store, dataset, size, framing)

@@ -228,10 +228,11 @@ def _png_data_uri(rgb: np.ndarray) -> str:
 def gallery_figure(panels: list[tuple[str, np.ndarray]], title: str,
                    presentation: bool = False, width: int = 1100) -> go.Figure:
     """Images (title, RGB uint8 array) in a grid: the heatmap gallery of one case (the image,
-    then one panel per model); three to a row, four beyond six panels except on a projector.
-    The height fits images of the first panel's shape at ``width`` layout pixels."""
+    then one panel per model); three to a row, four beyond six panels except on a projector,
+    and a lone image keeps a panel's size rather than filling the width. The height fits
+    images of the first panel's shape at ``width`` layout pixels."""
     size = _sizes(presentation)
-    cols = min(len(panels), 4 if len(panels) > 6 and not presentation else 3)
+    cols = 4 if len(panels) > 6 and not presentation else 3
     rows = math.ceil(len(panels) / cols)
     height, image_width = panels[0][1].shape[:2]
     title_space = 2.6 * size["font"]

@@ -76,6 +76,9 @@ def test_gallery_figure_holds_one_image_per_panel():
     with Image.open(io.BytesIO(base64.b64decode(fig.data[0].source.split(",", 1)[1]))) as image:
         assert image.size == (30, 20)
     assert [a.text for a in fig.layout.annotations] == ["a"] * 4
+    lone = model_charts.gallery_figure([("case only", rgb)], "case 1")
+    left, right = lone.layout.xaxis.domain
+    assert len(lone.data) == 1 and right - left < 0.4  # a panel's width, not the page's
 
 
 needs_browser = pytest.mark.skipif(not figure_export.export_available(),

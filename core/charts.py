@@ -10,6 +10,7 @@ PALETTE = ("#1f77b4", "#e8710a", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 METRIC_TITLES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
                  "specificity": "Specificity", "auc": "BI-RADS AUC", "birads_auc": "BI-RADS AUC"}
 X_TITLES = {"position": "Cases read", "date": "Date"}
+MARKED_POINTS = 30  # curves this short mark each point
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -26,8 +27,9 @@ def _line_with_band(figure: go.Figure, frame: pd.DataFrame, x: str, metric: str,
             y=pd.concat([band[f"{metric}_hi"], band[f"{metric}_lo"][::-1]]),
             mode="lines", fill="toself", fillcolor=_rgba(colour, 0.15), line={"width": 0},
             hoverinfo="skip", showlegend=False, name=f"{name} 95% CI"))
-    figure.add_trace(go.Scatter(x=frame[x], y=frame[metric], mode="lines", name=name,
-                                line={"color": colour, "width": 2}))
+    few = len(frame) <= MARKED_POINTS  # a first read is a point, which a bare line hides
+    figure.add_trace(go.Scatter(x=frame[x], y=frame[metric], mode="lines+markers" if few else
+                                "lines", name=name, line={"color": colour, "width": 2}))
 
 
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:

@@ -43,7 +43,10 @@ def test_cases_read_are_counted_in_whole_cases():
     few = charts.rolling_chart(rolling_metrics(reads(2, 3), 10).assign(mode="unaided"),
                                "accuracy")
     assert few.layout.xaxis.dtick == 1 and few.layout.xaxis.tickformat == "d"
-    assert all(trace.mode == "lines" for trace in few.data)  # no stray markers on the band
+    assert [trace.mode for trace in few.data] == ["lines", "lines+markers"]  # band, curve
+    one = charts.rolling_chart(rolling_metrics(reads(1, 3), 10).assign(mode="unaided"),
+                               "accuracy")
+    assert [trace.mode for trace in one.data if trace.fill != "toself"] == ["lines+markers"]
     many = charts.compare_chart(rolling_metrics(reads(40, 3), 10).assign(trainee="Ann"),
                                 "accuracy")
     assert many.layout.xaxis.dtick is None and many.layout.xaxis.tickformat == "d"

@@ -43,9 +43,10 @@ def test_roc_prints_aucs_and_holm_corrected_pairs(capsys, models_csv):
     out = run_json(capsys, "roc", str(path), "--truth", "label", "--positive", "malignant",
                    "--score", "resnet", "--score", "vgg", "--score", "reader")
     assert (out["n_pos"], out["n_neg"]) == (int(truth.sum()), int(80 - truth.sum()))
-    expected = auc_ci(truth, frame["resnet"])
+    expected = auc_ci(truth, frame["resnet"], method="logit")
     assert out["auc"]["resnet"]["auc"] == pytest.approx(expected.auc)
     assert out["auc"]["resnet"]["ci"] == pytest.approx([expected.ci_low, expected.ci_high])
+    assert out["ci_method"] == "logit"
     assert [(p["a"], p["b"]) for p in out["pairs"]] == [("resnet", "vgg"), ("resnet", "reader"),
                                                         ("vgg", "reader")]
     assert set(out["pairs"][0]) >= {"a", "b", "diff", "z", "p", "p_holm", "ci"}
@@ -59,12 +60,31 @@ def test_roc_text_output(capsys, models_csv):
     assert "resnet:" in capsys.readouterr().out
 
 
+def test_ci_delong_is_procs_wald_interval(capsys, models_csv):
+    path, frame, truth = models_csv
+    out = run_json(capsys, "roc", str(path), "--truth", "label", "--positive", "malignant",
+                   "--score", "resnet", "--ci", "delong")
+    expected = auc_ci(truth, frame["resnet"])
+    assert out["auc"]["resnet"]["ci"] == pytest.approx([expected.ci_low, expected.ci_high])
+    assert out["ci_method"] == "delong"
+
+
 def test_constant_score_is_reported_not_fatal(capsys, models_csv):
     path, _, _ = models_csv
     out = run_json(capsys, "roc", str(path), "--truth", "label", "--positive", "malignant",
-                   "--score", "flat")
+                   "--score", "flat", "--ci", "delong")
     assert out["auc"]["flat"] == {"auc": 0.5, "var": 0.0, "ci": [0.5, 0.5]}
     assert any("constant" in note for note in out["notes"])
+    logit = run_json(capsys, "roc", str(path), "--truth", "label", "--positive", "malignant",
+                     "--score", "flat")["auc"]["flat"]
+    assert logit["ci"][0] < 0.5 < logit["ci"][1]  # never of zero width
+
+
+def test_roc_notes_too_few_cases_for_the_app(capsys, tmp_path):
+    path = tmp_path / "few.csv"
+    pd.DataFrame({"t": [1, 1, 1, 0, 0, 0, 0, 0], "s": [3, 2, 1, 0, 1, 0, 0, 0]}).to_csv(path)
+    out = run_json(capsys, "roc", str(path), "--truth", "t", "--positive", "1", "--score", "s")
+    assert any("too few cases" in note for note in out["notes"])
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -12,8 +12,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from statsmodels.stats.multitest import multipletests
 
 from core.errors import UserError
-from core.stats.roc import (auc_ci, auc_mw, compare_all, delong, holm, midranks, paired_test,
-                            roc_points, unpaired_test)
+from core.stats.roc import (MIN_PER_CLASS, AucResult, TooFewCases, auc_ci, auc_mw, auc_text,
+                            compare_all, delong, holm, midranks, paired_test, roc_points,
+                            shown_auc, unpaired_test, with_logit_ci)
 
 
 @st.composite
@@ -181,3 +182,44 @@ def test_bad_input_is_refused_clearly(y, score, message):
 def test_delong_needs_two_cases_of_each_class():
     with pytest.raises(UserError, match="at least 2 positive"):
         delong([0, 0, 1], [1, 2, 3])
+
+
+@pytest.mark.parametrize("n", [5, 10, 25])
+def test_logit_ci_at_auc_one_is_never_of_zero_width(n):
+    y = np.r_[np.ones(n, int), np.zeros(n, int)]
+    score = np.r_[np.arange(n) + n, np.arange(n)]  # perfect separation
+    wald, logit = auc_ci(y, score), auc_ci(y, score, method="logit")
+    assert (wald.auc, wald.ci_low, wald.ci_high) == (1.0, 1.0, 1.0)  # pROC: zero width
+    assert logit.auc == 1.0 and logit.var == 0.0
+    assert 0.5 < logit.ci_low < 0.99 and logit.ci_high == 1.0
+    flipped = auc_ci(y, -score, method="logit")  # AUC 0: the mirror image
+    assert (flipped.ci_low, flipped.ci_high) == pytest.approx((1 - logit.ci_high,
+                                                               1 - logit.ci_low))
+
+
+def test_logit_ci_narrows_with_cases_and_stays_inside_zero_one():
+    lows = [with_logit_ci(1.0, 0.0, n, n).ci_low for n in (5, 10, 25)]
+    assert lows == sorted(lows) and lows[0] > 0.6
+    result = with_logit_ci(0.9, 0.004, 10, 10)
+    assert 0 < result.ci_low < 0.9 < result.ci_high < 1
+    assert result.ci_high - 0.9 < 0.9 - result.ci_low  # asymmetric toward the near end
+    constant = auc_ci([1, 1, 0, 0, 1, 0], [3, 3, 3, 3, 3, 3], method="logit")
+    assert constant.ci_low < 0.5 < constant.ci_high
+
+
+def test_ci_method_must_be_known():
+    with pytest.raises(UserError, match="logit, delong"):
+        auc_ci([1, 1, 0, 0], [1, 2, 3, 4], method="wald")
+
+
+def test_shown_auc_says_too_few_cases_below_five_of_a_class():
+    y = np.r_[np.ones(4, int), np.zeros(9, int)]
+    score = np.arange(13)
+    few = shown_auc(y, score)
+    assert isinstance(few, TooFewCases) and (few.n_pos, few.n_neg) == (4, 9)
+    assert auc_text(few) == "too few cases (4 + 9)" and "needs 5 of each" in str(few)
+    assert np.isnan(few.as_dict()["auc"]) and few.as_dict()["too_few"] == str(few)
+    enough = shown_auc(np.r_[y, 1], np.r_[score, 20])
+    assert isinstance(enough, AucResult) and MIN_PER_CLASS == 5
+    assert enough == auc_ci(np.r_[y, 1], np.r_[score, 20], method="logit")
+    assert auc_text(enough, 2) == f"{enough.auc:.2f} ({enough.ci_low:.2f}–{enough.ci_high:.2f})"

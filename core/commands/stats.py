@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
+from core.stats.roc import CI_METHODS
 
 HELP = "statistics on your own CSV file: ROC/AUC with DeLong, MRMC reader study, McNemar"
 
@@ -21,15 +22,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     roc = analyses.add_parser(
         "roc", help="AUCs with DeLong CIs and paired DeLong tests (Holm-corrected)",
-        description="AUC of each score column with its DeLong variance and CI, and every pair "
-                    "of scores compared by DeLong's paired test with Holm's correction. A higher "
-                    "score means more likely positive; BI-RADS categories are accepted as scores.")
+        description="AUC of each score column with its DeLong variance and CI (--ci), and "
+                    "every pair of scores compared by DeLong's paired test with Holm's "
+                    "correction. A higher score means more likely positive; BI-RADS categories "
+                    "are accepted as scores.")
     roc.add_argument("file", type=Path, help="CSV file, one row per case")
     roc.add_argument("--truth", required=True, metavar="COL", help="column holding the truth")
     roc.add_argument("--positive", required=True, metavar="VALUE",
                      help="the value of --truth that means positive (e.g. 1, malignant)")
     roc.add_argument("--score", required=True, action="append", metavar="COL",
                      help="score column (repeat for several models)")
+    roc.add_argument("--ci", choices=CI_METHODS, default="logit",
+                     help="CI of each AUC: logit (DeLong on the logit scale with a half-pair "
+                          "continuity adjustment, near its level from 10+10 cases; the default "
+                          "and what the app shows) or delong (pROC's ci.auc: normal on the AUC "
+                          "scale, identical to pROC, too narrow at small samples)")
     _common(roc)
 
     mrmc = analyses.add_parser(
@@ -160,7 +167,7 @@ def _positive_mask(series, positive: str, column: str):
 
 
 def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    from core.stats.roc import auc_ci, compare_all
+    from core.stats.roc import MIN_PER_CLASS, auc_ci, compare_all
 
     if len(set(args.score)) != len(args.score):
         raise UserError("a --score column is given twice")
@@ -172,13 +179,19 @@ def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
         if note:
             notes.append(note)
         if len(set(scores[column])) == 1:
-            notes.append(f"score {column!r} is constant: AUC 0.5 with variance 0 "
-                         f"(it carries no information; its CI is a single point)")
+            notes.append(f"score {column!r} is constant: AUC 0.5 with variance 0 (it carries "
+                         f"no information; " + ("its CI is a single point)" if args.ci == "delong"
+                                                else "its CI is the continuity adjustment's)"))
     result = {"n_pos": int(y.sum()), "n_neg": int(len(y) - y.sum()),
-              "auc": {name: auc_ci(y, values, args.level).as_dict()
+              "auc": {name: auc_ci(y, values, args.level, args.ci).as_dict()
                       for name, values in scores.items()},
-              "pairs": compare_all(y, scores, args.level), "level": args.level, "notes": notes}
-    lines = [f"{result['n_pos']} positive, {result['n_neg']} negative cases; AUC (DeLong "
+              "pairs": compare_all(y, scores, args.level), "level": args.level,
+              "ci_method": args.ci, "notes": notes}
+    if min(result["n_pos"], result["n_neg"]) < MIN_PER_CLASS:
+        notes.append(f"fewer than {MIN_PER_CLASS} cases of a class: the app shows 'too few "
+                     f"cases' instead of an AUC")
+    method = "logit DeLong" if args.ci == "logit" else "DeLong (pROC)"
+    lines = [f"{result['n_pos']} positive, {result['n_neg']} negative cases; AUC ({method} "
              f"{args.level:.0%} CI):"]
     for name, auc in result["auc"].items():
         lines.append(f"  {name}: {auc['auc']:.4f} ({auc['ci'][0]:.4f}-{auc['ci'][1]:.4f}), "

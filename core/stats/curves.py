@@ -1,6 +1,7 @@
 """Learning curves: rolling metrics with CIs, and the CUSUM against an acceptable error rate."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 from core.errors import UserError
 from core.stats import inputs
 from core.stats.metrics import wilson_ci
-from core.stats.roc import placements, with_normal_ci
+from core.stats.roc import MIN_PER_CLASS, placements, with_logit_ci
 
 
 def _window_row(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None,
@@ -24,19 +25,17 @@ def _window_row(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None,
         row[f"{name}_lo"], row[f"{name}_hi"] = wilson_ci(k, n, level)
     if score is not None:
         row["auc"] = row["auc_lo"] = row["auc_hi"] = np.nan
-        if n_pos and n_neg:  # the placements directly: checked once, not per window
+        if min(n_pos, n_neg) >= MIN_PER_CLASS:  # the placements directly: checked once
             v10, v01 = placements(y, score[None, :])
-            row["auc"] = float(v10.mean())
-        if n_pos >= 2 and n_neg >= 2:
             variance = float(v10.var(ddof=1) / n_pos + v01.var(ddof=1) / n_neg)
-            result = with_normal_ci(row["auc"], variance, level)
-            row["auc_lo"], row["auc_hi"] = result.ci_low, result.ci_high
+            result = with_logit_ci(float(v10.mean()), variance, n_pos, n_neg, level)
+            row["auc"], row["auc_lo"], row["auc_hi"] = result.auc, result.ci_low, result.ci_high
     return row
 
 
 def rolling_metrics(df: pd.DataFrame, window: int = 20, by: str = "attempt",
                     level: float = 0.95) -> pd.DataFrame:
-    """Accuracy, sensitivity and specificity (Wilson CIs) and AUC (DeLong CI) over a trailing
+    """Accuracy, sensitivity and specificity (Wilson CIs) and AUC (logit DeLong CI) over a trailing
     window, for a trainee's attempts in time order.
 
     Input columns: truth (0/1), pred (0/1), created_at, and optionally score (BI-RADS rank or
@@ -44,8 +43,8 @@ def rolling_metrics(df: pd.DataFrame, window: int = 20, by: str = "attempt",
     over the last ``window`` attempts, fewer at the start (``n`` says how many). ``by="date"``:
     one row per calendar day with attempts (``date``) over the attempts of the last ``window``
     days. Each metric has ``_lo``/``_hi`` columns; a metric is NaN where its window lacks the
-    cases it needs (sensitivity without positives; AUC without both classes, its CI with fewer
-    than two of each).
+    cases it needs (sensitivity without positives; the AUC and its CI with fewer than
+    ``MIN_PER_CLASS`` cases of either class: too few cases).
     """
     if window < 1:
         raise UserError(f"window must be at least 1, got {window}")
@@ -98,6 +97,59 @@ def cusum_limits(p0: float, p1: float, alpha: float = 0.05, beta: float = 0.05) 
             "h1": float(np.log((1 - beta) / alpha) / (p + q))}
 
 
+LC_REPLICATIONS = 20_000
+LC_SEED = 2008
+LC_MIN_HORIZON = 50
+_ROUNDING = 1e-9  # the chart's sums and the simulation's may differ in the last bits
+
+
+def simulate_lc_cusum(rate: float, s: float, horizon: int, reps: int, seed: int,
+                      h: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """LC-CUSUM paths of ``reps`` simulated trainees whose true failure rate is ``rate``, over
+    ``horizon`` attempts, as :func:`cusum` computes them. Returns each path's peak and the
+    attempt at which it first reached ``h`` (0: not within the horizon, or no ``h``)."""
+    rng = np.random.default_rng(seed)
+    learning, peak = np.zeros(reps), np.zeros(reps)
+    first = np.zeros(reps, dtype=int)
+    for attempt in range(1, horizon + 1):
+        learning = np.maximum(0.0, learning + s - (rng.random(reps) < rate))
+        peak = np.maximum(peak, learning)
+        if h is not None:
+            first[(first == 0) & (learning >= h - _ROUNDING)] = attempt
+    return peak, first
+
+
+def lc_horizon(attempts: int) -> int:
+    """The horizon the LC-CUSUM limit is set for: ``LC_MIN_HORIZON`` doubled until it covers
+    ``attempts`` (few distinct limits, each cached)."""
+    horizon = LC_MIN_HORIZON
+    while horizon < attempts:
+        horizon *= 2
+    return horizon
+
+
+@lru_cache(maxsize=64)
+def lc_cusum_limit(p0: float, p1: float, beta: float = 0.05, horizon: int = 200,
+                   reps: int = LC_REPLICATIONS, seed: int = LC_SEED) -> float:
+    """Biau et al.'s (Br J Surg 2008) LC-CUSUM limit, chosen by simulation: the smallest h
+    that trainees whose true failure rate is the unacceptable ``p1`` reach within ``horizon``
+    attempts so rarely in ``reps`` seeded runs that the one-sided 95% upper bound of that share
+    is at most ``beta`` (the risk of declaring an incompetent trainee competent). In the units
+    of :func:`cusum`'s lc_cusum.
+
+    The SPRT's h0 is no such limit: the LC-CUSUM restarts from 0 instead of stopping, so with
+    h0 it declares 32% of trainees at 40% errors competent within 100 attempts and 57% within
+    200 (20% acceptable, alpha = beta = 0.05; ``bench/cusum_error_rates.py``).
+    """
+    s = cusum_limits(p0, p1, beta=beta)["s"]
+    peaks = np.sort(simulate_lc_cusum(p1, s, horizon, reps, seed)[0])
+    values = np.unique(peaks)
+    reaching = 1.0 - np.searchsorted(peaks, values - _ROUNDING, side="left") / reps
+    margin = 1.645 * np.sqrt(beta * (1 - beta) / reps)  # Monte Carlo error of the share
+    allowed = values[reaching + margin <= beta]
+    return float(allowed[0]) if len(allowed) else float(peaks[-1] + s)
+
+
 def cusum(failures: Any, p0: float, p1: float, alpha: float = 0.05,
           beta: float = 0.05) -> pd.DataFrame:
     """CUSUM learning curve of a sequence of attempts (1 = failure, e.g. a wrong call).
@@ -106,12 +158,16 @@ def cusum(failures: Any, p0: float, p1: float, alpha: float = 0.05,
     failure - s), h0 and h1 (limits, see ``cusum_limits``), sprt (the score since the last
     signal: a new test starts after each), signal ("acceptable" when sprt <= -h0,
     "unacceptable" when sprt >= h1, else ""), lc_cusum (Biau's LC-CUSUM in the same units:
-    max(0, previous + s - failure), which rises with successes and never falls below 0) and
-    competent (lc_cusum has reached h0: performance at the acceptable rate p0, with risk beta
-    of saying so when the true rate is p1). ``frame.attrs["limits"]`` holds the design.
+    max(0, previous + s - failure), which rises with successes and never falls below 0),
+    h_lc and competent (lc_cusum has reached h_lc, :func:`lc_cusum_limit` for the horizon
+    :func:`lc_horizon` of this many attempts: performance at the acceptable rate p0, with risk
+    at most beta of saying so within the horizon when the true rate is p1).
+    ``frame.attrs["limits"]`` holds the design, with h_lc and horizon.
     """
     limits = cusum_limits(p0, p1, alpha, beta)
     x = inputs.binary(failures, "failures")
+    limits["horizon"] = lc_horizon(len(x))
+    limits["h_lc"] = lc_cusum_limit(p0, p1, beta, limits["horizon"])
     s, h0, h1 = limits["s"], limits["h0"], limits["h1"]
     sprt, lc = np.empty(len(x)), np.empty(len(x))
     signal = np.full(len(x), "", dtype=object)
@@ -125,7 +181,7 @@ def cusum(failures: Any, p0: float, p1: float, alpha: float = 0.05,
             running = 0.0
     frame = pd.DataFrame({"attempt": np.arange(1, len(x) + 1), "failure": x,
                           "score": np.cumsum(x - s), "h0": h0, "h1": h1, "sprt": sprt,
-                          "signal": signal, "lc_cusum": lc,
-                          "competent": np.maximum.accumulate(lc >= h0)})
+                          "signal": signal, "lc_cusum": lc, "h_lc": limits["h_lc"],
+                          "competent": np.maximum.accumulate(lc >= limits["h_lc"] - _ROUNDING)})
     frame.attrs["limits"] = limits
     return frame

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from core.errors import UserError
-from core.stats.mrmc import or_analysis
+from core.stats.mrmc import as_paired_test, or_analysis
 from core.stats.roc import auc_mw, delong
 
 
@@ -119,3 +119,18 @@ def test_cases_not_read_by_everyone_are_dropped_and_reported():
 def test_bad_studies_are_refused_clearly(change, message):
     with pytest.raises(UserError, match=message):
         or_analysis(change(simulated_study(readers=3, cases=20)))
+
+
+def test_the_multi_reader_difference_replaces_a_pooled_test_in_either_direction():
+    result = or_analysis(simulated_study(readers=3, cases=40))  # modalities: aided, unaided
+    test = as_paired_test(result, "aided", "unaided")
+    assert (test["auc_a"], test["auc_b"]) == (result["modality"]["aided"]["auc"],
+                                              result["modality"]["unaided"]["auc"])
+    assert test["diff"] == pytest.approx(test["auc_a"] - test["auc_b"])
+    assert test["p"] == result["p"] and [test["ci_low"], test["ci_high"]] == result["ci"]
+    assert "3 readers" in test["method"] and np.isnan(test["z"])
+    reverse = as_paired_test(result, "unaided", "aided")
+    assert reverse["diff"] == -test["diff"] and reverse["p"] == test["p"]
+    assert (reverse["ci_low"], reverse["ci_high"]) == (-test["ci_high"], -test["ci_low"])
+    with pytest.raises(UserError, match="compares aided and unaided"):
+        as_paired_test(result, "aided", "AI")

@@ -231,3 +231,23 @@ def or_analysis(df: pd.DataFrame, reader: str = "reader", modality: str = "modal
         "missing_policy": MISSING_POLICY,
         "notes": _notes(table, modalities, den, per_modality),
     }
+
+
+def as_paired_test(analysis: dict[str, Any], first: str, second: str) -> dict[str, Any]:
+    """The analysis's difference ``first`` - ``second`` of mean AUCs (readers and cases
+    random: CI and F test with Hillis df) in the keys of ``roc.PairedResult.as_dict()``, plus
+    ``f``, ``df_num``, ``df_den`` and ``method``; ``var`` and ``z`` are NaN (an F test). A report
+    shows it in place of a pooled test that treats the readers' reads as independent."""
+    modalities = analysis["modalities"]
+    if sorted([first, second]) != sorted(modalities) or first == second:
+        raise UserError(f"the analysis compares {' and '.join(modalities)}, not {first} and "
+                        f"{second}")
+    sign = 1.0 if modalities[0] == first else -1.0
+    low, high = sorted(sign * bound for bound in analysis["ci"])
+    return {"auc_a": analysis["modality"][first]["auc"],
+            "auc_b": analysis["modality"][second]["auc"], "diff": sign * analysis["diff"],
+            "var": float("nan"), "z": float("nan"), "p": analysis["p"], "ci_low": low,
+            "ci_high": high, "f": analysis["f"], "df_num": analysis["df_num"],
+            "df_den": analysis["df_den"],
+            "method": f"Obuchowski-Rockette, readers and cases random (Hillis df), "
+                      f"{analysis['n_readers']} readers"}

@@ -30,7 +30,7 @@ from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics,
                                 wilson_ci)
-from core.stats.roc import auc_ci, compare_all, roc_points
+from core.stats.roc import AucResult, TooFewCases, compare_all, roc_points, shown_auc
 from core.store import Store
 
 if TYPE_CHECKING:
@@ -181,13 +181,13 @@ def aligned_scores(preds: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarra
 
 # ---- model statistics ---------------------------------------------------------------------
 
-def roc_curves(preds: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Each model's empirical ROC (label, fpr, tpr) and its AUC."""
+def roc_curves(preds: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, AucResult | TooFewCases]]:
+    """Each model's empirical ROC (label, fpr, tpr) and its AUC as shown (``shown_auc``)."""
     curves, aucs = [], {}
     for label, y, prob, _ in _per_model(preds):
         fpr, tpr, _thresholds = roc_points(y, prob)
         curves.append(pd.DataFrame({"label": label, "fpr": fpr, "tpr": tpr}))
-        aucs[label] = auc_ci(y, prob, LEVEL).auc
+        aucs[label] = shown_auc(y, prob, LEVEL)
     return pd.concat(curves, ignore_index=True), aucs
 
 
@@ -233,16 +233,17 @@ def roc_bands(preds: pd.DataFrame, grid: np.ndarray = BAND_GRID,
 
 
 def study_table(preds: pd.DataFrame) -> pd.DataFrame:
-    """The study's table: AUC (DeLong CI) and accuracy ... F1 (with CIs) at each model's
-    stored threshold, one row per model, the paper's published row after our ResNet50."""
+    """The study's table: AUC (logit DeLong CI; ``auc_note`` says where there are too few
+    cases for one) and accuracy ... F1 (with CIs) at each model's stored threshold, one row per
+    model, the paper's published row after our ResNet50."""
     rows = []
     for label, y, prob, model_rows in _per_model(preds):
         threshold = float(model_rows["threshold"].iloc[0])
-        auc = auc_ci(y, prob, LEVEL)
+        auc = shown_auc(y, prob, LEVEL).as_dict()
         row = {"label": label, "model_id": model_rows["model_id"].iloc[0],
                "arch": model_rows["arch"].iloc[0], "source": OURS_SOURCE, "n": len(y),
-               "threshold": threshold, "auc": auc.auc, "auc_low": auc.ci_low,
-               "auc_high": auc.ci_high}
+               "threshold": threshold, "auc": auc["auc"], "auc_low": auc["ci"][0],
+               "auc_high": auc["ci"][1], "auc_note": auc.get("too_few", "")}
         if not np.isnan(threshold):
             estimates = threshold_metrics(y, (prob >= threshold).astype(int), LEVEL)
             for name in METRICS:
@@ -253,7 +254,8 @@ def study_table(preds: pd.DataFrame) -> pd.DataFrame:
                  len(rows))
     rows.insert(after, dict(PUBLISHED))
     columns = (["label", "source", "model_id", "arch", "n", "threshold", "auc", "auc_low",
-                "auc_high"] + [f"{m}{s}" for m in METRICS for s in ("", "_low", "_high")])
+                "auc_high", "auc_note"] + [f"{m}{s}" for m in METRICS
+                                           for s in ("", "_low", "_high")])
     return pd.DataFrame(rows).reindex(columns=columns)
 
 
@@ -273,6 +275,8 @@ def format_study_table(table: pd.DataFrame) -> pd.DataFrame:
                         ("specificity", "Specificity"), ("precision", "Precision"), ("f1", "F1")]:
         shown[f"{title} (95% CI)"] = [_with_ci(v, lo, hi) for v, lo, hi in zip(
             table[name], table[f"{name}_low"], table[f"{name}_high"])]
+    too_few = table["auc_note"].fillna("").astype(bool).to_numpy()
+    shown.loc[too_few, "AUC (95% CI)"] = "too few cases"
     shown["Threshold"] = ["—" if pd.isna(t) else f"{t:.3f}" for t in table["threshold"]]
     return shown.reset_index(drop=True)
 
@@ -337,7 +341,7 @@ class Comparison:
     """Everything the comparison page shows about the models, computed once."""
 
     curves: pd.DataFrame
-    aucs: dict[str, float]
+    aucs: dict[str, AucResult | TooFewCases]
     bands: pd.DataFrame
     study: pd.DataFrame
     pairwise: pd.DataFrame

@@ -12,6 +12,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 from PIL import Image
 
+from core.stats.roc import AucResult, TooFewCases, auc_text
+
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies, and on a projector.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000",
            "#F0E442")
@@ -63,7 +65,8 @@ def _labels(frame: pd.DataFrame) -> list[str]:
 
 
 def roc_figure(curves: pd.DataFrame, bands: pd.DataFrame | None = None,
-               readers: pd.DataFrame | None = None, aucs: dict[str, float] | None = None,
+               readers: pd.DataFrame | None = None,
+               aucs: dict[str, AucResult | TooFewCases] | None = None,
                band_label: str = "", presentation: bool = False) -> go.Figure:
     """ROC curves (``curves``: label, fpr, tpr), optional CI bands (label, fpr, tpr_low,
     tpr_high) and reader operating points (reader, mode, fpr, tpr with CIs)."""
@@ -87,7 +90,7 @@ def roc_figure(curves: pd.DataFrame, bands: pd.DataFrame | None = None,
                 hoverinfo="skip"))
     for label in labels:
         curve = curves[curves["label"] == label]
-        name = f"{label} (AUC {aucs[label]:.3f})" if aucs and label in aucs else label
+        name = f"{label} (AUC {auc_text(aucs[label])})" if aucs and label in aucs else label
         fig.add_trace(go.Scatter(
             x=curve["fpr"], y=curve["tpr"], mode="lines", name=name, legendgroup=label,
             line={"color": colours[label], "width": size["line"], "shape": "linear"},

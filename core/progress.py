@@ -11,7 +11,8 @@ of their unaided accuracy over their last 50 cases is below 70 %.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +23,7 @@ from core.quiz import PhaseSummary, phase_summary, quiz_model
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics, wilson_ci
 from core.stats.readers import change_ledger
-from core.stats.roc import auc_ci
+from core.stats.roc import AucResult, TooFewCases, auc_text, shown_auc
 from core.store import Store
 
 ACCEPTABLE_ERROR = 0.20
@@ -86,7 +87,8 @@ def learning_curve(reads: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class ModelLevel:
-    """The quiz model's performance on the cases a trainee read (a reference line)."""
+    """The quiz model's performance on the cases a trainee read (a reference line). ``auc`` is
+    NaN, and ``auc_text`` says so, with too few cases of a class (``shown_auc``)."""
 
     model_id: str
     n: int
@@ -94,6 +96,9 @@ class ModelLevel:
     sensitivity: float
     specificity: float
     auc: float
+    auc_low: float
+    auc_high: float
+    auc_text: str
 
 
 def model_level(store: Store, reads: pd.DataFrame) -> ModelLevel | None:
@@ -114,16 +119,25 @@ def model_level(store: Store, reads: pd.DataFrame) -> ModelLevel | None:
     prob = np.array([p for p, _ in rows])
     truth = np.array([int(m) for _, m in rows])
     metrics = threshold_metrics(truth, (prob >= threshold).astype(int))
-    both = truth.sum() >= 2 and len(truth) - truth.sum() >= 2
+    auc = shown_auc(truth, prob)
     return ModelLevel(model_id, len(rows), metrics["accuracy"].value,
                       metrics["sensitivity"].value, metrics["specificity"].value,
-                      auc_ci(truth, prob).auc if both else float("nan"))
+                      *_auc_numbers(auc), auc_text(auc, 2))
+
+
+def _auc_numbers(auc: AucResult | TooFewCases | None) -> tuple[float, float, float]:
+    """(AUC, low, high); NaN for too few cases or none."""
+    if isinstance(auc, AucResult):
+        return auc.auc, auc.ci_low, auc.ci_high
+    return np.nan, np.nan, np.nan
 
 
 def _phase(part: pd.DataFrame) -> PhaseSummary:
+    """The quiz's phase summary, its BI-RADS AUC as the app shows AUCs (``shown_auc``)."""
     seconds = [None if np.isnan(value) else float(value)
                for value in part["seconds"].to_numpy(dtype=float)]
-    return phase_summary(part["truth"].tolist(), part["birads"].tolist(), seconds)
+    summary = phase_summary(part["truth"].tolist(), part["birads"].tolist(), seconds)
+    return replace(summary, birads_auc=shown_auc(part["truth"], part["score"]))
 
 
 def phases(reads: pd.DataFrame) -> dict[str, PhaseSummary]:
@@ -183,7 +197,7 @@ def _paired_change(unaided: pd.DataFrame, aided: pd.DataFrame) -> tuple[float, i
             ledger["harmful"])
 
 
-def _estimate_columns(prefix: str, summary: PhaseSummary | None) -> dict[str, float]:
+def _estimate_columns(prefix: str, summary: PhaseSummary | None) -> dict[str, float | str]:
     columns: dict[str, float] = {}
     for name in ("accuracy", "sensitivity", "specificity"):
         estimate = getattr(summary, name) if summary else None
@@ -191,9 +205,9 @@ def _estimate_columns(prefix: str, summary: PhaseSummary | None) -> dict[str, fl
         columns[f"{prefix}_{name}_lo"] = estimate.ci_low if estimate else np.nan
         columns[f"{prefix}_{name}_hi"] = estimate.ci_high if estimate else np.nan
     auc = summary.birads_auc if summary else None
-    columns[f"{prefix}_birads_auc"] = auc.auc if auc else np.nan
-    columns[f"{prefix}_birads_auc_lo"] = auc.ci_low if auc else np.nan
-    columns[f"{prefix}_birads_auc_hi"] = auc.ci_high if auc else np.nan
+    (columns[f"{prefix}_birads_auc"], columns[f"{prefix}_birads_auc_lo"],
+     columns[f"{prefix}_birads_auc_hi"]) = _auc_numbers(auc)
+    columns[f"{prefix}_birads_auc_text"] = auc_text(auc, 2) if auc else "-"
     return columns
 
 

@@ -23,7 +23,7 @@ COLUMNS = {
     "unaided_accuracy_ci": st.column_config.TextColumn("95% CI"),
     "unaided_sensitivity": st.column_config.NumberColumn("Sensitivity", format="%.0f%%"),
     "unaided_specificity": st.column_config.NumberColumn("Specificity", format="%.0f%%"),
-    "unaided_birads_auc": st.column_config.NumberColumn("BI-RADS AUC", format="%.2f"),
+    "unaided_birads_auc_text": st.column_config.TextColumn("BI-RADS AUC (95% CI)"),
     "aided_accuracy": st.column_config.NumberColumn("Accuracy with AI", format="%.0f%%"),
     "accuracy_change": st.column_config.NumberColumn("Change with AI", format="%+.0f%%",
                                                      help="Aided minus unaided accuracy on the "

@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import comparison, figure_export, model_charts
 from core.errors import UserError
+from core.stats.roc import MIN_PER_CLASS
 from pages import ui
 
 SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration",
@@ -188,9 +189,11 @@ elif section == "Study table":
     show_table(comparison.format_study_table(result.study), "Test-split performance",
                "study_table", result.study)
     if not presentation:
-        st.caption("AUC: DeLong 95% CI. Accuracy, sensitivity, specificity, precision: Wilson "
-                   "95% CIs; F1: stratified bootstrap. The published row is the paper's "
-                   "ResNet50 (its other five models are not published).")
+        st.caption("AUC: DeLong 95% CI on the logit scale (near 95% coverage at small "
+                   f"samples); no AUC below {MIN_PER_CLASS} cases of a class. Accuracy, "
+                   "sensitivity, specificity, precision: Wilson 95% CIs; F1: stratified "
+                   "bootstrap. The published row is the paper's ResNet50 (its other five models "
+                   "are not published).")
 elif section == "DeLong tests":
     if result.pairwise.empty:
         st.info("Choose two or more models to compare their AUCs.")

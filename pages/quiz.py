@@ -10,6 +10,8 @@ import streamlit as st
 
 from core import quiz
 from core.errors import UserError
+from core.stats.metrics import percent_text
+from core.stats.roc import MIN_PER_CLASS, auc_text
 from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
@@ -198,8 +200,8 @@ def truth_step(view: quiz.TruthView) -> None:
 
 # ---- the summary ---------------------------------------------------------------------------
 
-def percent(estimate) -> str:
-    return "-" if estimate.n == 0 else f"{estimate.value:.0%} ({estimate.k}/{estimate.n})"
+def counted(estimate) -> str:
+    return "no cases" if estimate.n == 0 else f"{estimate.k} of {estimate.n}"
 
 
 def new_session() -> None:
@@ -218,13 +220,21 @@ def summary_step(view: quiz.SummaryView) -> None:
         for title, phase in phases.items():
             st.subheader(title)
             columns = st.columns(5)
-            columns[0].metric("Correct calls", f"{phase.correct} of {phase.n}")
-            columns[1].metric("Sensitivity", percent(phase.sensitivity))
-            columns[2].metric("Specificity", percent(phase.specificity))
-            columns[3].metric("BI-RADS AUC", f"{phase.birads_auc.auc:.2f}" if phase.birads_auc
-                              else "-", help="Needs two malignant and two benign cases.")
+            columns[0].metric("Correct calls", percent_text(phase.accuracy),
+                              help=f"{phase.correct} of {phase.n}")
+            columns[1].metric("Sensitivity", percent_text(phase.sensitivity),
+                              help=f"malignant cases called malignant: "
+                                   f"{counted(phase.sensitivity)}")
+            columns[2].metric("Specificity", percent_text(phase.specificity),
+                              help=f"benign cases called benign: {counted(phase.specificity)}")
+            columns[3].metric("BI-RADS AUC", auc_text(phase.birads_auc, 2)
+                              if phase.birads_auc else "too few cases",
+                              help=f"Needs {MIN_PER_CLASS} malignant and {MIN_PER_CLASS} "
+                                   "benign cases.")
             columns[4].metric("Median time", "-" if phase.median_seconds is None
                               else f"{phase.median_seconds:.0f} s")
+            st.caption(f"{phase.correct} of {phase.n} calls correct. In brackets: 95% "
+                       "confidence intervals (Wilson; the AUC's: logit DeLong).")
         if summary.aided:
             st.write(f"Changes after the AI: **{summary.helpful} helpful**, "
                      f"**{summary.harmful} harmful**.")

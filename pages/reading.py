@@ -83,7 +83,8 @@ def own_results(phase: studies.PhaseView) -> None:
     for name, summary in (("Unaided", result.unaided), ("With the AI", result.aided)):
         metrics = summary["metrics"]
         auc = summary["birads_auc"]
-        rows.append({"Phase": name, "BI-RADS AUC (95% CI)": fmt_ci(auc["auc"], *auc["ci"]),
+        rows.append({"Phase": name, "BI-RADS AUC (95% CI)": auc.get("too_few")
+                     or fmt_ci(auc["auc"], *auc["ci"]),
                      **{title: fmt_pct(metrics[key]["value"], metrics[key]["ci_low"],
                                        metrics[key]["ci_high"], metrics[key]["k"],
                                        metrics[key]["n"])

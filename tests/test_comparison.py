@@ -14,7 +14,7 @@ from core.models import framing
 from core.auth import User
 from core.errors import UserError
 from core.stats.metrics import brier, confusion, threshold_metrics
-from core.stats.roc import auc_ci, compare_all
+from core.stats.roc import AucResult, auc_ci, compare_all
 from test_comparison_support import (ARCHS, DATASET, add_trainee_reads, add_user, populate)
 
 
@@ -43,7 +43,7 @@ def test_study_table_agrees_with_core_stats_at_the_stored_threshold(filled):
     assert set(ours.index) == set(info["models"].values())
     for model_id in ours.index:
         y, prob, threshold = _truth_and_scores(store, model_id)
-        auc = auc_ci(y, prob)
+        auc = auc_ci(y, prob, method="logit")
         row = ours.loc[model_id]
         assert row["n"] == len(y) == 60
         assert row["threshold"] == pytest.approx(threshold)
@@ -72,6 +72,21 @@ def test_published_row_sits_after_our_resnet50_with_only_the_papers_figures(fill
     assert shown.loc[position, "AUC (95% CI)"] == "0.937 (0.911–0.962)"
     assert shown.loc[position, "Accuracy (95% CI)"] == "0.864"
     assert shown.loc[position, "Threshold"] == "—"
+
+
+def test_a_model_with_too_few_cases_of_a_class_shows_no_auc(filled):
+    store, info = filled
+    preds = comparison.load_test_predictions(store, DATASET, [info["models"]["vgg16"]])
+    malignant = preds[preds["truth"] == 1]["case_id"].tolist()
+    few = preds[(preds["truth"] == 0) | preds["case_id"].isin(malignant[:4])]
+    table = comparison.study_table(few)
+    row = table.iloc[0]
+    assert pd.isna(row["auc"]) and pd.isna(row["auc_low"])
+    assert row["auc_note"].startswith("too few cases for an AUC (4 positive")
+    assert comparison.format_study_table(table).loc[0, "AUC (95% CI)"] == "too few cases"
+    assert not isinstance(comparison.roc_curves(few)[1]["VGG16"], AucResult)
+    enough = comparison.study_table(preds).iloc[0]
+    assert enough["auc_note"] == "" and enough["auc_low"] < enough["auc"]
 
 
 def test_published_row_is_kept_when_resnet50_is_not_selected(filled):

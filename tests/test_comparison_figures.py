@@ -13,6 +13,7 @@ from PIL import Image
 
 from core import comparison, figure_export, model_charts
 from core.errors import UserError
+from core.stats.roc import auc_text
 
 
 def synthetic_predictions(n: int = 126, seed: int = 0) -> pd.DataFrame:
@@ -48,7 +49,7 @@ def test_roc_figure_has_a_curve_a_band_and_reader_points_per_model(result):
     assert sum(trace.fill == "toself" for trace in fig.data) == 6
     assert {"You, unaided", "You, aided"} <= set(names)
     resnet = next(t for t in fig.data if (t.name or "").startswith("ResNet50 (AUC"))
-    assert f"{result.aucs['ResNet50']:.3f}" in resnet.name
+    assert f"AUC {auc_text(result.aucs['ResNet50'])}" in resnet.name
     without = model_charts.roc_figure(result.curves, None, None, result.aucs)
     assert not any(trace.fill == "toself" for trace in without.data)
 

@@ -13,7 +13,7 @@ from core import progress, quiz
 from core.errors import UserError
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics
-from core.stats.roc import auc_ci
+from core.stats.roc import TooFewCases, auc_ci, auc_text
 from tests.quiz_helpers import add_model, add_practice_reads, labels_of, make_cases, make_user
 
 
@@ -152,6 +152,22 @@ def test_the_model_level_is_measured_on_the_same_cases(cohort):
     assert level.accuracy == expected["accuracy"].value
     assert level.sensitivity == expected["sensitivity"].value
     assert level.auc == auc_ci(truth, prob).auc
+    expected_auc = auc_ci(truth, prob, method="logit")
+    assert (level.auc_low, level.auc_high) == (expected_auc.ci_low, expected_auc.ci_high)
+    assert level.auc_text == auc_text(expected_auc, 2)
+
+
+def test_too_few_cases_show_no_auc_in_the_model_level_and_the_cohort(cohort):
+    store, _, good, _, supervisor = cohort
+    reads = progress.trainee_reads(store, supervisor, good.user_id).head(6)
+    level = progress.model_level(store, reads)
+    assert math.isnan(level.auc) and math.isnan(level.auc_low)
+    assert level.auc_text.startswith("too few cases")
+    summary = progress.phases(reads)["unaided"]
+    assert isinstance(summary.birads_auc, TooFewCases)
+    table = progress.cohort_table(store, supervisor).set_index("trainee")
+    full = progress.phases(progress.trainee_reads(store, supervisor, good.user_id))["unaided"]
+    assert table.loc["Good Trainee", "unaided_birads_auc_text"] == auc_text(full.birads_auc, 2)
 
 
 def test_no_model_means_no_model_level(store):

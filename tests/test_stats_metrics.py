@@ -10,8 +10,8 @@ from statsmodels.stats.proportion import proportion_confint
 
 from core.errors import UserError
 from core.stats.mcnemar import mcnemar, mcnemar_table
-from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics, wilson_ci,
-                                youden_threshold)
+from core.stats.metrics import (brier, confusion, percent_text, reliability_curve,
+                                threshold_metrics, wilson_ci, youden_threshold)
 from core.stats.roc import roc_points
 
 
@@ -128,3 +128,10 @@ def test_mcnemar_refuses_bad_tables():
         mcnemar_table([[1, 2, 3], [4, 5, 6]])
     with pytest.raises(UserError, match="non-negative"):
         mcnemar_table([[1, -2], [3, 4]])
+
+
+def test_percent_text_shows_each_proportion_with_its_ci():
+    metrics = threshold_metrics([1, 1, 1, 0, 0], [1, 1, 0, 0, 0])
+    low, high = wilson_ci(2, 3)
+    assert percent_text(metrics["sensitivity"]) == f"67% ({low:.0%}–{high:.0%})"
+    assert percent_text(threshold_metrics([0, 0], [0, 1])["sensitivity"]) == "-"  # no positives

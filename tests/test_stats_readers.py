@@ -23,7 +23,7 @@ def test_reader_summary_separates_roc_auc_from_single_point_figure():
     summary = reader_summary(TRUTH, BIRADS, positive_from="4A")
     ranks = birads_scores(BIRADS)
     assert summary["birads_auc"]["auc"] == pytest.approx(auc_mw(TRUTH, ranks))
-    assert summary["birads_auc"] == auc_ci(TRUTH, ranks).as_dict()
+    assert summary["birads_auc"] == auc_ci(TRUTH, ranks, method="logit").as_dict()
     # At 4A or above: 4 of 5 malignant called, 3 of 5 benign cleared.
     assert summary["confusion"] == {"tp": 4, "fp": 2, "tn": 3, "fn": 1}
     metrics = summary["metrics"]
@@ -91,8 +91,10 @@ def test_rating_level_automation_bias_follows_the_ai_direction():
         automation_bias(y, [0, 0, 1, 1], [0, 0, 1, 1], ai, unaided_rating=unaided)
 
 
-def test_small_sets_give_the_auc_without_a_ci():
-    summary = reader_summary([0, 1, 1], ["3", "4A", "5"])
-    assert summary["birads_auc"]["auc"] == 1.0 and np.isnan(summary["birads_auc"]["var"])
+def test_small_sets_give_too_few_cases_instead_of_an_auc():
+    summary = reader_summary([0, 1, 1], ["3", "4A", "5"], [10, 60, 90])
+    for name in ("birads_auc", "probability_auc"):
+        assert np.isnan(summary[name]["auc"]) and np.isnan(summary[name]["ci"]).all()
+        assert summary[name]["too_few"].startswith("too few cases")
     with pytest.raises(UserError, match="positive"):
         reader_summary([1, 1], ["3", "5"])

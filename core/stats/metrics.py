@@ -31,6 +31,15 @@ class Estimate:
         return asdict(self)
 
 
+def percent_text(estimate: Estimate) -> str:
+    """A proportion as shown: "62% (36–82%)"; "-" where it is undefined (no cases)."""
+    if np.isnan(estimate.value):
+        return "-"
+    if np.isnan(estimate.ci_low):
+        return f"{estimate.value:.0%}"
+    return f"{estimate.value:.0%} ({estimate.ci_low:.0%}–{estimate.ci_high:.0%})"
+
+
 def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval for k successes out of n; (NaN, NaN) when n = 0."""
     if not 0 < level < 1:

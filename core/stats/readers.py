@@ -1,9 +1,10 @@
 """Reader performance from BI-RADS ratings, and what AI help changed.
 
 BI-RADS 2 < 3 < 4A < 4B < 4C < 5 is an ordinal rating scale, so it gives a real ROC curve
-(five interior operating points) and a Mann-Whitney AUC with a DeLong CI. The study's reader
-"AUC" is (sensitivity + specificity) / 2 at one cut-off (4A or above called malignant); it is
-reported here separately under the name ``single_point_auc`` and never as the AUC.
+(five interior operating points) and a Mann-Whitney AUC with a logit DeLong CI (``shown_auc``).
+The study's reader "AUC" is (sensitivity + specificity) / 2 at one cut-off (4A or above called
+malignant); it is reported here separately under the name ``single_point_auc`` and never as the
+AUC.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from core.lexicon import BIRADS_CATEGORIES, DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats import inputs
 from core.stats.mcnemar import mcnemar
 from core.stats.metrics import confusion, threshold_metrics, wilson_ci
-from core.stats.roc import auc_ci, auc_mw, roc_points
+from core.stats.roc import roc_points, shown_auc
 
 
 def birads_scores(categories: Any) -> np.ndarray:
@@ -26,14 +27,6 @@ def birads_scores(categories: Any) -> np.ndarray:
         return np.array([birads_rank(value) for value in values], dtype=float)
     except ValueError as error:
         raise UserError(str(error)) from None
-
-
-def _auc_with_ci(y: np.ndarray, score: np.ndarray, n_pos: int, n_neg: int,
-                 level: float) -> dict[str, Any]:
-    """DeLong CI where there are two cases of each class; with fewer, the AUC alone."""
-    if n_pos >= 2 and n_neg >= 2:
-        return auc_ci(y, score, level).as_dict()
-    return {"auc": auc_mw(y, score), "var": float("nan"), "ci": [float("nan"), float("nan")]}
 
 
 def _birads_operating_points(y: np.ndarray, ranks: np.ndarray) -> list[dict[str, Any]]:
@@ -51,12 +44,14 @@ def reader_summary(y: Any, birads: Any, probability: Any = None,
                    level: float = 0.95) -> dict[str, Any]:
     """One reader's (or one phase's) performance over a set of cases.
 
-    Returns n, n_pos, n_neg; ``birads_auc`` (ordinal ROC AUC with DeLong CI) and ``birads_roc``
-    (one operating point per cut-off); ``probability_auc`` and ``probability_roc`` when the
-    reader's probability-of-malignancy answers are given (any scale: 0-1 or 0-100);
+    Returns n, n_pos, n_neg; ``birads_auc`` (ordinal ROC AUC with logit DeLong CI) and
+    ``birads_roc`` (one operating point per cut-off); ``probability_auc`` and
+    ``probability_roc`` when the reader's probability-of-malignancy answers are given (any
+    scale: 0-1 or 0-100);
     ``positive_from``, ``confusion`` and ``metrics`` (accuracy ... F1 with CIs) for the decision
     "BI-RADS >= positive_from"; and ``single_point_auc``, the study's figure, labelled. Needs a
-    case of each class; with fewer than two of either, AUC variances and CIs are NaN.
+    case of each class; with fewer than ``MIN_PER_CLASS`` of either, each AUC dict holds NaN
+    and ``too_few`` says so (``TooFewCases``).
     """
     y = inputs.binary(y)
     ranks = birads_scores(birads)
@@ -67,7 +62,7 @@ def reader_summary(y: Any, birads: Any, probability: Any = None,
     sens, spec = metrics["sensitivity"].value, metrics["specificity"].value
     summary: dict[str, Any] = {
         "n": len(y), "n_pos": n_pos, "n_neg": n_neg,
-        "birads_auc": _auc_with_ci(y, ranks, n_pos, n_neg, level),
+        "birads_auc": shown_auc(y, ranks, level).as_dict(),
         "birads_roc": _birads_operating_points(y, ranks),
         "positive_from": positive_from,
         "confusion": confusion(y, called),
@@ -83,7 +78,7 @@ def reader_summary(y: Any, birads: Any, probability: Any = None,
         prob = inputs.scores(probability, "probability")
         inputs.same_length(truth=y, probability=prob)
         fpr, tpr, _ = roc_points(y, prob)
-        summary["probability_auc"] = _auc_with_ci(y, prob, n_pos, n_neg, level)
+        summary["probability_auc"] = shown_auc(y, prob, level).as_dict()
         summary["probability_roc"] = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
     return summary
 

@@ -190,7 +190,8 @@ elif section == "Study table":
     if not presentation:
         st.caption("AUC: DeLong 95% CI. Accuracy, sensitivity, specificity, precision: Wilson "
                    "95% CIs; F1: stratified bootstrap. The published row is the paper's "
-                   "ResNet50 (its other five models are not published).")
+                   "ResNet50 (its other five models are not published). Started from: "
+                   "ImageNet weights or scratch, as each model was trained.")
 elif section == "DeLong tests":
     if result.pairwise.empty:
         st.info("Choose two or more models to compare their AUCs.")

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default="auto", choices=("auto", "imagenet", "scratch"),
                         help="ImageNet weights from the local torch cache or --weights-dir "
-                             "(never downloaded); auto: use them when present")
+                             "(python -m core weights download fetches them); auto: use them "
+                             "when present")
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder holding torchvision's ImageNet weight files")
     parser.add_argument("--framing", default="auto", choices=FRAMING_CHOICES,

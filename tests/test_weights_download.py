@@ -96,8 +96,21 @@ def test_download_fetches_checks_and_keeps_the_file(monkeypatch, server, torch_h
     assert find_weights("googlenet", "auto") == path  # --init auto now starts from it
     state = torch.load(path, weights_only=True)
     assert state["conv.weight"].shape == (4, 3, 3, 3)
-    (Path(server[0]) / "models" / name).unlink()  # present files are not fetched again
+    (Path(server[0]) / "models" / name).unlink()  # intact files are not fetched again
     assert download_weights("googlenet", progress=False) == path
+
+
+def test_a_damaged_copy_is_reported_and_replaced(monkeypatch, server, torch_home, capsys):
+    data = small_state_dict_bytes(3)
+    name = serve_as_torchvision(monkeypatch, server, "googlenet", data, data)
+    torch_home.mkdir(parents=True)
+    (torch_home / name).write_bytes(data[:100])  # a copy by hand that stopped half-way
+    [listed] = list_weights(["googlenet"], check=True)
+    assert listed.present and listed.intact is False
+    assert main(["weights", "list", "--arch", "googlenet", "--check"]) == 0
+    assert "DAMAGED" in capsys.readouterr().out
+    assert download_weights("googlenet", progress=False).read_bytes() == data
+    assert list_weights(["googlenet"], check=True)[0].intact
 
 
 def test_a_corrupted_file_is_refused_and_nothing_is_kept(monkeypatch, server, torch_home):

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "file name and a damaged file is refused. Files already present are kept. "
                     "Offline, copy the named file by hand into the named folder.")
     listing = actions.add_parser("list", help="which files are present, and where")
+    listing.add_argument("--check", action="store_true",
+                         help="also check each present file against the hash in its name")
     for sub in (download, listing):
         sub.add_argument("--arch", default="all",
                          help="'all' or a comma-separated list: resnet50,googlenet,alexnet,"
@@ -31,11 +33,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                "(default: torchvision's URLs)")
 
 
-def _rows(archs: list[str], folder) -> list[dict]:
+def _rows(archs: list[str], folder, check: bool) -> list[dict]:
     from core.models.weights import list_weights
 
     return [{"arch": f.arch, "file": f.path.name, "present": f.present,
-             "megabytes": f.megabytes, "path": str(f.path)} for f in list_weights(archs, folder)]
+             "megabytes": f.megabytes, "intact": f.intact, "path": str(f.path)}
+            for f in list_weights(archs, folder, check)]
+
+
+def _state(row: dict) -> str:
+    if not row["present"]:
+        return "missing"
+    verdict = {None: "", True: ", hash ok", False: ", DAMAGED (hash differs)"}[row["intact"]]
+    return f"{row['megabytes']:.0f} MB{verdict}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,15 +57,14 @@ def run(args: argparse.Namespace) -> int:
         for arch in archs:
             download_weights(arch, args.dir, args.url_base, progress=not args.json
                              and sys.stderr.isatty())
-    rows = _rows(archs, args.dir)
+    rows = _rows(archs, args.dir, args.action == "download" or args.check)
     if args.json:
         print(json.dumps(rows))
         return 0
     print(f"ImageNet weights in {weights_folder(args.dir)}")
     for row in rows:
-        size = f"{row['megabytes']:.0f} MB" if row["present"] else "missing"
-        print(f"  {row['arch']:<12} {row['file']:<28} {size}")
-    missing = [row["arch"] for row in rows if not row["present"]]
+        print(f"  {row['arch']:<12} {row['file']:<28} {_state(row)}")
+    missing = [row["arch"] for row in rows if not row["present"] or row["intact"] is False]
     if missing and args.action == "list":
         print(f"fetch them with: python -m core weights download --arch {','.join(missing)}")
     return 0

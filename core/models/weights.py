@@ -9,6 +9,7 @@ filled on another machine works as is.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,36 +58,51 @@ class WeightsFile:
     path: Path
     present: bool
     megabytes: float | None
+    intact: bool | None = None    # its SHA-256 starts with the hash in its name (if checked)
 
 
-def list_weights(archs: list[str], weights_dir: str | Path | None = None) -> list[WeightsFile]:
-    """Each architecture's ImageNet file and whether it is present."""
+def _hash_prefix(name: str) -> str:
+    return torch.hub.HASH_REGEX.search(name).group(1)
+
+
+def matches_its_name(path: Path) -> bool:
+    """Whether the file's SHA-256 starts with the hash in its name (torchvision's check)."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest().startswith(
+            _hash_prefix(path.name))
+
+
+def list_weights(archs: list[str], weights_dir: str | Path | None = None,
+                 check: bool = False) -> list[WeightsFile]:
+    """Each architecture's ImageNet file, whether it is present and, with ``check``, intact."""
     files = []
     for arch in archs:
         path = candidate_paths(arch, weights_dir)[0]
         present = path.is_file()
         files.append(WeightsFile(arch, path, present,
-                                 path.stat().st_size / 1e6 if present else None))
+                                 path.stat().st_size / 1e6 if present else None,
+                                 matches_its_name(path) if present and check else None))
     return files
 
 
 def download_weights(arch: str, weights_dir: str | Path | None = None,
                      url_base: str | None = None, progress: bool = True) -> Path:
     """Fetch ``arch``'s ImageNet file into ``weights_dir`` (default: the torch hub cache) with
-    torch's downloader, unless it is there already; returns its path. The file's SHA-256 must
-    start with the hash in its name (torchvision's ``check_hash``): a damaged or altered file is
-    refused and nothing is kept. Offline: a one-line error naming the file to copy by hand."""
+    torch's downloader, unless an intact copy is there already (a damaged one is replaced);
+    returns its path. The file's SHA-256 must start with the hash in its name (torchvision's
+    ``check_hash``): a damaged or altered download is refused and nothing is kept. Offline: a
+    one-line error naming the file to copy by hand."""
     name = weights_file_name(arch)
     folder = weights_folder(weights_dir)
     path = folder / name
-    if path.is_file():
+    if path.is_file() and matches_its_name(path):
         return path
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise UserError(f"cannot create {folder}: {error.strerror or error}") from None
     url = weights_url(arch, url_base)
-    hash_prefix = torch.hub.HASH_REGEX.search(name).group(1)
+    hash_prefix = _hash_prefix(name)
     try:
         torch.hub.download_url_to_file(url, str(path), hash_prefix=hash_prefix,
                                        progress=progress)

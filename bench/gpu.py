@@ -2,7 +2,7 @@
 minutes on one GPU; ``--tiny`` runs the same path end to end on a CPU in seconds (a test does),
 so the first GPU run is not the script's first run.
 
-    .venv/bin/python bench/gpu.py [--epochs 8] [--budget 240] [--compile] [--deterministic]
+    .venv/bin/python bench/gpu.py [--epochs 8] [--budget 250] [--compile] [--deterministic]
     .venv/bin/python bench/gpu.py --tiny
 
 Prints per model: training images per second, seconds for the paper profile as run (all folds,

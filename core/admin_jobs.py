@@ -1,4 +1,5 @@
-"""The administration page's background jobs: import, training, heatmaps, backup.
+"""The administration page's background jobs: import, training, ImageNet weights, heatmaps,
+backup.
 
 Each ``*_job`` function checks its input at once (a :class:`UserError` before anything starts)
 and returns a job function ``fn(progress, cancel)`` for :meth:`core.jobs.JobRunner.start`.
@@ -170,6 +171,27 @@ def train_job(store: Store, dataset: str, archs: list[str], profile: str = "quic
 
         return train_models(store, dataset, archs, profile=profile, device=device, seed=seed,
                             init=init, framing=framing, progress=progress, cancel=cancel)
+
+    return run
+
+
+def weights_job(archs: list[str], weights_dir: Path | None = None) -> JobFn:
+    """Download ``archs``' ImageNet files that are missing (see
+    :func:`core.models.weights.download_weights`); stops between files when cancelled."""
+    if not archs:
+        raise UserError("choose at least one architecture whose weights to download")
+
+    def run(progress: Progress, cancel: threading.Event) -> list[str]:
+        from core.models.weights import download_weights, weights_file_name
+
+        fetched = []
+        for number, arch in enumerate(archs):
+            if cancel.is_set():
+                raise UserError(f"download cancelled; kept {', '.join(fetched) or 'nothing'}")
+            progress({"fraction": number / len(archs),
+                      "message": f"{weights_file_name(arch)} ({number + 1}/{len(archs)})"})
+            fetched.append(download_weights(arch, weights_dir, progress=False).name)
+        return fetched
 
     return run
 

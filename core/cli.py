@@ -20,6 +20,7 @@ COMMANDS = {
     "export": "core.commands.export",
     "phantom": "core.commands.phantom",
     "train": "core.commands.train",
+    "weights": "core.commands.weights",
     "heatmaps": "core.commands.heatmaps",
     "stats": "core.commands.stats",
     "user": "core.commands.user",

@@ -47,6 +47,7 @@ PUBLISHED = {"arch": "resnet50", "label": "ResNet50", "source": PUBLISHED_SOURCE
              "auc": 0.937, "auc_low": 0.911, "auc_high": 0.962, "accuracy": 0.864,
              "sensitivity": 0.863, "specificity": 0.865, "precision": 0.863, "f1": 0.863}
 OURS_SOURCE = "this app"
+STARTS = {"imagenet": "ImageNet weights", "scratch": "scratch (random)"}  # models.init
 LEVEL = 0.95
 ZOOM_SIDE_PX = 480  # a gallery panel zoomed on the lesion is enlarged to this side
 BAND_RESAMPLES = 2000
@@ -130,11 +131,12 @@ def predictions_version(store: Store, dataset: str) -> tuple[int, float]:
 
 def load_test_predictions(store: Store, dataset: str | None = None,
                           model_ids: list[str] | None = None) -> pd.DataFrame:
-    """Test-split predictions: model_id, arch, label, case_id, truth (1 malignant), prob,
-    threshold; models in the order of ``model_ids`` (else the paper's order)."""
+    """Test-split predictions: model_id, arch, init (imagenet or scratch: the weights training
+    started from), label, case_id, truth (1 malignant), prob, threshold; models in the order of
+    ``model_ids`` (else the paper's order)."""
     with store.read() as cur:
         frame = cur.execute(f"""
-            SELECT m.model_id, m.arch, p.case_id,
+            SELECT m.model_id, m.arch, m.init, p.case_id,
                    CAST(c.label = 'malignant' AS INTEGER) AS truth,
                    p.prob_malignant AS prob, m.threshold
             FROM predictions p JOIN models m ON m.model_id = p.model_id
@@ -151,8 +153,8 @@ def load_test_predictions(store: Store, dataset: str | None = None,
     frame = frame.sort_values(["model_id", "case_id"], key=lambda col: (
         col.map(order) if col.name == "model_id" else col), kind="stable")
     frame["label"] = _labels(frame)
-    return frame.reset_index(drop=True)[["model_id", "arch", "label", "case_id", "truth",
-                                         "prob", "threshold"]]
+    return frame.reset_index(drop=True)[["model_id", "arch", "init", "label", "case_id",
+                                         "truth", "prob", "threshold"]]
 
 
 def _labels(frame: pd.DataFrame) -> pd.Series:
@@ -241,7 +243,8 @@ def study_table(preds: pd.DataFrame) -> pd.DataFrame:
         threshold = float(model_rows["threshold"].iloc[0])
         auc = shown_auc(y, prob, LEVEL).as_dict()
         row = {"label": label, "model_id": model_rows["model_id"].iloc[0],
-               "arch": model_rows["arch"].iloc[0], "source": OURS_SOURCE, "n": len(y),
+               "arch": model_rows["arch"].iloc[0], "init": model_rows["init"].iloc[0],
+               "source": OURS_SOURCE, "n": len(y),
                "threshold": threshold, "auc": auc["auc"], "auc_low": auc["ci"][0],
                "auc_high": auc["ci"][1], "auc_note": auc.get("too_few", "")}
         if not np.isnan(threshold):
@@ -253,7 +256,7 @@ def study_table(preds: pd.DataFrame) -> pd.DataFrame:
     after = next((i + 1 for i, row in enumerate(rows) if row["arch"] == PUBLISHED["arch"]),
                  len(rows))
     rows.insert(after, dict(PUBLISHED))
-    columns = (["label", "source", "model_id", "arch", "n", "threshold", "auc", "auc_low",
+    columns = (["label", "source", "model_id", "arch", "init", "n", "threshold", "auc", "auc_low",
                 "auc_high", "auc_note"] + [f"{m}{s}" for m in METRICS
                                            for s in ("", "_low", "_high")])
     return pd.DataFrame(rows).reindex(columns=columns)
@@ -270,6 +273,7 @@ def _with_ci(value: float, low: float, high: float) -> str:
 def format_study_table(table: pd.DataFrame) -> pd.DataFrame:
     """The study table as text: value (95% CI); '—' where a figure is not available."""
     shown = pd.DataFrame({"Model": table["label"], "Source": table["source"],
+                          "Started from": table["init"].map(STARTS).fillna("—"),
                           "n": table["n"].astype("Int64").astype(str)})
     for name, title in [("auc", "AUC"), ("accuracy", "Accuracy"), ("sensitivity", "Sensitivity"),
                         ("specificity", "Specificity"), ("precision", "Precision"), ("f1", "F1")]:

@@ -265,8 +265,8 @@ def training_form(names: list[str]) -> None:
                                     "224 px, 5-fold, on a GPU", key="train_profile")
         device = st.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
         init = st.selectbox("Initial weights", ("auto", "imagenet", "scratch"),
-                            help="ImageNet weights from the local cache (never downloaded); "
-                                 "auto: when present", key="train_init")
+                            help="ImageNet weights from the local cache (download them under "
+                                 "ImageNet weights); auto: when present", key="train_init")
         framing = st.selectbox("Models read", FRAMING_CHOICES,
                                format_func=FRAMING_LABELS.get,
                                help="A square around the lesion mask, as a sonographer frames "
@@ -277,6 +277,37 @@ def training_form(names: list[str]) -> None:
         params = {"dataset": dataset, "archs": archs, "profile": profile, "device": device,
                   "init": init, "seed": int(seed), "framing": framing}
         start_job("train", params, lambda: admin_jobs.train_job(store, **params))
+
+
+def show_weights_result(files: list[str]) -> None:
+    st.success("Downloaded and checked: " + ", ".join(files) if files
+               else "Every chosen file was already present.")
+
+
+def weights_section() -> None:
+    """torchvision's ImageNet files: which are present, and a job fetching the missing ones."""
+    from core.models.weights import list_weights, weights_folder
+
+    files = list_weights(list(arch_order()))
+    st.caption(f"Training starts from ImageNet where the file is present (initial weights "
+               f"auto), else from scratch. Folder: {weights_folder()}")
+    st.dataframe(pd.DataFrame([{"model": arch_name(f.arch), "file": f.path.name,
+                                "present": f.present, "size (MB)": f.megabytes} for f in files]),
+                 hide_index=True, key="weights_table",
+                 column_config={"size (MB)": st.column_config.NumberColumn(format="%.0f")})
+    if job_panel("weights", show_weights_result):
+        return
+    missing = [f.arch for f in files if not f.present]
+    if not missing:
+        return
+    with st.form("weights_form"):
+        archs = st.multiselect("Download", missing, default=missing, format_func=arch_name,
+                               key="weights_archs")
+        submitted = st.form_submit_button("Download the ImageNet weights",
+                                          help="torchvision's files, hash-checked; offline, "
+                                               "the job says which file to copy where")
+    if submitted:
+        start_job("weights", {"archs": archs}, lambda: admin_jobs.weights_job(archs))
 
 
 def show_heatmap_result(result: dict) -> None:
@@ -324,6 +355,8 @@ def models_tab() -> None:
             training_form(names)
         else:
             st.info("No dataset with a train/test split yet: import and split one (Data tab).")
+    st.subheader("ImageNet weights")
+    weights_section()
     models = trained_models(store)
     st.subheader("Trained models")
     if models.empty:

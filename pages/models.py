@@ -193,7 +193,8 @@ elif section == "Study table":
                    f"samples); no AUC below {MIN_PER_CLASS} cases of a class. Accuracy, "
                    "sensitivity, specificity, precision: Wilson 95% CIs; F1: stratified "
                    "bootstrap. The published row is the paper's ResNet50 (its other five models "
-                   "are not published).")
+                   "are not published). Started from: ImageNet weights or scratch, as each "
+                   "model was trained.")
 elif section == "DeLong tests":
     if result.pairwise.empty:
         st.info("Choose two or more models to compare their AUCs.")

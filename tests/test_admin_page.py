@@ -219,7 +219,7 @@ def test_making_the_split_shows_its_counts(db):
     click(at, "Make the split")
     assert not at.error
     assert "Split of quizset (seed 0)" in at.success[0].value
-    counts = at.dataframe[-1].value.set_index("label")
+    counts = table(at, "label").set_index("label")
     assert counts["train"].sum() + counts["test"].sum() == 12
     assert counts["test"].sum() == 4  # a quarter of each label
     with store().read() as cur:

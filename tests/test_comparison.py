@@ -89,6 +89,19 @@ def test_a_model_with_too_few_cases_of_a_class_shows_no_auc(filled):
     assert enough["auc_note"] == "" and enough["auc_low"] < enough["auc"]
 
 
+def test_study_table_says_which_models_started_from_imagenet(filled):
+    store, info = filled
+    with store.transaction() as cur:
+        cur.execute("UPDATE models SET init = 'imagenet' WHERE model_id = ?",
+                    [info["models"]["resnet50"]])
+    shown = comparison.format_study_table(comparison.study_table(
+        comparison.load_test_predictions(store, DATASET))).set_index("Source")
+    starts = shown.loc[comparison.OURS_SOURCE].set_index("Model")["Started from"]
+    assert starts["ResNet50"] == "ImageNet weights"
+    assert starts["VGG16"] == "scratch (random)"
+    assert shown.loc[comparison.PUBLISHED_SOURCE, "Started from"] == "—"
+
+
 def test_published_row_is_kept_when_resnet50_is_not_selected(filled):
     store, info = filled
     preds = comparison.load_test_predictions(store, DATASET, [info["models"]["vgg16"]])

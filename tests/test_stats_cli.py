@@ -89,7 +89,7 @@ def test_roc_notes_too_few_cases_for_the_app(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--truth", "label", "--positive", "malignant", "--score", "nope"], "missing column"),
-    (["--truth", "label", "--positive", "Malignant", "--score", "resnet"], "does not occur"),
+    (["--truth", "label", "--positive", "cancer", "--score", "resnet"], "does not occur"),
     (["--truth", "label", "--positive", "malignant", "--score", "text"], "neither numeric"),
     (["--truth", "label", "--positive", "malignant", "--score", "vgg", "--score", "vgg"], "twice"),
 ])
@@ -169,7 +169,10 @@ def test_mcnemar_with_and_without_truth(capsys, tmp_path):
     assert (scored["b"], scored["c"]) == (3, 0)
     plain = run_json(capsys, "mcnemar", str(path), "--a", "ok_a", "--b", "ok_b")
     assert (plain["b"], plain["c"]) == (0, 3)
-    assert "0/1" in fails(capsys, "mcnemar", str(path), "--a", "aided", "--b", "unaided")
+    assert "--positive" in fails(capsys, "mcnemar", str(path), "--a", "aided", "--b", "unaided")
+    named = run_json(capsys, "mcnemar", str(path), "--a", "aided", "--b", "unaided",
+                     "--positive", "m")
+    assert (named["b"], named["c"]) == (2, 1)  # cases 1 and 3; case 4
 
 
 def test_reference_files_through_the_command_line(capsys, shared_data):
@@ -236,3 +239,93 @@ def test_mrmc_errors_show_plain_values(capsys, tmp_path):
                   "rating": [1, 2]}).to_csv(path, index=False)
     error = fails(capsys, "mrmc", str(path), *MRMC_COLUMNS)
     assert "reader 1 rated case 0 twice in modality 0" in error and "np." not in error
+
+
+def _r_mcnemar_example(folder, first: tuple[str, str], second: tuple[str, str]):
+    """R's ``mcnemar.test`` example (approval of the President in two surveys of the same 1600
+    people, table [[794, 150], [86, 570]]) written as two columns of words: ``first`` and
+    ``second`` are each column's (approve, disapprove) spellings."""
+    cells = {(0, 0): 794, (0, 1): 150, (1, 0): 86, (1, 1): 570}
+    rows = [(first[i], second[j]) for (i, j), n in cells.items() for _ in range(n)]
+    path = folder / "surveys.csv"
+    pd.DataFrame(rows, columns=["first_survey", "second_survey"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("first, second", [
+    (("yes", "no"), ("yes", "no")),
+    ((" Yes", "NO "), ("True", "false")),
+    (("malignant", "benign"), ("1", "0")),
+    (("Positive", "negative"), ("y", "n")),
+])
+def test_mcnemar_reads_two_level_columns_as_r_does(capsys, tmp_path, first, second):
+    # Expected values: R 4.x, mcnemar.test(matrix(c(794, 86, 150, 570), 2)), as in
+    # ../shared/data/README.md: 16.818 corrected (p 4.115e-05), 17.356 uncorrected (3.099e-05).
+    path = _r_mcnemar_example(tmp_path, first, second)
+    out = run_json(capsys, "mcnemar", str(path), "--a", "first_survey", "--b", "second_survey")
+    assert (out["b"], out["c"], out["n"]) == (150, 86, 1600)
+    assert out["chi2"] == pytest.approx(16.818, abs=5e-4)
+    assert out["p_corrected"] == pytest.approx(4.115e-05, rel=1e-3)
+    assert out["chi2_uncorrected"] == pytest.approx(17.356, abs=5e-4)
+    assert out["p_uncorrected"] == pytest.approx(3.099e-05, rel=1e-3)
+
+
+def test_mcnemar_text_names_the_levels(capsys, tmp_path):
+    path = _r_mcnemar_example(tmp_path, ("yes", "no"), ("yes", "no"))
+    assert main(["stats", "mcnemar", str(path), "--a", "first_survey",
+                 "--b", "second_survey"]) == 0
+    out = capsys.readouterr().out
+    assert "first_survey yes and second_survey no: 150" in out
+    assert "chi-square 16.8178" in out
+
+
+def test_mcnemar_positive_names_a_level_the_words_do_not_tell(capsys, tmp_path):
+    path = _r_mcnemar_example(tmp_path, ("Approve", "Disapprove"), ("approve", "disapprove"))
+    args = ("mcnemar", str(path), "--a", "first_survey", "--b", "second_survey")
+    message = fails(capsys, *args)
+    assert "cannot tell which value of column 'first_survey' means positive" in message
+    assert "--positive" in message
+    out = run_json(capsys, *args, "--positive", "APPROVE")
+    assert (out["b"], out["c"]) == (150, 86)
+    assert out["chi2"] == pytest.approx(16.818, abs=5e-4)
+    assert "does not occur" in fails(capsys, *args, "--positive", "maybe")
+
+
+def test_mcnemar_refuses_more_than_two_levels(capsys, tmp_path):
+    path = tmp_path / "three.csv"
+    pd.DataFrame({"a": ["yes", "no", "unsure", "yes"], "b": ["yes", "no", "no", "no"]}
+                 ).to_csv(path, index=False)
+    message = fails(capsys, "mcnemar", str(path), "--a", "a", "--b", "b")
+    assert "column 'a' has 3 different values" in message and "unsure" in message
+
+
+def test_mcnemar_against_truth_written_with_other_words(capsys, tmp_path):
+    path = tmp_path / "calls.csv"
+    pd.DataFrame({"truth": ["Malignant", "benign", "malignant", "benign"],
+                  "unaided": ["no", "no", "yes", "yes"], "aided": ["yes", "no", "yes", "no"]}
+                 ).to_csv(path, index=False)
+    out = run_json(capsys, "mcnemar", str(path), "--a", "aided", "--b", "unaided",
+                   "--truth", "truth")
+    assert (out["b"], out["c"]) == (2, 0)  # aided right and unaided wrong on cases 1 and 4
+
+
+@pytest.mark.parametrize("spelling", [("Malignant", "Benign"), ("YES", "no"), ("1", "0"),
+                                      ("true", "False")])
+def test_roc_infers_the_positive_level(capsys, models_csv, tmp_path, spelling):
+    _, frame, truth = models_csv
+    path = tmp_path / "words.csv"
+    frame.assign(label=np.where(truth == 1, *spelling)).to_csv(path, index=False)
+    out = run_json(capsys, "roc", str(path), "--truth", "label", "--score", "resnet")
+    assert out["n_pos"] == int(truth.sum())
+    assert out["auc"]["resnet"]["auc"] == pytest.approx(
+        auc_ci(truth, frame["resnet"].to_numpy()).auc)
+
+
+def test_roc_asks_for_positive_where_the_levels_do_not_tell(capsys, tmp_path):
+    path = tmp_path / "grades.csv"
+    pd.DataFrame({"outcome": ["Good", "Poor", "Good", "Poor"], "s": [1, 2, 1, 3]}
+                 ).to_csv(path, index=False)
+    assert "--positive" in fails(capsys, "roc", str(path), "--truth", "outcome", "--score", "s")
+    out = run_json(capsys, "roc", str(path), "--truth", "outcome", "--positive", "poor",
+                   "--score", "s")
+    assert out["auc"]["s"]["auc"] == pytest.approx(1.0)

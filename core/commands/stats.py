@@ -28,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                     "are accepted as scores.")
     roc.add_argument("file", type=Path, help="CSV file, one row per case")
     roc.add_argument("--truth", required=True, metavar="COL", help="column holding the truth")
-    roc.add_argument("--positive", required=True, metavar="VALUE",
-                     help="the value of --truth that means positive (e.g. 1, malignant)")
+    _positive(roc, "--truth")
     roc.add_argument("--score", required=True, action="append", metavar="COL",
                      help="score column (repeat for several models)")
     roc.add_argument("--ci", choices=CI_METHODS, default="logit",
@@ -48,8 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mrmc.add_argument("file", type=Path, help="CSV file, one row per reading")
     for column in ("reader", "modality", "case", "truth", "rating"):
         mrmc.add_argument(f"--{column}", required=True, metavar="COL", help=f"{column} column")
-    mrmc.add_argument("--positive", metavar="VALUE",
-                      help="the value of --truth that means positive (default: truth is 0/1)")
+    _positive(mrmc, "--truth")
     mrmc.add_argument("--cov", choices=("jackknife", "delong"), default="jackknife",
                       help="error covariance estimate (default: jackknife, as OR-DBM MRMC)")
     _common(mrmc)
@@ -58,12 +56,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "mcnemar", help="McNemar's test for paired decisions (exact and chi-square)",
         description="McNemar's test on two paired columns. With --truth, each column's "
                     "decisions are scored right or wrong against the truth; without it, the "
-                    "columns must hold 0/1 outcomes (e.g. 1 = read correctly).")
+                    "columns hold two-level outcomes as R's mcnemar.test takes two factors "
+                    "(yes/no, true/false, malignant/benign, 1/0...; e.g. yes = read "
+                    "correctly).")
     mcnemar.add_argument("file", type=Path, help="CSV file, one row per case")
     mcnemar.add_argument("--a", required=True, metavar="COL", help="first column")
     mcnemar.add_argument("--b", required=True, metavar="COL", help="second column")
     mcnemar.add_argument("--truth", metavar="COL", help="truth column to score --a and --b against")
+    _positive(mcnemar, "--a and --b")
     mcnemar.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def _positive(parser: argparse.ArgumentParser, columns: str) -> None:
+    parser.add_argument("--positive", metavar="VALUE",
+                        help=f"the value of {columns} that means positive (any case); needed "
+                             "only where the two levels are not yes/no, true/false, "
+                             "malignant/benign, positive/negative, correct/incorrect or 1/0")
 
 
 def _level(text: str) -> float:
@@ -147,23 +155,18 @@ def _numeric(series, column: str) -> tuple[Any, str | None]:
                     f"{series.iloc[int(bad.argmax())]!r} on data row {int(bad.argmax()) + 1}")
 
 
-def _positive_mask(series, positive: str, column: str):
-    import pandas as pd
+def _truth(series, positive: str | None, column: str):
+    """The truth column as 0/1 with both classes present (see ``two_levels``)."""
+    from core.stats.inputs import two_levels
 
-    mask = (series.astype(str).str.strip() == positive.strip()).to_numpy()
-    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
-        try:
-            mask |= series.to_numpy(dtype=float) == float(positive)
-        except ValueError:
-            pass
-    values = ", ".join(map(str, sorted(series.astype(str).unique())[:10]))
-    if not mask.any():
-        raise UserError(f"positive value {positive!r} does not occur in column {column!r} "
-                        f"(values: {values})")
-    if mask.all():
-        raise UserError(f"column {column!r} holds only the positive value {positive!r}: "
+    levels = two_levels(series, column, positive)
+    if not levels.indicator.any():
+        raise UserError(f"column {column!r} holds only the negative value {levels.negative!r}: "
                         f"an ROC needs positive and negative cases")
-    return mask.astype(int)
+    if levels.indicator.all():
+        raise UserError(f"column {column!r} holds only the positive value {levels.positive!r}: "
+                        f"an ROC needs positive and negative cases")
+    return levels.indicator
 
 
 def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -172,7 +175,7 @@ def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     if len(set(args.score)) != len(args.score):
         raise UserError("a --score column is given twice")
     frame = _read(args.file, [args.truth, *args.score])
-    y = _positive_mask(frame[args.truth], args.positive, args.truth)
+    y = _truth(frame[args.truth], args.positive, args.truth)
     scores, notes = {}, []
     for column in args.score:
         scores[column], note = _numeric(frame[column], column)
@@ -205,6 +208,7 @@ def _roc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
 
 
 def _mrmc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    from core.stats.inputs import two_levels
     from core.stats.mrmc import or_analysis
 
     columns = [args.reader, args.modality, args.case, args.truth, args.rating]
@@ -214,12 +218,8 @@ def _mrmc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     frame = _read(args.file, columns)
     ratings, note = _numeric(frame[args.rating], args.rating)
     frame = frame.assign(**{args.rating: ratings})
-    if args.positive is not None:
-        truth = _positive_mask(frame[args.truth], args.positive, args.truth)
-        frame = frame.assign(**{args.truth: truth})
-    elif not frame[args.truth].isin([0, 1]).all():
-        raise UserError(f"column {args.truth!r} is not 0/1: say which value means positive with "
-                        f"--positive VALUE")
+    truth = two_levels(frame[args.truth], args.truth, args.positive).indicator
+    frame = frame.assign(**{args.truth: truth})
     result = or_analysis(frame, reader=args.reader, modality=args.modality, case=args.case,
                          truth=args.truth, rating=args.rating, cov=args.cov, level=args.level)
     result["notes"] = ([note] if note else []) + result["notes"]
@@ -245,27 +245,26 @@ def _mrmc(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     return result, "\n".join(lines)
 
 
-def _outcomes(series, column: str):
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series):
-        return series.to_numpy(dtype=int)
-    if pd.api.types.is_numeric_dtype(series) and series.isin([0, 1]).all():
-        return series.to_numpy(dtype=int)
-    raise UserError(f"column {column!r} must hold 0/1 outcomes; to compare decisions with the "
-                    f"truth, give --truth COL")
-
-
-def _correct(frame, column: str, truth: str):
+def _correct(frame, column: str, truth: str, positive: str | None):
+    """1 where ``column``'s decision equals the truth: the same words compared as written (any
+    case), or two levels written differently (yes/no against malignant/benign) compared as
+    positive/negative."""
     import numpy as np
 
-    decisions = frame[column].astype(str).str.strip()
-    truths = frame[truth].astype(str).str.strip()
+    from core.stats.inputs import level_name, two_levels
+
+    decisions = frame[column].map(level_name)
+    truths = frame[truth].map(level_name)
     foreign = sorted(set(decisions) - set(truths))
-    if foreign:
-        raise UserError(f"column {column!r} has value(s) {', '.join(foreign[:5])} that never occur "
-                        f"in the truth column {truth!r}")
-    return np.asarray(decisions == truths, dtype=int)
+    if not foreign:
+        return np.asarray(decisions == truths, dtype=int)
+    try:
+        return (two_levels(frame[column], column, positive).indicator
+                == two_levels(frame[truth], truth, positive).indicator).astype(int)
+    except UserError as error:
+        raise UserError(f"column {column!r} has value(s) {', '.join(foreign[:5])} that never "
+                        f"occur in the truth column {truth!r}, and the two cannot be matched as "
+                        f"two levels: {error}") from None
 
 
 def _mcnemar(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
@@ -274,15 +273,24 @@ def _mcnemar(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     columns = [args.a, args.b] + ([args.truth] if args.truth else [])
     frame = _read(args.file, columns)
     if args.truth:
-        a, b = _correct(frame, args.a, args.truth), _correct(frame, args.b, args.truth)
+        a = _correct(frame, args.a, args.truth, args.positive)
+        b = _correct(frame, args.b, args.truth, args.positive)
+        yes_a = yes_b = "right"
+        no_a = no_b = "wrong"
+        compared = "correct against truth"
     else:
-        a, b = _outcomes(frame[args.a], args.a), _outcomes(frame[args.b], args.b)
+        from core.stats.inputs import two_levels
+
+        first = two_levels(frame[args.a], args.a, args.positive)
+        second = two_levels(frame[args.b], args.b, args.positive)
+        a, b = first.indicator, second.indicator
+        yes_a, no_a = first.positive or "positive", first.negative or "negative"
+        yes_b, no_b = second.positive or "positive", second.negative or "negative"
+        compared = f"{args.a} {yes_a} and {args.b} {yes_b} as positive"
     result = mcnemar(a, b)
-    result.update({"column_a": args.a, "column_b": args.b,
-                   "compared": "correct against truth" if args.truth else "0/1 values"})
-    yes, no = ("right", "wrong") if args.truth else ("1", "0")
-    text = (f"{result['n']} paired cases; {args.a} {yes} and {args.b} {no}: {result['b']}, "
-            f"{args.a} {no} and {args.b} {yes}: {result['c']}\n"
+    result.update({"column_a": args.a, "column_b": args.b, "compared": compared})
+    text = (f"{result['n']} paired cases; {args.a} {yes_a} and {args.b} {no_b}: {result['b']}, "
+            f"{args.a} {no_a} and {args.b} {yes_b}: {result['c']}\n"
             f"  exact p {result['p_exact']:.4g}; chi-square {result['chi2']:.4f} (continuity "
             f"corrected), p {result['p_corrected']:.4g}; {result['chi2_uncorrected']:.4f} "
             f"uncorrected, p {result['p_uncorrected']:.4g}")

@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--init", default="auto", choices=("auto", "imagenet", "scratch"),
                         help="ImageNet weights from the local torch cache or --weights-dir "
-                             "(never downloaded); auto: use them when present")
+                             "(python -m core weights download fetches them); auto: use them "
+                             "when present")
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder holding torchvision's ImageNet weight files")
     parser.add_argument("--framing", default="auto", choices=FRAMING_CHOICES,
@@ -31,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     parser.add_argument("--image-size", type=int, default=None,
                         help="override the profile's image size (a multiple of 16 for ViT)")
+    parser.add_argument("--deterministic", action="store_true",
+                        help="the same model from the same seed: cuDNN's autotuner off and "
+                             "deterministic algorithms (a little slower on a GPU)")
+    parser.add_argument("--compile", action="store_true",
+                        help="train through torch.compile (minutes of compiling first; for the "
+                             "paper profile on a GPU)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -69,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
                                      device=args.device, seed=args.seed, init=args.init,
                                      weights_dir=args.weights_dir, progress=progress,
                                      epochs=args.epochs, image_size=args.image_size,
-                                     framing=args.framing)
+                                     framing=args.framing, deterministic=args.deterministic,
+                                     compile=args.compile)
         summary = _summary(store, model_ids)
     if args.json:
         print(json.dumps(summary))

@@ -2,14 +2,19 @@
 ``train.py``: one epoch, evaluation, and fitting with optional early stopping.
 
 Images stay uint8 on the training device; each batch is scaled, augmented and normalised there.
-Progress goes to a callback after every step; a set ``cancel`` event stops at the next step.
+The batches' indices go to the device once per pass (pinned, non-blocking), not once per step,
+so a GPU is never stalled by a blocking host-to-device copy. Mixed precision (bf16) is used only
+for training: probabilities come from fp32 logits (bf16 keeps 8 bits of mantissa, so its
+probabilities are coarse and tie). Progress goes to a callback after every step; a set
+``cancel`` event stops at the next step.
 """
 from __future__ import annotations
 
 import math
+import os
 import threading
-from collections.abc import Callable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,6 +61,38 @@ def batches(indices: np.ndarray, batch_size: int, generator: torch.Generator | N
     return chunks
 
 
+def on_device(chunks: list[np.ndarray], device: torch.device) -> list[torch.Tensor]:
+    """The batches' indices on ``device`` in one copy: from pinned memory, non-blocking, on
+    CUDA (torch keeps the pinned buffer until the copy is done)."""
+    if not chunks:
+        return []
+    flat = torch.from_numpy(np.concatenate(chunks))
+    if device.type == "cuda":
+        flat = flat.pin_memory().to(device, non_blocking=True)
+    return list(torch.split(flat.to(device), [len(chunk) for chunk in chunks]))
+
+
+@contextmanager
+def backend_flags(profile: Profile) -> Iterator[None]:
+    """cuDNN's autotuner (``cudnn.benchmark``: the fastest kernels for fixed sizes, but chosen
+    by timing, so two runs may differ) unless ``profile.deterministic``, which also asks for
+    deterministic algorithms (a warning where an operation has none). The previous settings
+    come back afterwards: the app's other threads share them."""
+    before = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+              torch.are_deterministic_algorithms_enabled(),
+              torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.backends.cudnn.benchmark = not profile.deterministic
+    torch.backends.cudnn.deterministic = profile.deterministic
+    if profile.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # cuBLAS's condition
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[:2]
+        torch.use_deterministic_algorithms(before[2], warn_only=before[3])
+
+
 def class_weights(labels: torch.Tensor) -> torch.Tensor:
     """Inverse-frequency weights (n / (2 n_c)) so both labels count alike in the loss."""
     counts = torch.bincount(labels, minlength=2).float()
@@ -74,12 +111,11 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     ``noise``, on the images' device); returns the mean training loss."""
     model.train()
     device = images.device
-    chunks = batches(indices, profile.batch_size, shuffle)
+    chunks = on_device(batches(indices, profile.batch_size, shuffle), device)
     total = torch.zeros((), device=device)
-    for step, chunk in enumerate(chunks, start=1):
+    for step, index in enumerate(chunks, start=1):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
-        index = torch.from_numpy(chunk).to(device)
         x = to_model(augment(images[index].float() / 255, profile.augmentation, noise), profile)
         with _autocast(device, profile):
             logits = model(x)
@@ -89,7 +125,7 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         nn.utils.clip_grad_norm_(model.parameters(), profile.grad_clip)
         optimizer.step()
         scheduler.step()
-        total += loss.detach() * len(chunk)
+        total += loss.detach() * len(index)
         if on_step is not None:
             on_step(step, len(chunks))
     return float(total) / len(indices)
@@ -97,19 +133,19 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, images: torch.Tensor, indices: np.ndarray, profile: Profile,
-             batch_size: int = 64, cancel: threading.Event | None = None) -> np.ndarray:
-    """The probability of malignancy for each of ``indices`` (model left in eval mode); with
-    ``profile.mirror`` the mean of the image's and its left-right mirror's."""
+             cancel: threading.Event | None = None) -> np.ndarray:
+    """The probability of malignancy for each of ``indices`` (model left in eval mode), from
+    fp32 logits in batches of ``profile.eval_batch_size``; with ``profile.mirror`` the mean of
+    the image's and its left-right mirror's."""
     model.eval()
     device = images.device
     probs = []
-    for chunk in batches(indices, batch_size, None):
+    for index in on_device(batches(indices, profile.eval_batch_size, None), device):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
-        x = to_model(images[torch.from_numpy(chunk).to(device)].float() / 255, profile)
+        x = to_model(images[index].float() / 255, profile)
         views = (x, x.flip(-1)) if profile.mirror else (x,)
-        with _autocast(device, profile):
-            prob = sum(torch.softmax(model(view).float(), dim=1)[:, 1] for view in views)
+        prob = sum(torch.softmax(model(view).float(), dim=1)[:, 1] for view in views)
         probs.append(prob / len(views))
     return torch.cat(probs).cpu().numpy().astype(np.float64) if probs else np.zeros(0)
 
@@ -133,12 +169,10 @@ def refresh_batch_norm(model: nn.Module, images: torch.Tensor, indices: np.ndarr
         indices = indices[np.linspace(0, len(indices) - 1, BN_REFRESH_IMAGES).round().astype(int)]
     try:
         with torch.no_grad():
-            for chunk in batches(indices, profile.batch_size, None):
+            for index in on_device(batches(indices, profile.batch_size, None), device):
                 if cancel is not None and cancel.is_set():
                     raise TrainingCancelled("training cancelled")
-                x = to_model(images[torch.from_numpy(chunk).to(device)].float() / 255, profile)
-                with _autocast(device, profile):
-                    model(x)
+                model(to_model(images[index].float() / 255, profile))
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum
@@ -194,6 +228,8 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         else None
     averaged = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(profile.ema))
                 if profile.ema else None)
+    if profile.compile:  # in place: the state dict keeps its names; the average stays eager
+        model.compile()
     result = FitResult(epochs_run=0, best_epoch=profile.epochs)
     best: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None

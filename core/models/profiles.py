@@ -15,7 +15,12 @@ ResNet50 212 s and all six 21 minutes on the 420-case phantom set.
 
 paper: 224 px, batch 32, 30 epochs with a fixed schedule for every fold model (its out-of-fold
 predictions choose the threshold) and for the final model, refit on all training cases;
-bf16 autocast on CUDA, the data set held on the device.
+bf16 autocast for training on CUDA (probabilities from fp32 logits), the data set held on the
+device, predictions in batches of 256 there.
+
+Every profile: ``deterministic`` turns cuDNN's autotuner off and asks for deterministic
+algorithms (same seed, same model, a little slower); ``compile`` runs training through
+``torch.compile`` (minutes of compiling first: worth it for the paper profile on a GPU).
 """
 from __future__ import annotations
 
@@ -54,6 +59,9 @@ class Profile:
     framing: str = "full"         # what the model reads: core.models.framing
     ema: float = 0.0              # per-epoch decay of the weights' moving average; 0: none
     mirror: bool = True           # predict the mean over the image and its left-right mirror
+    eval_batch_size: int = 64     # images per forward pass when predicting
+    deterministic: bool = False   # no cuDNN autotuner, deterministic algorithms
+    compile: bool = False         # train through torch.compile
     augmentation: Augmentation = field(default_factory=Augmentation)
 
     def as_dict(self) -> dict:
@@ -61,7 +69,8 @@ class Profile:
 
 
 def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int | None = None,
-                cuda: bool = False, framing: str = "full") -> Profile:
+                cuda: bool = False, framing: str = "full", deterministic: bool = False,
+                compile: bool = False) -> Profile:
     """The settings for ``arch`` under profile ``name``, with the user's overrides and the
     framing chosen for the dataset."""
     spec(arch)
@@ -71,7 +80,8 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
                          amp=False, channels_last=convolutional, ema=0.8)
     elif name == "paper":
         chosen = Profile("paper", 224, 32, 30, False, 0, 2, 1e-4, 2.0,
-                         amp=cuda, channels_last=convolutional)
+                         amp=cuda, channels_last=convolutional,
+                         eval_batch_size=256 if cuda else 64)
     else:
         raise UserError(f"--profile must be one of {', '.join(PROFILES)} (got {name!r})")
     if epochs is not None:
@@ -82,7 +92,7 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
         if image_size < 32:
             raise UserError(f"--image-size must be at least 32 (got {image_size})")
         chosen = replace(chosen, image_size=image_size)
-    chosen = replace(chosen, framing=framing)
+    chosen = replace(chosen, framing=framing, deterministic=deterministic, compile=compile)
     if arch == "vit_b_16" and chosen.image_size % 16:
         raise UserError(f"ViT needs an image size that is a multiple of 16 "
                         f"(got {chosen.image_size})")

@@ -32,7 +32,7 @@ from core import PROJECT_ROOT
 from core.errors import UserError
 from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
 from core.models.data import CaseTensors, cases_without_mask, check_split, load_cases
-from core.models.engine import TrainingCancelled, batches, evaluate, fit
+from core.models.engine import TrainingCancelled, backend_flags, batches, evaluate, fit
 from core.models.framing import choose_framing
 from core.models.profiles import Profile, learning_rate, profile_for
 from core.models.registry import CLASS_NAMES, build_model, parse_archs
@@ -344,11 +344,13 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
                  device: str = "auto", seed: int = 0, init: str = "auto",
                  weights_dir: str | os.PathLike | None = None, progress: Progress | None = None,
                  cancel: threading.Event | None = None, epochs: int | None = None,
-                 image_size: int | None = None, framing: str = "auto") -> list[str]:
+                 image_size: int | None = None, framing: str = "auto",
+                 deterministic: bool = False, compile: bool = False) -> list[str]:
     """Train ``archs`` in order on ``dataset``; returns the model ids written.
 
     ``framing`` (see :mod:`core.models.framing`): ``auto`` reads the lesion's region when every
-    case has a lesion mask, else the whole image.
+    case has a lesion mask, else the whole image. ``deterministic`` and ``compile``: see
+    :mod:`core.models.profiles`.
 
     ``progress`` gets dicts with arch, epoch, epochs, step, steps, fraction (0-1 overall) and
     message. Setting ``cancel`` stops at the next step: models already finished stay, the
@@ -358,11 +360,10 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
     torch_device = resolve_device(device)
     framing = choose_framing(framing, cases_without_mask(store, dataset))
     profiles = {arch: profile_for(profile, arch, epochs, image_size,
-                                  cuda=torch_device.type == "cuda", framing=framing)
+                                  cuda=torch_device.type == "cuda", framing=framing,
+                                  deterministic=deterministic, compile=compile)
                 for arch in archs}
     find_weights(archs[0], init, weights_dir)  # checks init and weights_dir before any work
-    if torch_device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: pick the fastest kernels
     size = profiles[archs[0]].image_size
     data = load_cases(store, dataset, size, framing)
     check_split(data)
@@ -372,8 +373,9 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
     for index, arch in enumerate(archs):
         reporter.start(index, 1)
         try:
-            trained = train_arch(data, arch, profiles[arch], torch_device, seed, init,
-                                 weights_dir, reporter, cancel)
+            with backend_flags(profiles[arch]):
+                trained = train_arch(data, arch, profiles[arch], torch_device, seed, init,
+                                     weights_dir, reporter, cancel)
         except TrainingCancelled:
             kept = f"; kept {', '.join(written)}" if written else ""
             raise TrainingCancelled(f"training cancelled during {arch}{kept}") from None

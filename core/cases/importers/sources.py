@@ -7,16 +7,22 @@ clutter (``__MACOSX/``, dot files, ``Thumbs.db``) is ignored silently.
 """
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from core.cases.decode import MAX_FILE_BYTES, BadFile
 from core.errors import UserError
 
 CLUTTER = {"__macosx", "thumbs.db", "desktop.ini"}
+# What reading one damaged entry can raise: a broken deflate/bzip2/lzma stream, a CRC or header
+# error, a cut archive, an unsupported compression method.
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, OSError,
+                   EOFError, ValueError, RuntimeError)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -140,8 +146,8 @@ class ZipSource:
         try:
             with self._zip.open(info) as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
-            raise BadFile(f"corrupt zip entry: {error}") from None
+        except ZIP_READ_ERRORS as error:
+            raise BadFile(f"damaged zip entry: {error}") from None
         if len(data) > MAX_FILE_BYTES:
             raise BadFile(f"entry unpacks to over {MAX_FILE_BYTES // 2**20} MiB")
         return data

@@ -67,7 +67,8 @@ def iter_cases(path: Path, result: ImportResult) -> Iterator[NewCase]:
         images = _files_in(files, base, "images")
         masks = _files_in(files, base, "masks")
         listed = set()
-        for line, row in table.rows:
+        for line, row in table.rows():
+            result.rows += 1
             name = _image_name(row.get(id_key, ""))
             image_path = images.get(name) or images.get(f"bus_{name}")
             where = f"{table_path} line {line}"

@@ -22,7 +22,7 @@ from core.cases.decode import BadFile, check_pixel_count, rgb_to_grey, to_uint8
 from core.cases.importers.common import (normalise_birads, normalise_label, read_table,
                                          report_refused)
 from core.cases.importers.manifest import BIRADS_COLUMNS, HISTOLOGY_COLUMNS, LABEL_COLUMNS
-from core.cases.importers.sources import FolderSource, inside, read_regular_file, regular_file_size
+from core.cases.importers.sources import FolderSource, inside, regular_file_size
 from core.cases.library import LABELS, ImportResult, NewCase
 from core.errors import UserError
 from core.store import Store
@@ -178,35 +178,38 @@ def read_case(file: Path) -> DicomCase:
 
 
 def _labelled_files(folder: Path, files: list[str], table, result: ImportResult
-                    ) -> list[tuple[str, dict]]:
-    """``[(path under folder, label row)]`` matched by file path or by SOPInstanceUID.
-
-    Matching by UID reads every header; files that are not DICOM images are skipped here.
-    """
+                    ) -> tuple[list[tuple[str, dict]], set[str]]:
+    """``[(path under folder, label row)]`` matched by file path or by SOPInstanceUID, and the
+    files skipped here: matching by UID reads every header, and skips files that are not
+    DICOM images. Counts the table's rows in ``result.rows``."""
     file_key = table.find(*FILE_COLUMNS)
     uid_key = table.find(*UID_COLUMNS)
     if file_key:
-        return [(row.get(file_key, "").replace("\\", "/"), row) for _, row in table.rows]
+        matched = [(row.get(file_key, "").replace("\\", "/"), row) for _, row in table.rows()]
+        result.rows += len(matched)
+        return matched, set()
     if not uid_key:
         raise UserError(f"{table.name} has no file column (looked for: {', '.join(FILE_COLUMNS)}) "
                         f"and no SOPInstanceUID column; its columns are: {', '.join(table.columns)}")
-    by_uid = {}
+    by_uid, unreadable = {}, set()
     for rel in files:
         try:
             uid = tag_text(read_header(inside(folder, rel)), "SOPInstanceUID")
         except BadFile as error:
             result.skip(rel, str(error))
+            unreadable.add(rel)
             continue
         by_uid.setdefault(uid, rel)
     matched = []
-    for line, row in table.rows:
+    for line, row in table.rows():
+        result.rows += 1
         rel = by_uid.get(row.get(uid_key, ""))
         if rel is None:
             result.skip(f"{table.name} line {line}",
                         f"no DICOM file with SOPInstanceUID {row.get(uid_key)!r}")
         else:
             matched.append((rel, row))
-    return matched
+    return matched, unreadable
 
 
 def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Iterator[NewCase]:
@@ -214,7 +217,7 @@ def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Ite
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder of DICOM files")
     try:
-        table = read_table(read_regular_file(Path(labels)), Path(labels).name)
+        table = read_table(Path(labels), Path(labels).name)
     except BadFile as error:
         raise UserError(f"cannot read the label file {labels}: {error}") from None
     label_key = table.require("label", *LABEL_COLUMNS)
@@ -223,8 +226,7 @@ def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Ite
     source = FolderSource(folder)
     files = [rel for rel in source.files() if Path(rel).name.upper() != "DICOMDIR"]
     report_refused(source, result)
-    matched = _labelled_files(folder, files, table, result)
-    reported = {entry["path"] for entry in result.skipped}
+    matched, reported = _labelled_files(folder, files, table, result)
     used = set()
     for rel, row in matched:
         label = normalise_label(row.get(label_key))

@@ -31,12 +31,13 @@ def is_clutter(rel: str) -> bool:
     return any(part.startswith(".") or part.lower() in CLUTTER for part in rel.split("/"))
 
 
-def inside(root: Path, name: str) -> Path:
-    """``name`` (relative, or absolute but under ``root``) as a real path under ``root``.
+def inside(root: Path, name: str, resolved: bool = False) -> Path:
+    """``name`` (relative, or absolute but under ``root``) as a real path under ``root``
+    (``resolved``: ``root`` is a real path already, so it is not looked up again per file).
 
     Raises :class:`BadFile` for anything that escapes ``root``, through ``..`` or a link.
     """
-    root = root.resolve()
+    root = root if resolved else root.resolve()
     text = name.strip().replace("\\", "/")
     if "\x00" in text:
         raise BadFile("path contains a NUL byte")
@@ -107,7 +108,7 @@ class FolderSource:
         return sorted(found)
 
     def read(self, rel: str) -> bytes:
-        return read_regular_file(inside(self.root, rel))
+        return read_regular_file(inside(self.root, rel, resolved=True))
 
     def close(self) -> None:
         """Nothing to release (a folder)."""

@@ -34,7 +34,7 @@ import duckdb
 from core.cases.importers.sources import ZIP_READ_ERRORS
 from core.errors import UserError
 from core.export import quote_identifier
-from core.paths import safe_join
+from core.paths import make_private_folder, safe_join
 from core.store import Store, latest_version
 
 FORMAT = "sonocase-backup"
@@ -231,7 +231,7 @@ def backup(store: Store, dest: str | Path, progress: Progress | None = None,
     dest = Path(dest).resolve()
     if dest.exists():
         raise UserError(f"{dest} already exists: choose a new name for the backup")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(dest.parent)  # and the bundle (password hashes) 0600
     report = progress or (lambda _report: None)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".backup-") as work:
         copy = Path(work) / DB_ENTRY
@@ -412,7 +412,7 @@ def restore(bundle_path: str | Path, dest_db: str | Path,
         raise UserError(f"no backup bundle at {bundle_path}")
     report = progress or (lambda _report: None)
     data_dir = dest_db.parent
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(data_dir)  # and every file restored into it 0600
     try:
         bundle = zipfile.ZipFile(bundle_path)
     except (zipfile.BadZipFile, OSError) as error:

@@ -258,8 +258,8 @@ def test_a_damaged_bundle_says_which_entry_and_exits_2(filled, tmp_path):  # noq
 @settings(max_examples=25, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(position=hs.floats(0, 1, exclude_max=True), bit=hs.integers(0, 7))
-def test_any_flipped_bit_in_a_bundle_restores_identically_or_is_refused(filled, tmp_path,  # noqa: F811
-                                                                         position, bit):
+def test_any_flipped_bit_in_a_bundle_restores_identically_or_is_refused(
+        filled, tmp_path, position, bit):  # noqa: F811
     bundle = tmp_path / "good.zip"
     if not bundle.exists():
         backup(filled, bundle)

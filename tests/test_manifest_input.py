@@ -92,3 +92,12 @@ def test_user_add_without_a_terminal_says_to_use_password_stdin(tmp_path):
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert "--password-stdin" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("rows", [1, 2000])
+def test_a_utf16_table_cut_mid_character_is_one_clear_error(tmp_path, rows):
+    path = tmp_path / "cut.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + ("image,label\n" + "a.png,benign\n" * rows)
+                     .encode("utf-16-le") + b"\x00")
+    with pytest.raises(UserError, match="is not utf-16 text"):
+        list(read_table(path, "cut.csv").rows())

@@ -101,6 +101,9 @@ class Table:
                         yield reader.line_num, {k: v.strip() for k, v in zip(keys, record)}
             except csv.Error as error:
                 raise UserError(f"{self.name} line {reader.line_num}: {error}") from None
+            except UnicodeDecodeError as error:  # a UTF-16/32 table cut mid-character
+                raise UserError(f"{self.name} after line {reader.line_num} is not "
+                                f"{self.encoding} text: {error.reason}") from None
 
     def find(self, *variants: str) -> str | None:
         """The key of the first column present among ``variants`` (compared by column_key)."""
@@ -160,16 +163,16 @@ def read_table(source: bytes | Path, name: str) -> Table:
     read, UserError for an empty or unreadable table or ambiguous columns."""
     encoding = text_encoding(source)
     with io.TextIOWrapper(_open_binary(source), encoding=encoding, newline="") as stream:
-        delimiter = guess_delimiter(stream.read(8193))
-        stream.seek(0)
         try:
+            delimiter = guess_delimiter(stream.read(8193))
+            stream.seek(0)
             columns = [c.strip() for c in next(csv.reader(stream, delimiter=delimiter))]
         except StopIteration:
             raise UserError(f"{name} is empty") from None
         except csv.Error as error:
             raise UserError(f"{name} is not a readable CSV file: {error}") from None
-        except UnicodeDecodeError as error:
-            raise UserError(f"{name} is not {encoding} text: {error}") from None
+        except UnicodeDecodeError as error:  # a UTF-16/32 table cut mid-character
+            raise UserError(f"{name} is not {encoding} text: {error.reason}") from None
     _check_unambiguous(name, columns)
     return Table(name, columns, source, encoding, delimiter)
 

@@ -142,7 +142,8 @@ def decode_dicom(file: Path, header) -> np.ndarray:
         if frame.ndim == 3:
             return rgb_to_grey(frame)
         step = "modality LUT (RescaleSlope/RescaleIntercept)"
-        if "RescaleSlope" in header or "RescaleIntercept" in header or "ModalityLUTSequence" in header:
+        if any(key in header for key in ("RescaleSlope", "RescaleIntercept",
+                                          "ModalityLUTSequence")):
             frame = apply_modality_lut(frame, header)
         step = "VOI LUT (WindowCenter/WindowWidth)"
         if "WindowCenter" in header or "VOILUTSequence" in header:

@@ -21,7 +21,7 @@ from core.cases.decode import IMAGE_SUFFIXES, BadFile
 from core.cases.importers import IMPORTERS, check_dataset_name
 from core.cases.importers.common import mask_stem, read_table
 from core.cases.importers.dicom import patient_salt
-from core.cases.importers.sources import open_source, read_regular_file
+from core.cases.importers.sources import open_source
 from core.cases.library import ImportResult, NewCase, save_cases
 from core.errors import UserError
 from core.jobs import JobFn, Progress
@@ -75,7 +75,7 @@ def planned_images(kind: str, path: Path, labels: Path | None = None) -> int:
     try:
         if kind in ("csv", "dicom"):
             table = Path(path if kind == "csv" else labels)
-            return len(read_table(read_regular_file(table), table.name).rows)
+            return sum(1 for _ in read_table(table, table.name).rows())
         with closing(open_source(path)) as source:
             files = source.files()
     except (BadFile, UserError, OSError):

@@ -31,9 +31,10 @@ from pathlib import Path
 
 import duckdb
 
+from core.cases.importers.sources import ZIP_READ_ERRORS
 from core.errors import UserError
 from core.export import quote_identifier
-from core.paths import safe_join
+from core.paths import make_private_folder, safe_join
 from core.store import Store, latest_version
 
 FORMAT = "sonocase-backup"
@@ -230,7 +231,7 @@ def backup(store: Store, dest: str | Path, progress: Progress | None = None,
     dest = Path(dest).resolve()
     if dest.exists():
         raise UserError(f"{dest} already exists: choose a new name for the backup")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(dest.parent)  # and the bundle (password hashes) 0600
     report = progress or (lambda _report: None)
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".backup-") as work:
         copy = Path(work) / DB_ENTRY
@@ -283,12 +284,21 @@ def _add_file(bundle: zipfile.ZipFile, path: Path, name: str) -> dict:
     return {"sha256": sha, "bytes": size}
 
 
+def damaged(entry: str, error: BaseException) -> UserError:
+    """The one message for an entry that cannot be read back (a flipped bit, a cut file)."""
+    return UserError(f"bundle damaged: {entry} cannot be read ({error}); nothing was restored")
+
+
 def _read_manifest(bundle: zipfile.ZipFile) -> dict:
     try:
-        manifest = json.loads(bundle.read(MANIFEST))
+        data = bundle.read(MANIFEST)
     except KeyError:
         raise UserError(f"no {MANIFEST} in the bundle: not a SonoCase backup") from None
-    except (ValueError, zipfile.BadZipFile) as error:
+    except ZIP_READ_ERRORS as error:
+        raise damaged(MANIFEST, error) from None
+    try:
+        manifest = json.loads(data)
+    except ValueError as error:
         raise UserError(f"the bundle's {MANIFEST} is unreadable ({error})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise UserError("not a SonoCase backup (its manifest names another format)")
@@ -341,17 +351,32 @@ def _check_entries(bundle: zipfile.ZipFile, manifest: dict, data_dir: Path,
     return targets
 
 
+class _EntryReader:
+    """A bundle entry's stream whose read errors (a broken deflate stream, a bad CRC) become
+    "bundle damaged: ENTRY", apart from errors writing the copy."""
+
+    def __init__(self, stream, name: str) -> None:
+        self._stream, self._name = stream, name
+
+    def read(self, size: int) -> bytes:
+        try:
+            return self._stream.read(size)
+        except ZIP_READ_ERRORS as error:
+            raise damaged(self._name, error) from None
+
+
 def _extract(bundle: zipfile.ZipFile, name: str, target: Path, expected: dict) -> None:
     """Extract one entry and check its SHA-256 against the manifest."""
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with bundle.open(name) as source, target.open("wb") as out:
-            sha, size = _copy_stream(source, out, expected["bytes"])
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise UserError(f"cannot read {name} from the bundle ({error}): it is damaged") from None
+        source = bundle.open(name)
+    except ZIP_READ_ERRORS as error:
+        raise damaged(name, error) from None
+    with source, target.open("wb") as out:
+        sha, size = _copy_stream(_EntryReader(source, name), out, expected["bytes"])
     if sha != expected["sha256"] or size != expected["bytes"]:
-        raise UserError(f"{name} in the bundle does not match its checksum: the bundle is "
-                        "damaged or was altered")
+        raise UserError(f"bundle damaged: {name} does not match its checksum (the bundle is "
+                        "damaged or was altered)")
 
 
 def _sha256(path: Path) -> str:
@@ -387,7 +412,7 @@ def restore(bundle_path: str | Path, dest_db: str | Path,
         raise UserError(f"no backup bundle at {bundle_path}")
     report = progress or (lambda _report: None)
     data_dir = dest_db.parent
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_folder(data_dir)  # and every file restored into it 0600
     try:
         bundle = zipfile.ZipFile(bundle_path)
     except (zipfile.BadZipFile, OSError) as error:

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from core.cases.importers.dicom import SALT_KEY
+from core.csv_cells import safe_arrow_table
 from core.errors import UserError
 from core.store import Store
 
@@ -56,8 +57,8 @@ def _write(table, path: Path, fmt: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     os.close(fd)
     try:
-        if fmt == "csv":
-            pyarrow.csv.write_csv(table, tmp)
+        if fmt == "csv":  # text cells that a spreadsheet would run as formulas get a '
+            pyarrow.csv.write_csv(safe_arrow_table(table), tmp)
         else:
             pyarrow.parquet.write_table(table, tmp)
         os.replace(tmp, path)

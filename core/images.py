@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 
 import numpy as np
 from PIL import Image
@@ -12,6 +13,14 @@ from core.models.framing import Box, crop
 from core.store import Store
 
 OUTLINE_COLOUR = (0, 230, 118)
+log = logging.getLogger(__name__)
+
+
+def _unreadable(store: Store, relative_path: str, error: OSError) -> UserError:
+    """The page's message names the image as the store does; the log has the full path."""
+    log.warning("cannot read the image %s: %s", store.data_dir / relative_path, error)
+    reason = error.strerror or "not a readable image"
+    return UserError(f"cannot read the image {relative_path}: {reason}")
 
 
 def load_grey(store: Store, relative_path: str) -> np.ndarray:
@@ -20,8 +29,8 @@ def load_grey(store: Store, relative_path: str) -> np.ndarray:
     try:
         with Image.open(path) as image:
             return np.asarray(image.convert("L"))
-    except (FileNotFoundError, OSError) as error:
-        raise UserError(f"cannot read the image {relative_path}: {error}") from None
+    except OSError as error:  # gone, or not an image any more
+        raise _unreadable(store, relative_path, error) from None
 
 
 def stored_png(store: Store, relative_path: str) -> bytes:
@@ -30,7 +39,7 @@ def stored_png(store: Store, relative_path: str) -> bytes:
     try:
         return store.resolve(relative_path).read_bytes()
     except OSError as error:
-        raise UserError(f"cannot read the image {relative_path}: {error}") from None
+        raise _unreadable(store, relative_path, error) from None
 
 
 def jpeg_bytes(rgb: np.ndarray, quality: int = 95) -> bytes:

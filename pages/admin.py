@@ -153,7 +153,7 @@ def job_panel(kind: str, show_result) -> bool:
 def show_import_result(result) -> None:
     labels = ", ".join(f"{label} {n}" for label, n in sorted(result.by_label.items()))
     st.success(f"Imported {result.imported} cases" + (f" ({labels})" if labels else "")
-               + f"; {result.already_present} already present; {len(result.skipped)} skipped.")
+               + f"; {result.already_present} already present; {result.skipped_total} skipped.")
     if result.skipped:
         st.dataframe(pd.DataFrame(result.skipped, columns=["path", "reason"]),
                      hide_index=True, key="import_skipped")

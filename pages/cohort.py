@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import charts, progress, quiz
 from core.auth import User
+from core.csv_cells import csv_text
 from core.errors import UserError
 from pages import ui
 
@@ -63,7 +64,7 @@ def cohort_section(table) -> None:
                f" cases read and the learning curve signals an error rate near "
                f"{progress.UNACCEPTABLE_ERROR:.0%}, or the 95% CI of accuracy over the last "
                f"{progress.RECENT_READS} cases stays below {progress.ACCURACY_FLOOR:.0%}.")
-    st.download_button("Download the table (CSV)", table.to_csv(index=False), "cohort.csv",
+    st.download_button("Download the table (CSV)", csv_text(table), "cohort.csv",
                        "text/csv", key="cohort_csv")
     names = dict(zip(table["user_id"], table["trainee"]))
     chosen = st.selectbox("Open a trainee's curves", list(names), format_func=names.get,

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
+from core.csv_cells import csv_text
 from core.errors import UserError
 from core.stats.roc import MIN_PER_CLASS
 from pages import ui
@@ -44,7 +45,7 @@ def downloads(name: str, fig=None, table=None) -> None:
                             "image/svg+xml", key=f"svg_{name}", on_click="ignore",
                             icon=":material/image:")
     if table is not None:
-        row.download_button("CSV", table.to_csv(index=False).encode(), f"{name}.csv",
+        row.download_button("CSV", csv_text(table).encode(), f"{name}.csv",
                             "text/csv", key=f"csv_{name}", on_click="ignore",
                             icon=":material/table:")
 

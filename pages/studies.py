@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import quiz, studies
 from core.auth import User
+from core.csv_cells import csv_text
 from core.errors import UserError
 from core.study_figures import roc_figure
 from core.study_report import StudyReport, study_report
@@ -89,7 +90,7 @@ def downloads(report: StudyReport, study: studies.Study) -> None:
                         "text/html", key="study_html", on_click="ignore", type="primary",
                         icon=":material/print:")
     for name, frame in report.to_frames().items():
-        row.download_button(f"{name}.csv", frame.to_csv(index=False).encode(),
+        row.download_button(f"{name}.csv", csv_text(frame).encode(),
                             f"{stem}_{name}.csv", "text/csv", key=f"study_csv_{name}",
                             on_click="ignore", icon=":material/table:")
 

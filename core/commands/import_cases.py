@@ -22,15 +22,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
-def _summary(dataset: str, result) -> str:
+def _summary(dataset: str, result, table: str | None) -> str:
     labels = ", ".join(f"{label} {n}" for label, n in sorted(result.by_label.items()))
-    lines = [f"imported {result.imported} cases into dataset {dataset!r}"
-             + (f" ({labels})" if labels else "")
-             + f"; {result.already_present} already present; {len(result.skipped)} skipped"]
+    lines = [f"read {result.rows} rows of {table}"] if result.rows and table else []
+    lines += [f"imported {result.imported} cases into dataset {dataset!r}"
+              + (f" ({labels})" if labels else "")
+              + f"; {result.already_present} already present; {result.skipped_total} skipped"]
     lines += [f"  skipped {entry['path']}: {entry['reason']}"
               for entry in result.skipped[:SHOWN_SKIPS]]
-    if len(result.skipped) > SHOWN_SKIPS:
-        lines.append(f"  ... and {len(result.skipped) - SHOWN_SKIPS} more (--json lists all)")
+    if result.skipped_total > SHOWN_SKIPS:
+        listed = ("all" if len(result.skipped) == result.skipped_total
+                  else f"the first {len(result.skipped)}")
+        lines.append(f"  ... and {result.skipped_total - SHOWN_SKIPS} more (--json lists {listed})")
     return "\n".join(lines)
 
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     with Store(args.db) as store:
         result = import_cases(store, args.kind, args.path, dataset, root=args.root,
                               labels=args.labels)
+    table = {"csv": args.path, "dicom": args.labels}.get(args.kind, Path("bus_data.csv"))
     print(json.dumps({"dataset": dataset, **result.as_dict()}) if args.json
-          else _summary(dataset, result))
+          else _summary(dataset, result, Path(table).name))
     nothing_usable = result.imported == 0 and result.already_present == 0
-    return 1 if nothing_usable and result.skipped else 0
+    return 1 if nothing_usable and result.skipped_total else 0

@@ -46,8 +46,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    password = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat the password: ") != password:
+    if not sys.stdin.isatty():
+        raise UserError("no terminal to ask for the password: pipe it in with --password-stdin "
+                        "(one line), or use --one-time")
+    try:
+        password = getpass.getpass("Password: ")
+        repeated = getpass.getpass("Repeat the password: ")
+    except EOFError:
+        raise UserError("the password prompt was closed (end of input): type the password, "
+                        "or pipe it in with --password-stdin") from None
+    if repeated != password:
         raise UserError("the two passwords differ")
     return password
 

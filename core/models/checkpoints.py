@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import pickle
 import tempfile
@@ -15,6 +16,7 @@ from core.errors import UserError
 FORMAT = "sonocase-model"
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format", "arch", "image_size", "state_dict", "class_names", "config")
+log = logging.getLogger(__name__)
 
 
 def file_sha256(path: Path) -> str:
@@ -44,23 +46,32 @@ def save_checkpoint(path: str | Path, checkpoint: dict) -> str:
     return digest
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> dict:
+def load_checkpoint(path: str | Path, device: str = "cpu", name: str | None = None) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint`; UserError naming the file if it is
-    missing, damaged, not one of ours, or carries pickled code."""
+    missing, damaged, not one of ours, or carries pickled code. Messages call the file ``name``
+    (default: the file's name; the store passes its name under the data folder), so a page
+    never shows the server's path; the log has the full path."""
     path = Path(path)
+    name = name or path.name
+
+    def refuse(message: str) -> UserError:
+        log.warning("checkpoint %s refused: %s", path, message)
+        return UserError(message)
+
     if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist")
+        raise refuse(f"checkpoint {name} does not exist")
     try:
         checkpoint = torch.load(path, map_location=device, weights_only=True)
     except pickle.UnpicklingError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raise UserError(f"refused to load {path}: it carries pickled code or objects that a "
-                        f"plain checkpoint never holds ({first_line})") from None
+        raise refuse(f"refused to load {name}: it carries pickled code or objects that a "
+                     f"plain checkpoint never holds ({first_line})") from None
     except (RuntimeError, EOFError, OSError, ValueError) as error:
-        raise UserError(f"checkpoint {path} is damaged or not a checkpoint: {error}") from None
+        raise refuse(f"checkpoint {name} is damaged or not a checkpoint: "
+                     f"{str(error).replace(str(path), name)}") from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise UserError(f"{path} is not a SonoCase model checkpoint")
+        raise refuse(f"{name} is not a SonoCase model checkpoint")
     missing = [key for key in REQUIRED_KEYS if key not in checkpoint]
     if missing:
-        raise UserError(f"checkpoint {path} lacks {', '.join(missing)}")
+        raise refuse(f"checkpoint {name} lacks {', '.join(missing)}")
     return checkpoint

@@ -6,6 +6,7 @@ it), so many sessions can share one cached copy: the heatmap code only reads it.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -15,6 +16,8 @@ from core.errors import UserError
 from core.models.checkpoints import file_sha256, load_checkpoint
 from core.models.registry import build_model
 from core.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -49,21 +52,26 @@ def load_model(store: Store, model_id: str, device: str | torch.device = "cpu") 
     arch, image_size, threshold, relative, sha, config, dataset, framing = row
     if not relative:
         raise UserError(f"model {model_id!r} has no checkpoint")
-    path = store.resolve(relative)
+    path = store.resolve(relative)  # messages name ``relative``; only the log has the path
+
+    def refuse(message: str) -> UserError:
+        log.warning("model %s: checkpoint %s refused: %s", model_id, path, message)
+        return UserError(message)
+
     if not path.is_file():
-        raise UserError(f"the checkpoint of {model_id!r} is missing: {path}")
+        raise refuse(f"the checkpoint of {model_id!r} is missing: {relative}")
     if sha and file_sha256(path) != sha:
-        raise UserError(f"the checkpoint {path} has changed since {model_id!r} was trained "
-                        "(SHA-256 differs); retrain the model")
-    checkpoint = load_checkpoint(path)
+        raise refuse(f"the checkpoint {relative} has changed since {model_id!r} was trained "
+                     "(SHA-256 differs); retrain the model")
+    checkpoint = load_checkpoint(path, name=relative)
     if checkpoint["arch"] != arch or int(checkpoint["image_size"]) != int(image_size):
-        raise UserError(f"the checkpoint {path} does not belong to {model_id!r}")
+        raise refuse(f"the checkpoint {relative} does not belong to {model_id!r}")
     with torch.device("meta"):  # no time spent initialising weights about to be replaced
         model = build_model(arch, len(checkpoint["class_names"]), int(image_size))
     try:
         model.load_state_dict(checkpoint["state_dict"], assign=True)
     except RuntimeError as error:
-        raise UserError(f"the checkpoint {path} does not fit {arch}: {error}") from None
+        raise refuse(f"the checkpoint {relative} does not fit {arch}: {error}") from None
     torch_device = torch.device(device)
     return LoadedModel(model_id=model_id, arch=arch, model=freeze(model).to(torch_device),
                        image_size=int(image_size), threshold=float(threshold),

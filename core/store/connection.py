@@ -17,7 +17,7 @@ import duckdb
 
 from core import PROJECT_ROOT
 from core.errors import StoreLocked, UserError
-from core.paths import safe_join
+from core.paths import make_private_folder, safe_join
 from core.store.migrations import latest_version, migrate, schema_version
 
 DB_ENV = "SONOCASE_DB"
@@ -39,7 +39,11 @@ def _locked_message(path: Path, error: Exception) -> str:
 
 
 class Store:
-    """The results store. ``data_dir`` (the file's folder) holds every file the store names."""
+    """The results store. ``data_dir`` (the file's folder) holds every file the store names.
+
+    Opening it makes the process create its files 0600 and folders 0700
+    (:func:`core.paths.keep_files_private`): the store holds password hashes and patients'
+    images."""
 
     def __init__(self, path: str | Path | None = None, read_only: bool = False) -> None:
         self.path = Path(path or default_db_path()).resolve()
@@ -47,7 +51,7 @@ class Store:
         self.read_only = read_only
         if read_only and not self.path.exists():
             raise UserError(f"no store at {self.path}")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_folder(self.data_dir)  # and the store, its WAL, every file after: 0600
         try:
             self._con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.IOException as error:

@@ -15,12 +15,12 @@ from core.errors import UserError
 from core.store import Store
 
 IMPORTERS = {module.KIND: module for module in (busi, busbra, manifest, dicom, folder)}
-DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def check_dataset_name(name: str) -> str:
     """A dataset name is also a folder name under ``cases/``: letters, digits, ``_ . -``."""
-    if not DATASET_NAME.match(name or ""):
+    if not DATASET_NAME.fullmatch(name or ""):  # the whole name: no trailing newline
         raise UserError(f"invalid dataset name {name!r}: use 1-64 letters, digits, '_', '.' or "
                         "'-', starting with a letter or digit")
     return name

@@ -53,7 +53,11 @@ def iter_cases(path: Path, result: ImportResult) -> Iterator[NewCase]:
             raise UserError(f"no {CSV_NAME} found in {path} (is this the BUS-BRA download?)")
         table_path = tables[0]
         base = PurePosixPath(table_path).parent
-        table = read_table(source.read(table_path), CSV_NAME)
+        try:
+            data = source.read(table_path)
+        except BadFile as error:  # a damaged zip entry, a pipe or a folder by that name...
+            raise UserError(f"cannot read {table_path}: {error}") from None
+        table = read_table(data, CSV_NAME)
         id_key = table.require("image ID", "ID")
         label_key = table.require("pathology", "Pathology")
         case_key = table.require("patient", "Case")
@@ -63,7 +67,8 @@ def iter_cases(path: Path, result: ImportResult) -> Iterator[NewCase]:
         images = _files_in(files, base, "images")
         masks = _files_in(files, base, "masks")
         listed = set()
-        for line, row in table.rows:
+        for line, row in table.rows():
+            result.rows += 1
             name = _image_name(row.get(id_key, ""))
             image_path = images.get(name) or images.get(f"bus_{name}")
             where = f"{table_path} line {line}"

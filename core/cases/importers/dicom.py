@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from core.cases.decode import BadFile, check_pixel_count, rgb_to_grey, to_uint8
 from core.cases.importers.common import (normalise_birads, normalise_label, read_table,
                                          report_refused)
 from core.cases.importers.manifest import BIRADS_COLUMNS, HISTOLOGY_COLUMNS, LABEL_COLUMNS
-from core.cases.importers.sources import FolderSource, inside, read_regular_file, regular_file_size
+from core.cases.importers.sources import FolderSource, inside, regular_file_size
 from core.cases.library import LABELS, ImportResult, NewCase
 from core.errors import UserError
 from core.store import Store
@@ -70,60 +72,145 @@ def read_header(file: Path):
     return header
 
 
+def tag_text(header, keyword: str) -> str:
+    """A tag's value as text ('' when absent or unreadable: pydicom converts values lazily)."""
+    try:
+        return str(header.get(keyword, "") or "")
+    except Exception:  # a value its VR cannot hold
+        return ""
+
+
+def tag_numbers(header, keyword: str) -> list[float] | None:
+    """A numeric tag's values as finite floats; None when absent; BadFile when a value is
+    empty, not a number (text, a sequence) or not finite."""
+    if keyword not in header:
+        return None
+    try:
+        value = header[keyword].value
+    except Exception as error:  # pydicom converts on access: 'abc' in a DS
+        raise BadFile(f"{keyword} is not a number: {error}") from None
+    several = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
+    values = list(value) if several else [] if value is None or value == "" else [value]
+    if not values:
+        raise BadFile(f"{keyword} is empty")
+    try:
+        numbers = [float(v) for v in values]
+    except (TypeError, ValueError):
+        raise BadFile(f"{keyword} is not a number ({value!r})") from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise BadFile(f"{keyword} is not a finite number ({value!r})")
+    return numbers
+
+
+def _size(header, keyword: str) -> int:
+    numbers = tag_numbers(header, keyword) or []
+    if len(numbers) != 1 or numbers[0] != int(numbers[0]) or numbers[0] < 1:
+        raise BadFile(f"{keyword} must be one whole number >= 1 "
+                      f"(found {tag_text(header, keyword) or 'nothing'})")
+    return int(numbers[0])
+
+
+def _check_luts(header) -> None:
+    """Refuse rescale and window values pydicom's LUT functions would trip over."""
+    for keyword in ("RescaleSlope", "RescaleIntercept"):
+        numbers = tag_numbers(header, keyword)
+        if numbers is not None and len(numbers) != 1:
+            raise BadFile(f"{keyword} must be one number (found {len(numbers)})")
+    tag_numbers(header, "WindowCenter")
+    widths = tag_numbers(header, "WindowWidth")
+    if widths is not None and min(widths) < 1:
+        raise BadFile(f"WindowWidth must be at least 1 (found {widths[0]:g})")
+
+
 def decode_dicom(file: Path, header) -> np.ndarray:
     """The first frame of a DICOM image as 8-bit grey; checks the size before decoding."""
     from pydicom.pixels import apply_color_lut, apply_modality_lut, apply_voi_lut, pixel_array
 
-    check_pixel_count(int(header.Columns), int(header.Rows))
+    check_pixel_count(_size(header, "Columns"), _size(header, "Rows"))
+    _check_luts(header)
     try:
         frame = pixel_array(file, index=0)
     except Exception as error:  # missing decoder plugin, truncated or absent pixel data...
         syntax = getattr(getattr(header, "file_meta", None), "TransferSyntaxUID", None)
         named = f" ({syntax.name})" if syntax is not None else ""
         raise BadFile(f"cannot decode the pixel data{named}: {error}") from None
-    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    if photometric == "PALETTE COLOR":
-        frame = apply_color_lut(frame, header)
-    if frame.ndim == 3:
-        return rgb_to_grey(frame)
-    if "RescaleSlope" in header or "RescaleIntercept" in header or "ModalityLUTSequence" in header:
-        frame = apply_modality_lut(frame, header)
-    if "WindowCenter" in header or "VOILUTSequence" in header:
-        frame = apply_voi_lut(frame, header)
+    photometric = tag_text(header, "PhotometricInterpretation").upper() or "MONOCHROME2"
+    step = "palette"
+    try:
+        if photometric == "PALETTE COLOR":
+            frame = apply_color_lut(frame, header)
+        if frame.ndim == 3:
+            return rgb_to_grey(frame)
+        step = "modality LUT (RescaleSlope/RescaleIntercept)"
+        if any(key in header for key in ("RescaleSlope", "RescaleIntercept",
+                                          "ModalityLUTSequence")):
+            frame = apply_modality_lut(frame, header)
+        step = "VOI LUT (WindowCenter/WindowWidth)"
+        if "WindowCenter" in header or "VOILUTSequence" in header:
+            frame = apply_voi_lut(frame, header)
+    except Exception as error:  # a LUT that does not fit the pixels, a value of the wrong type
+        raise BadFile(f"cannot apply the {step}: {error}") from None
+    if frame.ndim != 2 or not np.isfinite(frame).all():
+        raise BadFile(f"the {step} gives no finite grey image")
     grey = to_uint8(frame)
     return 255 - grey if photometric == "MONOCHROME1" else grey
 
 
-def _labelled_files(folder: Path, files: list[str], table, result: ImportResult
-                    ) -> list[tuple[str, dict]]:
-    """``[(path under folder, label row)]`` matched by file path or by SOPInstanceUID.
+@dataclass(frozen=True)
+class DicomCase:
+    """What one DICOM file gives a case: its grey image, its (unhashed) PatientID and the
+    attributes kept beside it."""
 
-    Matching by UID reads every header; files that are not DICOM images are skipped here.
-    """
+    image: np.ndarray
+    patient_id: str
+    attributes: dict
+
+
+def read_case(file: Path) -> DicomCase:
+    """Header, pixels and attributes of one DICOM file; BadFile (with the reason) for any file
+    that cannot become a case, whatever its tags hold."""
+    header = read_header(file)
+    image = decode_dicom(file, header)
+    frames = tag_numbers(header, "NumberOfFrames") or [1]
+    return DicomCase(image, tag_text(header, "PatientID"),
+                     {"photometric": tag_text(header, "PhotometricInterpretation"),
+                      "frames": max(1, int(frames[0])),
+                      "modality": tag_text(header, "Modality")})
+
+
+def _labelled_files(folder: Path, files: list[str], table, result: ImportResult
+                    ) -> tuple[list[tuple[str, dict]], set[str]]:
+    """``[(path under folder, label row)]`` matched by file path or by SOPInstanceUID, and the
+    files skipped here: matching by UID reads every header, and skips files that are not
+    DICOM images. Counts the table's rows in ``result.rows``."""
     file_key = table.find(*FILE_COLUMNS)
     uid_key = table.find(*UID_COLUMNS)
     if file_key:
-        return [(row.get(file_key, "").replace("\\", "/"), row) for _, row in table.rows]
+        matched = [(row.get(file_key, "").replace("\\", "/"), row) for _, row in table.rows()]
+        result.rows += len(matched)
+        return matched, set()
     if not uid_key:
         raise UserError(f"{table.name} has no file column (looked for: {', '.join(FILE_COLUMNS)}) "
                         f"and no SOPInstanceUID column; its columns are: {', '.join(table.columns)}")
-    by_uid = {}
+    by_uid, unreadable = {}, set()
     for rel in files:
         try:
-            uid = str(read_header(inside(folder, rel)).get("SOPInstanceUID", ""))
+            uid = tag_text(read_header(inside(folder, rel)), "SOPInstanceUID")
         except BadFile as error:
             result.skip(rel, str(error))
+            unreadable.add(rel)
             continue
         by_uid.setdefault(uid, rel)
     matched = []
-    for line, row in table.rows:
+    for line, row in table.rows():
+        result.rows += 1
         rel = by_uid.get(row.get(uid_key, ""))
         if rel is None:
             result.skip(f"{table.name} line {line}",
                         f"no DICOM file with SOPInstanceUID {row.get(uid_key)!r}")
         else:
             matched.append((rel, row))
-    return matched
+    return matched, unreadable
 
 
 def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Iterator[NewCase]:
@@ -131,7 +218,7 @@ def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Ite
     if not folder.is_dir():
         raise UserError(f"{folder} is not a folder of DICOM files")
     try:
-        table = read_table(read_regular_file(Path(labels)), Path(labels).name)
+        table = read_table(Path(labels), Path(labels).name)
     except BadFile as error:
         raise UserError(f"cannot read the label file {labels}: {error}") from None
     label_key = table.require("label", *LABEL_COLUMNS)
@@ -140,8 +227,7 @@ def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Ite
     source = FolderSource(folder)
     files = [rel for rel in source.files() if Path(rel).name.upper() != "DICOMDIR"]
     report_refused(source, result)
-    matched = _labelled_files(folder, files, table, result)
-    reported = {entry["path"] for entry in result.skipped}
+    matched, reported = _labelled_files(folder, files, table, result)
     used = set()
     for rel, row in matched:
         label = normalise_label(row.get(label_key))
@@ -151,18 +237,14 @@ def iter_cases(path: Path, result: ImportResult, labels: Path, salt: str) -> Ite
             if label is None:
                 raise BadFile(f"unknown label {row.get(label_key)!r} "
                               f"(expected one of {', '.join(LABELS)})")
-            header = read_header(file)
-            image = decode_dicom(file, header)
+            case = read_case(file)
         except BadFile as error:
             result.skip(rel or "(empty file name)", str(error))
             continue
-        yield NewCase(source_path=rel, label=label, image=image,
-                      patient_id=hash_patient(str(header.get("PatientID", "")), salt),
+        yield NewCase(source_path=rel, label=label, image=case.image,
+                      patient_id=hash_patient(case.patient_id, salt),
                       birads_ref=normalise_birads(row.get(birads_key)),
-                      histology=row.get(histology_key) or None,
-                      attributes={"photometric": str(header.get("PhotometricInterpretation", "")),
-                                  "frames": int(header.get("NumberOfFrames", 1) or 1),
-                                  "modality": str(header.get("Modality", ""))})
+                      histology=row.get(histology_key) or None, attributes=case.attributes)
     for rel in files:
         if rel not in reported and inside(folder, rel) not in used:
             result.skip(rel, f"no label for this file in {table.name}")

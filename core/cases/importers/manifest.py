@@ -10,7 +10,7 @@ from pathlib import Path
 
 from core.cases.decode import BadFile, decode_grey, decode_mask
 from core.cases.importers.common import normalise_birads, normalise_label, read_table
-from core.cases.importers.sources import inside, read_regular_file
+from core.cases.importers.sources import FolderSource
 from core.cases.library import LABELS, ImportResult, NewCase
 from core.errors import UserError
 
@@ -28,17 +28,17 @@ HISTOLOGY_COLUMNS = ("histology", "histopathology")
 
 def _read_manifest(manifest: Path):
     try:
-        return read_table(read_regular_file(manifest), manifest.name)
+        return read_table(manifest, manifest.name)
     except BadFile as error:
         raise UserError(f"cannot read the manifest {manifest}: {error}") from None
 
 
-def _load(root: Path, image_name: str, mask_field: str):
-    image = decode_grey(read_regular_file(inside(root, image_name)))
+def _load(images: FolderSource, image_name: str, mask_field: str):
+    image = decode_grey(images.read(image_name))
     mask = None
     for mask_name in (m for m in re.split(r"[;|]", mask_field) if m.strip()):
         try:
-            part = decode_mask(read_regular_file(inside(root, mask_name)), image.shape)
+            part = decode_mask(images.read(mask_name), image.shape)
         except BadFile as error:
             raise BadFile(f"mask {mask_name.strip()}: {error}") from None
         mask = part if mask is None else mask | part
@@ -51,13 +51,15 @@ def iter_cases(path: Path, result: ImportResult, root: Path | None = None) -> It
     if not root.is_dir():
         raise UserError(f"the image root {root} is not a folder")
     table = _read_manifest(manifest)
+    images = FolderSource(root)
     image_key = table.require("image path", *IMAGE_COLUMNS)
     label_key = table.require("label", *LABEL_COLUMNS)
     patient_key = table.find(*PATIENT_COLUMNS)
     mask_key = table.find(*MASK_COLUMNS)
     birads_key = table.find(*BIRADS_COLUMNS)
     histology_key = table.find(*HISTOLOGY_COLUMNS)
-    for line, row in table.rows:
+    for line, row in table.rows():
+        result.rows += 1
         image_name = row.get(image_key, "")
         where = image_name or f"{manifest.name} line {line}"
         if not image_name:
@@ -69,7 +71,7 @@ def iter_cases(path: Path, result: ImportResult, root: Path | None = None) -> It
                                f"(expected one of {', '.join(LABELS)})")
             continue
         try:
-            image, mask = _load(root, image_name, row.get(mask_key) or "")
+            image, mask = _load(images, image_name, row.get(mask_key) or "")
         except BadFile as error:
             result.skip(where, str(error))
             continue

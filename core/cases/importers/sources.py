@@ -7,16 +7,22 @@ clutter (``__MACOSX/``, dot files, ``Thumbs.db``) is ignored silently.
 """
 from __future__ import annotations
 
+import lzma
 import os
 import re
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from core.cases.decode import MAX_FILE_BYTES, BadFile
 from core.errors import UserError
 
 CLUTTER = {"__macosx", "thumbs.db", "desktop.ini"}
+# What reading one damaged entry can raise: a broken deflate/bzip2/lzma stream, a CRC or header
+# error, a cut archive, an unsupported compression method.
+ZIP_READ_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, NotImplementedError, OSError,
+                   EOFError, ValueError, RuntimeError)
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -25,12 +31,13 @@ def is_clutter(rel: str) -> bool:
     return any(part.startswith(".") or part.lower() in CLUTTER for part in rel.split("/"))
 
 
-def inside(root: Path, name: str) -> Path:
-    """``name`` (relative, or absolute but under ``root``) as a real path under ``root``.
+def inside(root: Path, name: str, resolved: bool = False) -> Path:
+    """``name`` (relative, or absolute but under ``root``) as a real path under ``root``
+    (``resolved``: ``root`` is a real path already, so it is not looked up again per file).
 
     Raises :class:`BadFile` for anything that escapes ``root``, through ``..`` or a link.
     """
-    root = root.resolve()
+    root = root if resolved else root.resolve()
     text = name.strip().replace("\\", "/")
     if "\x00" in text:
         raise BadFile("path contains a NUL byte")
@@ -101,7 +108,7 @@ class FolderSource:
         return sorted(found)
 
     def read(self, rel: str) -> bytes:
-        return read_regular_file(inside(self.root, rel))
+        return read_regular_file(inside(self.root, rel, resolved=True))
 
     def close(self) -> None:
         """Nothing to release (a folder)."""
@@ -140,8 +147,8 @@ class ZipSource:
         try:
             with self._zip.open(info) as stream:
                 data = stream.read(MAX_FILE_BYTES + 1)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as error:
-            raise BadFile(f"corrupt zip entry: {error}") from None
+        except ZIP_READ_ERRORS as error:
+            raise BadFile(f"damaged zip entry: {error}") from None
         if len(data) > MAX_FILE_BYTES:
             raise BadFile(f"entry unpacks to over {MAX_FILE_BYTES // 2**20} MiB")
         return data

@@ -29,6 +29,12 @@ def birads_rank(category: str) -> int:
                          f"(expected one of {', '.join(BIRADS_CATEGORIES)})") from None
 
 
+def calls_malignant(birads: str) -> bool:
+    """True where a read calls the nodule malignant: BI-RADS ``DEFAULT_POSITIVE_FROM`` (4A)
+    or above."""
+    return birads_rank(birads) >= birads_rank(DEFAULT_POSITIVE_FROM)
+
+
 def validate_descriptors(descriptors: dict[str, str]) -> dict[str, str]:
     """Return the descriptors if every key and value belongs to the lexicon; else ValueError."""
     for key, value in descriptors.items():

@@ -28,7 +28,6 @@ random order; the set "missed" holds every queued case, those due first.
 from __future__ import annotations
 
 import json
-import math
 import random
 import re
 import statistics
@@ -39,17 +38,16 @@ import duckdb
 
 from core.auth import User
 from core.errors import UserError
-from core.lexicon import BIRADS_CATEGORIES, DEFAULT_POSITIVE_FROM, DESCRIPTORS, birads_rank, \
-    validate_descriptors
+from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS, calls_malignant, validate_descriptors
+from core.shown_model import model_choice
+from core.reads import AIOutput, Answer, ai_output, insert_read, locked_cases, validate_answer
 from core.stats.metrics import Estimate, threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
 from core.stats.roc import AucResult, auc_ci
 from core.store import Store
 
-QUIZ_MODEL_KEY = "quiz_model"
 REPEAT_AFTER_SESSIONS = (1, 3, 7)
 MAX_SESSION_LENGTH = 200
-DEFAULT_THRESHOLD = 0.5
 REFERENCE_BIRADS = ("1", *BIRADS_CATEGORIES, "6")  # a case's reference may also be 1 or 6
 BIRADS_WORDS = {"2": "benign", "3": "probably benign", "4A": "low suspicion",
                 "4B": "moderate suspicion", "4C": "high suspicion",
@@ -59,39 +57,7 @@ _NODULES = ("SELECT c.case_id, c.birads_ref, c.descriptors, s.split FROM cases c
             " WHERE c.label IN ('benign', 'malignant') AND coalesce(s.split, '') <> 'excluded'")
 
 
-def calls_malignant(birads: str) -> bool:
-    """True for BI-RADS 4A and above."""
-    return birads_rank(birads) >= birads_rank(DEFAULT_POSITIVE_FROM)
-
-
 # ---- answers and views ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Answer:
-    """A stored or submitted read: BI-RADS, probability of malignancy in %, seconds spent."""
-
-    birads: str
-    probability: float
-    descriptors: dict[str, str] | None = None
-    seconds: float | None = None
-
-    @property
-    def malignant(self) -> bool:
-        return calls_malignant(self.birads)
-
-
-@dataclass(frozen=True)
-class AIOutput:
-    """The model output shown at the AI step; ``probability`` in 0-1."""
-
-    model_id: str
-    probability: float
-    threshold: float
-
-    @property
-    def malignant(self) -> bool:
-        return self.probability >= self.threshold
-
 
 @dataclass(frozen=True)
 class PresentView:
@@ -147,117 +113,6 @@ class SummaryView:
 
 
 QuizView = PresentView | AIView | TruthView | SummaryView
-
-
-# ---- answer checks -------------------------------------------------------------------------
-
-def validate_answer(birads: object, probability: object,
-                    descriptors: Mapping[str, str] | None = None,
-                    seconds: object = None) -> Answer:
-    """The answer as stored, or UserError naming what is wrong with the form."""
-    if birads is None or not str(birads).strip():
-        raise UserError("choose a BI-RADS category")
-    category = str(birads).strip().upper()
-    if category not in BIRADS_CATEGORIES:
-        raise UserError(f"BI-RADS {birads!r} is not a category you can give: choose one of "
-                        f"{', '.join(BIRADS_CATEGORIES)}")
-    try:
-        percent = float(probability)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        raise UserError(f"the probability of malignancy must be a number, got {probability!r}"
-                        ) from None
-    if not math.isfinite(percent) or not 0 <= percent <= 100:
-        raise UserError(f"the probability of malignancy must lie between 0 and 100 %, "
-                        f"got {probability!r}")
-    chosen = {key: value for key, value in (descriptors or {}).items() if value}
-    try:
-        validate_descriptors(chosen)
-    except ValueError as error:
-        raise UserError(str(error)) from None
-    spent = None
-    if seconds is not None:
-        try:
-            spent = float(seconds)  # type: ignore[arg-type]
-        except (TypeError, ValueError, OverflowError):
-            raise UserError(f"seconds spent must be a number, got {seconds!r}") from None
-        if not math.isfinite(spent) or spent < 0:
-            raise UserError(f"seconds spent must be a non-negative number, got {seconds!r}")
-    return Answer(category, percent, chosen or None, spent)
-
-
-# ---- the model shown -----------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """The model the quiz shows (None when there is none) and why, in plain words."""
-
-    model_id: str | None
-    reason: str
-
-
-def _model_choice(cur: duckdb.DuckDBPyConnection) -> ModelChoice:
-    row = cur.execute("SELECT value FROM settings WHERE key = ?", [QUIZ_MODEL_KEY]).fetchone()
-    if row is not None:
-        chosen = json.loads(row[0])
-        if cur.execute("SELECT 1 FROM models WHERE model_id = ?", [chosen]).fetchone():
-            return ModelChoice(chosen, "chosen by the supervisor")
-        return ModelChoice(None, f"the model chosen by the supervisor ({chosen}) is not "
-                                 "trained yet")
-    row = cur.execute("SELECT model_id FROM models WHERE cv_auc IS NOT NULL"
-                      " ORDER BY cv_auc DESC, created_at DESC LIMIT 1").fetchone()
-    if row is not None:
-        return ModelChoice(row[0], "the best cross-validated AUC")
-    return ModelChoice(None, "no model is trained yet")
-
-
-def quiz_model(store: Store) -> ModelChoice:
-    """The model the quiz shows now."""
-    with store.read() as cur:
-        return _model_choice(cur)
-
-
-def saved_quiz_model(store: Store) -> str | None:
-    """The model the supervisor picked (None: the default, the best cv AUC)."""
-    with store.read() as cur:
-        row = cur.execute("SELECT value FROM settings WHERE key = ?", [QUIZ_MODEL_KEY]).fetchone()
-    return None if row is None else json.loads(row[0])
-
-
-def trained_models(store: Store) -> list[tuple[str, str, float | None]]:
-    """(model_id, arch, cv_auc) of every trained model, the best cv AUC first."""
-    with store.read() as cur:
-        return cur.execute("SELECT model_id, arch, cv_auc FROM models"
-                           " ORDER BY cv_auc DESC NULLS LAST, model_id").fetchall()
-
-
-def set_quiz_model(store: Store, user: User, model_id: str | None) -> None:
-    """The supervisor picks the model the quiz shows (None: back to the best cv AUC)."""
-    if user.role not in ("supervisor", "admin"):
-        raise UserError("only a supervisor can choose the model the quiz shows")
-    with store.transaction() as cur:
-        if model_id is None:
-            cur.execute("DELETE FROM settings WHERE key = ?", [QUIZ_MODEL_KEY])
-            return
-        if not cur.execute("SELECT 1 FROM models WHERE model_id = ?", [model_id]).fetchone():
-            raise UserError(f"no trained model {model_id!r}")
-        cur.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key)"
-                    " DO UPDATE SET value = excluded.value", [QUIZ_MODEL_KEY, json.dumps(model_id)])
-
-
-def _ai_output(cur: duckdb.DuckDBPyConnection, model_id: str | None,
-               case_id: int) -> AIOutput | str:
-    """The model's output for the case, or the reason there is none."""
-    if model_id is None:
-        return _model_choice(cur).reason
-    model = cur.execute("SELECT threshold FROM models WHERE model_id = ?", [model_id]).fetchone()
-    if model is None:
-        return f"the model {model_id} is not trained yet"
-    prob = cur.execute("SELECT prob_malignant FROM predictions WHERE model_id = ? AND case_id = ?",
-                       [model_id, case_id]).fetchone()
-    if prob is None:
-        return f"the model {model_id} has no prediction for this case"
-    threshold = DEFAULT_THRESHOLD if model[0] is None else float(model[0])
-    return AIOutput(model_id, float(prob[0]), threshold)
 
 
 # ---- practice sets and spaced repetition ---------------------------------------------------
@@ -364,25 +219,11 @@ def practice_cases(store: Store, user_id: int, practice_set: str, length: int,
         return _practice_cases(cur, user_id, parse_practice_set(practice_set), length, seed)
 
 
-def _study_locked(cur: duckdb.DuckDBPyConnection, user_id: int) -> set[int]:
-    """Cases of the reader studies this user has not finished (no aided read of every case
-    yet): practising them would contaminate the study's reads."""
-    rows = cur.execute("""
-        SELECT rs.case_ids FROM reader_studies rs
-        JOIN study_readers sr ON sr.study_id = rs.study_id AND sr.user_id = ?
-        WHERE (SELECT count(DISTINCT r.case_id) FROM reads r
-               JOIN quiz_sessions qs ON qs.session_id = r.session_id
-               WHERE qs.study_id = rs.study_id AND qs.user_id = sr.user_id
-                 AND r.mode = 'aided') < json_array_length(rs.case_ids)
-    """, [user_id]).fetchall()
-    return {int(case_id) for (case_ids,) in rows for case_id in json.loads(case_ids)}
-
-
 def _practice_cases(cur: duckdb.DuckDBPyConnection, user_id: int, chosen: PracticeSet,
                     length: int, seed: int | None) -> list[int]:
     rng = random.Random(seed)
     history = _history(cur, user_id)
-    locked = _study_locked(cur, user_id)
+    locked = locked_cases(cur, user_id)
     pool = [case_id for case_id, birads_ref, descriptors, split in _nodules(cur)
             if chosen.matches(birads_ref, descriptors, split) and case_id not in locked]
     rng.shuffle(pool)
@@ -437,7 +278,7 @@ def start_session(store: Store, user_id: int, practice_set: str, length: int,
         if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
             raise UserError(f"no user with id {user_id}")
         case_ids = _practice_cases(cur, user_id, chosen, length, seed)
-        model_id = _model_choice(cur).model_id
+        model_id = model_choice(cur).model_id
         return cur.execute(
             "INSERT INTO quiz_sessions (user_id, kind, practice_set, case_ids, model_id)"
             " VALUES (?, 'practice', ?, ?, ?) RETURNING session_id",
@@ -562,20 +403,6 @@ def _expect(session: _Session, case_id: int, step: str) -> None:
                         "where the session is")
 
 
-def _insert_read(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int, case_id: int,
-                 mode: str, answer: Answer, ai: AIOutput | None) -> None:
-    try:
-        cur.execute(
-            "INSERT INTO reads (session_id, user_id, case_id, mode, birads, probability,"
-            " descriptors, seconds, model_id, ai_prob) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [session_id, user_id, case_id, mode, answer.birads, answer.probability,
-             json.dumps(answer.descriptors) if answer.descriptors else None, answer.seconds,
-             ai.model_id if ai else None, ai.probability if ai else None])
-    except duckdb.ConstraintException:
-        raise UserError(f"your {mode} read of this case is already stored and cannot be "
-                        "changed") from None
-
-
 def submit_unaided(store: Store, session_id: int, user_id: int, case_id: int, birads: object,
                    probability: object, descriptors: Mapping[str, str] | None = None,
                    seconds: object = None) -> QuizView:
@@ -584,9 +411,9 @@ def submit_unaided(store: Store, session_id: int, user_id: int, case_id: int, bi
     with store.transaction() as cur:
         session = _load(cur, session_id, user_id)
         _expect(session, case_id, "present")
-        _insert_read(cur, session_id, user_id, case_id, "unaided", answer, None)
-        model_id = session.model_id or _model_choice(cur).model_id
-        ai = _ai_output(cur, model_id, case_id)
+        insert_read(cur, session_id, user_id, case_id, "unaided", answer, None)
+        model_id = session.model_id or model_choice(cur).model_id
+        ai = model_choice(cur).reason if model_id is None else ai_output(cur, model_id, case_id)
         if isinstance(ai, AIOutput):
             cur.execute("INSERT INTO quiz_steps (session_id, case_id, step, model_id, ai_prob,"
                         " ai_threshold) VALUES (?, ?, 'ai', ?, ?, ?)",
@@ -604,7 +431,7 @@ def submit_aided(store: Store, session_id: int, user_id: int, case_id: int, bira
     with store.transaction() as cur:
         session = _load(cur, session_id, user_id)
         _expect(session, case_id, "ai")
-        _insert_read(cur, session_id, user_id, case_id, "aided", answer, session.ai(case_id))
+        insert_read(cur, session_id, user_id, case_id, "aided", answer, session.ai(case_id))
     return state(store, session_id, user_id)
 
 

@@ -25,12 +25,12 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from core.auth import User, utcnow
+from core.auth import STAFF_ROLES, User, utcnow
 from core.errors import UserError
-from core.quiz import DEFAULT_THRESHOLD, AIOutput, quiz_model, validate_answer
+from core.reads import AIOutput, ai_output, insert_read, validate_answer
+from core.shown_model import quiz_model
 from core.store import Store
 
-STAFF_ROLES = ("supervisor", "admin")
 DEFAULT_WASHOUT_DAYS = 14.0
 MAX_WASHOUT_DAYS = 365.0
 MIN_PER_CLASS = 2
@@ -373,15 +373,6 @@ def my_studies(store: Store, user: User, now: datetime | None = None) -> list[Ph
         return [view for _, view in _phases(cur, user.user_id, now or utcnow())]
 
 
-def locked_cases(store: Store, user_id: int, now: datetime | None = None) -> set[int]:
-    """The cases of the studies the user reads in and has not finished. Practising them, or
-    seeing their truth or the model's output elsewhere (quiz, model comparison), would
-    contaminate the study's reads: other pages should leave them out for this user."""
-    with store.read() as cur:
-        return {case_id for study, view in _phases(cur, user_id, now or utcnow())
-                if view.phase != "done" for case_id in study.case_ids}
-
-
 def reader_progress(store: Store, study_id: int, viewer: User,
                     now: datetime | None = None) -> pd.DataFrame:
     """One row per reader: reader, phase, unaided and aided reads so far, of how many, and
@@ -467,15 +458,11 @@ def _session(cur: duckdb.DuckDBPyConnection, session_id: int, user: User) -> _Se
 
 
 def _ai_output(cur: duckdb.DuckDBPyConnection, model_id: str, case_id: int) -> AIOutput:
-    threshold = cur.execute("SELECT threshold FROM models WHERE model_id = ?",
-                            [model_id]).fetchone()
-    prob = cur.execute("SELECT prob_malignant FROM predictions WHERE model_id = ?"
-                       " AND case_id = ?", [model_id, case_id]).fetchone()
-    if threshold is None or prob is None:
+    found = ai_output(cur, model_id, case_id)
+    if isinstance(found, str):
         raise UserError(f"the study's model {model_id} has no output for this case any more: "
                         "ask your supervisor")
-    return AIOutput(model_id, float(prob[0]),
-                    DEFAULT_THRESHOLD if threshold[0] is None else float(threshold[0]))
+    return found
 
 
 def _check_open(session: _Session, now: datetime) -> None:
@@ -533,17 +520,6 @@ def submit_study_read(store: Store, session_id: int, user: User, case_id: int, b
                             f"{len(session.order)}; the page shows it now")
         ai = (_ai_output(cur, session.study.model_id, case_id) if session.mode == "aided"
               else None)
-        try:
-            cur.execute(
-                "INSERT INTO reads (session_id, user_id, case_id, mode, birads, probability,"
-                " descriptors, seconds, model_id, ai_prob, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [session_id, user.user_id, case_id, session.mode, answer.birads,
-                 answer.probability,
-                 json.dumps(answer.descriptors) if answer.descriptors else None, answer.seconds,
-                 ai.model_id if ai else None, ai.probability if ai else None, moment])
-        except duckdb.ConstraintException:
-            raise UserError(f"your {session.mode} read of this case is already stored and "
-                            "cannot be changed") from None
+        insert_read(cur, session_id, user.user_id, case_id, session.mode, answer, ai, moment)
     with store.read() as cur:
         return _view(cur, _session(cur, session_id, user))

@@ -23,7 +23,7 @@ import pandas as pd
 from core.auth import User, utcnow
 from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
-from core.quiz import DEFAULT_THRESHOLD
+from core.reads import DEFAULT_THRESHOLD, model_threshold
 from core.stats.metrics import threshold_metrics
 from core.stats.mrmc import or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
@@ -169,9 +169,8 @@ def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]
 
 def _threshold(store: Store, model_id: str) -> float:
     with store.read() as cur:
-        row = cur.execute("SELECT threshold FROM models WHERE model_id = ?",
-                          [model_id]).fetchone()
-    return DEFAULT_THRESHOLD if row is None or row[0] is None else float(row[0])
+        threshold = model_threshold(cur, model_id)
+    return DEFAULT_THRESHOLD if threshold is None else threshold
 
 
 def study_reads(store: Store, study_id: int, user_id: int | None = None) -> pd.DataFrame:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core import quiz, studies
+from core import shown_model, studies
 from core.auth import User
 from core.errors import UserError
 from core.study_figures import roc_figure
@@ -49,7 +49,7 @@ def create() -> None:
 def setup_form() -> None:
     datasets = studies.study_datasets(store)
     readers = {reader.user_id: reader for reader in studies.eligible_readers(store)}
-    models = [model_id for model_id, _, _ in quiz.trained_models(store)]
+    models = [model_id for model_id, _, _ in shown_model.trained_models(store)]
     missing = [what for what, found in (("a dataset with a test split", datasets),
                                         ("an active trainee", readers),
                                         ("a trained model", models)) if not found]
@@ -57,7 +57,7 @@ def setup_form() -> None:
         st.info("A study needs " + ", ".join(missing) + ". Ask an admin to import and split "
                 "cases, add trainees or train a model (Administration).")
         return
-    default_model = quiz.quiz_model(store).model_id
+    default_model = shown_model.quiz_model(store).model_id
     with st.form("study_setup"):
         st.text_input("Study name", max_chars=studies.MAX_NAME_LENGTH, key="study_name")
         st.selectbox("Cases: the test split of", datasets, key="study_dataset",

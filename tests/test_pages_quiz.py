@@ -12,7 +12,7 @@ from PIL import Image
 from streamlit.elements.image import ImageMixin
 from streamlit.testing.v1 import AppTest
 
-from core import quiz
+from core import quiz, shown_model
 from core.heatmaps import cached_heatmap, overlay, read_region
 from core.images import load_grey, outline, zoom
 from core.models.framing import lesion_box, zoom_box
@@ -294,7 +294,7 @@ def test_the_cohort_page_for_a_supervisor(library):
     model_box.set_value("vgg16-quiz")
     click(at, "Use this model in the quiz")
     with Store(path) as store:
-        assert quiz.saved_quiz_model(store) == "vgg16-quiz"
+        assert shown_model.saved_quiz_model(store) == "vgg16-quiz"
 
 
 def no_cached_heatmaps(path: Path) -> None:

@@ -8,8 +8,10 @@ import threading
 
 import pytest
 
-from core import quiz
+from core import quiz, shown_model
 from core.errors import UserError
+from core.lexicon import calls_malignant
+from core.reads import Answer
 from core.stats.metrics import threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
 from core.stats.roc import auc_ci
@@ -60,7 +62,7 @@ def test_a_case_goes_present_ai_truth_then_the_next(setup):
     view = quiz.submit_unaided(store, session, trainee.user_id, first, "3", 30,
                                {"shape": "oval"}, seconds=12.5)
     assert isinstance(view, quiz.AIView) and view.case_id == first
-    assert view.unaided == quiz.Answer("3", 30.0, {"shape": "oval"}, 12.5)
+    assert view.unaided == Answer("3", 30.0, {"shape": "oval"}, 12.5)
     assert view.ai.model_id == "resnet50-test" and view.ai.probability in (0.2, 0.8)
 
     view = quiz.submit_aided(store, session, trainee.user_id, first, "4B", 60, seconds=4)
@@ -83,7 +85,7 @@ def test_the_aided_read_is_stored_even_when_unchanged(setup):
     case = quiz.state(store, session, trainee.user_id).case_id
     quiz.submit_unaided(store, session, trainee.user_id, case, "4A", 40)
     view = quiz.submit_aided(store, session, trainee.user_id, case, "4A", 40)
-    assert view.aided == quiz.Answer("4A", 40.0)
+    assert view.aided == Answer("4A", 40.0)
     assert "You kept your first read after the AI." in view.verdicts
     assert [r[1] for r in reads_of(store, session)] == ["unaided", "aided"]
 
@@ -133,7 +135,7 @@ def test_lower_case_birads_and_empty_descriptors_are_accepted(setup):
     case = quiz.state(store, session, trainee.user_id).case_id
     view = quiz.submit_unaided(store, session, trainee.user_id, case, "4a", 0,
                                {"shape": None, "margin": "angular"})
-    assert view.unaided == quiz.Answer("4A", 0.0, {"margin": "angular"})
+    assert view.unaided == Answer("4A", 0.0, {"margin": "angular"})
 
 
 def test_the_unaided_read_cannot_be_skipped(setup):
@@ -268,11 +270,11 @@ def test_a_model_trained_during_the_session_is_shown_from_then_on(store):
 
 def test_the_default_model_is_the_best_cross_validated(store):
     cases = make_cases(store, n=4)
-    assert quiz.quiz_model(store) == quiz.ModelChoice(None, "no model is trained yet")
+    assert shown_model.quiz_model(store) == shown_model.ModelChoice(None, "no model is trained yet")
     add_model(store, "vgg16-a", cases, cv_auc=0.81, heatmaps=False)
     add_model(store, "resnet50-a", cases, cv_auc=0.93, heatmaps=False)
     add_model(store, "alexnet-a", cases, cv_auc=0.77, heatmaps=False)
-    assert quiz.quiz_model(store).model_id == "resnet50-a"
+    assert shown_model.quiz_model(store).model_id == "resnet50-a"
 
 
 def test_the_supervisor_picks_the_model_and_a_trainee_cannot(store):
@@ -282,17 +284,17 @@ def test_the_supervisor_picks_the_model_and_a_trainee_cannot(store):
     supervisor = make_user(store, "super", role="supervisor")
     trainee = make_user(store, "trainee1")
     with pytest.raises(UserError, match="only a supervisor"):
-        quiz.set_quiz_model(store, trainee, "vgg16-a")
+        shown_model.set_quiz_model(store, trainee, "vgg16-a")
     with pytest.raises(UserError, match="no trained model"):
-        quiz.set_quiz_model(store, supervisor, "nope")
-    quiz.set_quiz_model(store, supervisor, "vgg16-a")
-    assert quiz.quiz_model(store).model_id == "vgg16-a"
+        shown_model.set_quiz_model(store, supervisor, "nope")
+    shown_model.set_quiz_model(store, supervisor, "vgg16-a")
+    assert shown_model.quiz_model(store).model_id == "vgg16-a"
     session = quiz.start_session(store, trainee.user_id, "all", 1, seed=15)
     case = quiz.state(store, session, trainee.user_id).case_id
     assert quiz.submit_unaided(store, session, trainee.user_id, case, "3", 5).ai.model_id == \
         "vgg16-a"
-    quiz.set_quiz_model(store, supervisor, None)
-    assert quiz.quiz_model(store).model_id == "resnet50-a"
+    shown_model.set_quiz_model(store, supervisor, None)
+    assert shown_model.quiz_model(store).model_id == "resnet50-a"
 
 
 def test_a_chosen_model_that_is_missing_says_so(store):
@@ -441,14 +443,14 @@ def test_the_summary_matches_the_statistics_functions(setup):
     summary = quiz.session_summary(store, session, trainee.user_id)
     truth = [int(labels[c] == "malignant") for c in order]
     for phase, answers in ((summary.unaided, plan), (summary.aided, revised)):
-        called = [int(quiz.calls_malignant(b)) for b in answers]
+        called = [int(calls_malignant(b)) for b in answers]
         expected = threshold_metrics(truth, called)
         assert phase.n == 8 and phase.correct == sum(c == t for c, t in zip(called, truth))
         assert phase.sensitivity == expected["sensitivity"]
         assert phase.specificity == expected["specificity"]
         assert phase.birads_auc == auc_ci(truth, birads_scores(answers))
-    ledger = change_ledger(truth, [int(quiz.calls_malignant(b)) for b in plan],
-                           [int(quiz.calls_malignant(b)) for b in revised])
+    ledger = change_ledger(truth, [int(calls_malignant(b)) for b in plan],
+                           [int(calls_malignant(b)) for b in revised])
     assert (summary.helpful, summary.harmful) == (ledger["helpful"], ledger["harmful"])
     assert summary.helpful + summary.harmful > 0
     assert summary.unaided.median_seconds == 3.5 and summary.aided.median_seconds == 1
@@ -495,10 +497,10 @@ def test_the_saved_choice_and_the_model_list(store):
     add_model(store, "vgg16-a", cases, cv_auc=0.81, heatmaps=False)
     add_model(store, "resnet50-a", cases, cv_auc=0.93, heatmaps=False)
     supervisor = make_user(store, "super", role="supervisor")
-    assert quiz.saved_quiz_model(store) is None
-    quiz.set_quiz_model(store, supervisor, "vgg16-a")
-    assert quiz.saved_quiz_model(store) == "vgg16-a"
-    assert [m[0] for m in quiz.trained_models(store)] == ["resnet50-a", "vgg16-a"]
+    assert shown_model.saved_quiz_model(store) is None
+    shown_model.set_quiz_model(store, supervisor, "vgg16-a")
+    assert shown_model.saved_quiz_model(store) == "vgg16-a"
+    assert [m[0] for m in shown_model.trained_models(store)] == ["resnet50-a", "vgg16-a"]
 
 
 def test_a_reader_study_session_is_not_a_practice_quiz(setup):

@@ -29,6 +29,7 @@ from core.cases.importers import import_cases
 from core.cli import main
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.reads import validate_answer
 from core.store import Store
 from tests.quiz_helpers import make_cases, make_user
 
@@ -433,7 +434,7 @@ def test_fuzzed_answers_are_stored_as_given_or_refused_with_nothing_stored(
 
 def test_seconds_that_are_not_a_number_are_refused_clearly():
     with pytest.raises(UserError):
-        quiz.validate_answer("3", 20, None, "twenty")
+        validate_answer("3", 20, None, "twenty")
 
 
 # ---- the app's forms ---------------------------------------------------------------------------

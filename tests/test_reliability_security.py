@@ -24,7 +24,7 @@ from hypothesis import strategies as hs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import auth, quiz
+from core import auth, quiz, shown_model
 from core.admin_jobs import save_upload, server_path
 from core.cases.importers import import_cases
 from core.errors import UserError
@@ -140,7 +140,7 @@ def test_injection_in_checked_fields_is_refused_and_changes_nothing(library, tmp
         lambda: quiz.submit_unaided(store, session, trainee.user_id, case_id, payload, 50),
         lambda: quiz.submit_unaided(store, session, trainee.user_id, case_id, "3", 50,
                                     {"margin": payload}),
-        lambda: quiz.set_quiz_model(store, staff, payload),
+        lambda: shown_model.set_quiz_model(store, staff, payload),
     ]
     for attempt in attempts:
         with pytest.raises(UserError):

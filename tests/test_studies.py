@@ -14,6 +14,7 @@ import pytest
 
 from core import quiz, studies
 from core.errors import UserError
+from core.reads import locked_cases
 from core.stats.mrmc import or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
 from core.stats.roc import paired_test
@@ -462,18 +463,23 @@ def test_only_staff_see_the_report_and_a_reader_sees_only_their_own_result(finis
         {"anna": "done", "ben": "done", "cleo": "unaided"}
 
 
+def locked(store, user_id: int) -> set[int]:
+    with store.read() as cur:
+        return locked_cases(cur, user_id)
+
+
 def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(lab):
     store, cases, people = lab
     anna = people["anna"]
     first = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
     new_study(lab, readers=("anna", "ben"), washout=0, cases=cases[4:8])
-    assert studies.locked_cases(store, anna.user_id, now=T0) == set(cases[:8])
-    assert studies.locked_cases(store, people["ben"].user_id, now=T0) == set(cases[4:8])
-    assert studies.locked_cases(store, people["cleo"].user_id, now=T0) == set()
+    assert locked(store, anna.user_id) == set(cases[:8])
+    assert locked(store, people["ben"].user_id) == set(cases[4:8])
+    assert locked(store, people["cleo"].user_id) == set()
     last = read_phase(store, first, anna, lambda case: ("3", 30), T0)
-    assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[:8])
+    assert locked(store, anna.user_id) == set(cases[:8])
     read_phase(store, first, anna, lambda case: ("3", 30), last)
-    assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[4:8])
+    assert locked(store, anna.user_id) == set(cases[4:8])
 
 
 def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
@@ -481,7 +487,7 @@ def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
     anna = people["anna"]
     study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
     picked = set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0))
-    assert picked == set(cases) - studies.locked_cases(store, anna.user_id, now=T0)
+    assert picked == set(cases) - locked(store, anna.user_id)
     assert picked.isdisjoint(cases[:4])
     assert set(quiz.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)) == set(cases)
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)

@@ -25,6 +25,7 @@ from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
 from core.models.framing import frame_box, model_input, paste_map
 from core.models.loading import LoadedModel
+from core.reads import ai_outputs
 from core.store import Store
 
 SPLITS = ("test", "train", "all")
@@ -73,10 +74,8 @@ def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
     """The model's stored call on each case (malignant at its threshold; None where it has no
     prediction), so a map explains the call the quiz shows."""
     with store.read() as cur:
-        probs = dict(cur.execute("SELECT case_id, prob_malignant FROM predictions "
-                                 "WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
-                                 [loaded.model_id, case_ids]).fetchall())
-    return [None if c not in probs else probs[c] >= loaded.threshold for c in case_ids]
+        outputs = ai_outputs(cur, loaded.model_id, case_ids)
+    return [outputs[c].malignant if c in outputs else None for c in case_ids]
 
 
 def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], method: str,

@@ -18,7 +18,7 @@ import pandas as pd
 from core.auth import User
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, DEFAULT_POSITIVE_FROM
-from core.quiz import PhaseSummary, phase_summary
+from core.quiz.scoring import PhaseSummary, phase_summary
 from core.shown_model import quiz_model
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics, wilson_ci

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import quiz, studies
+from core import studies
 from core.errors import UserError
+from core.quiz import flow, selection
 from core.reads import locked_cases
 from core.stats.mrmc import or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
@@ -268,7 +269,7 @@ def test_out_of_order_duplicate_and_foreign_reads_are_refused(lab):
         studies.next_study_case(store, session_id, ben, now=T0)
     with pytest.raises(UserError, match="not a reader of this study"):
         studies.start_or_resume(store, study_id, people["cleo"], now=T0)
-    practice = quiz.start_session(store, anna.user_id, "all", 2, seed=0)
+    practice = flow.start_session(store, anna.user_id, "all", 2, seed=0)
     with pytest.raises(UserError, match="practice quiz"):
         studies.submit_study_read(store, practice, anna, cases[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="BI-RADS"):
@@ -486,10 +487,11 @@ def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
     store, cases, people = lab
     anna = people["anna"]
     study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
-    picked = set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0))
+    picked = set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0))
     assert picked == set(cases) - locked(store, anna.user_id)
     assert picked.isdisjoint(cases[:4])
-    assert set(quiz.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)) == set(cases)
+    assert set(selection.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)
+               ) == set(cases)
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
     read_phase(store, study_id, anna, lambda case: ("3", 30), last)
-    assert set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)
+    assert set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)

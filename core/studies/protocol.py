@@ -30,28 +30,13 @@ from core.errors import UserError
 from core.reads import AIOutput, ai_output, insert_read, validate_answer
 from core.shown_model import quiz_model
 from core.store import Store
+from core.studies.definitions import MIN_PER_CLASS, MODES, Study
 
 DEFAULT_WASHOUT_DAYS = 14.0
 MAX_WASHOUT_DAYS = 365.0
-MIN_PER_CLASS = 2
 MAX_NAME_LENGTH = 120
 HEATMAP_METHOD = "gradcam"
-MODES = ("unaided", "aided")
 SESSION_KIND = {"unaided": "study_unaided", "aided": "study_aided"}
-
-
-@dataclass(frozen=True)
-class Study:
-    """A study as set up; ``case_ids`` in the set's order, ``reader_ids`` sorted."""
-
-    study_id: int
-    name: str
-    case_ids: tuple[int, ...]
-    washout_days: float
-    model_id: str
-    created_by: int | None
-    created_at: datetime
-    reader_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)

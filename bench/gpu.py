@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 def heatmap_rate(store, model_id: str, batch: int = 64, repeats: int = 3) -> float:
     """Grad-CAM maps per second for batches of test images already at the model's size."""
-    from core.heatmaps import compute_cams
+    from core.heatmaps.cam import compute_cams
     from core.models.data import load_cases
     from core.models.loading import load_model
 

@@ -94,7 +94,7 @@ def _timed(samples: list[float], call, *args, **kwargs):
 
 def run_trainee(store: Store, run: TraineeRun, cases: int, barrier: threading.Barrier) -> None:
     """One trainee's session, step by step as the quiz page goes; every failure is recorded."""
-    from core import heatmaps  # the page imports it at the AI step too
+    from core.heatmaps.stored import cached_heatmap  # the page reads it at the AI step too
 
     user_id = run.user.user_id
     try:
@@ -110,7 +110,7 @@ def run_trainee(store: Store, run: TraineeRun, cases: int, barrier: threading.Ba
                               user_id, view.case_id, birads, probability, seconds=1.0)
                 run.submitted.append((view.case_id, "unaided", birads, probability))
             elif isinstance(view, flow.AIView):
-                heatmaps.cached_heatmap(store, view.ai.model_id, view.case_id)
+                cached_heatmap(store, view.ai.model_id, view.case_id)
                 birads, probability = answer_for(user_id, view.case_id, "aided")
                 view = _timed(run.write_seconds, flow.submit_aided, store, run.session_id,
                               user_id, view.case_id, birads, probability, seconds=1.0)

@@ -539,7 +539,8 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
     the case has a mask: a lesion-framed model's map covers only the lesion's square, which on
     a whole BUSI image is a few percent of the panel."""
-    from core import heatmaps  # cheap: reading stored maps never imports torch
+    from core.heatmaps.colour_overlay import overlay  # cheap: never imports torch
+    from core.heatmaps.stored import cached_heatmap, read_region
 
     record = case_record(store, case_id)
     grey = images.load_grey(store, record["image_path"])
@@ -560,18 +561,18 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     rows = case_panels(preds, case_id, model_ids,
                        case_localisation(store, case_id, model_ids, method))
     for row in rows.itertuples():
-        cam = heatmaps.cached_heatmap(store, row.model_id, case_id, method)
+        cam = cached_heatmap(store, row.model_id, case_id, method)
         if cam is None:
             missing.append(row.model_id)
             continue
-        region = heatmaps.read_region(store, row.model_id, case_id)
-        panels.append((row.title, finish(heatmaps.overlay(grey, cam, alpha, region))))
+        region = read_region(store, row.model_id, case_id)
+        panels.append((row.title, finish(overlay(grey, cam, alpha, region))))
     return panels, missing
 
 
 def format_localisation(summaries: list[dict], preds: pd.DataFrame) -> pd.DataFrame:
-    """Per-model localisation summaries (``core.heatmaps.localisation_summary``) as text, with
-    a Wilson CI of the pointing-game hit rate and the chance level beside it."""
+    """Per-model localisation summaries (``core.heatmaps.localisation.localisation_summary``)
+    as text, with a Wilson CI of the pointing-game hit rate and the chance level beside it."""
     labels = dict(zip(preds["model_id"], preds["label"]))
     rows = []
     for summary in summaries:

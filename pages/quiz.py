@@ -152,15 +152,14 @@ def truth_image(view: flow.TruthView, with_heatmap: bool, zoom: bool):
     if not view.mask_path and not with_heatmap:
         return stored_png(store, view.image_path)
     shown = load_grey(store, view.image_path)
-    if with_heatmap:
-        from core import heatmaps
+    heatmap = heatmap_of(store, view.ai.model_id, view.case_id) if with_heatmap else None
+    if heatmap is not None:
+        from core.heatmaps.colour_overlay import overlay
 
-        heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
-        if heatmap is not None:
-            shown = heatmaps.overlay(shown, heatmap.cam, 0.45, heatmap.region)
+        shown = overlay(shown, heatmap.cam, 0.45, heatmap.region)
     if not view.mask_path:
         return shown
-    mask = load_grey(store, view.mask_path) > 127
+    mask = heatmap.mask if heatmap is not None else load_grey(store, view.mask_path) > 127
     if zoom and mask.any():  # zoom first: the outline stays thin
         square = lesion_box(mask)
         shown, mask = around(shown, square), around(mask, square)

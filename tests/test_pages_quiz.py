@@ -13,7 +13,8 @@ from streamlit.elements.image import ImageMixin
 from streamlit.testing.v1 import AppTest
 
 from core import shown_model
-from core.heatmaps import cached_heatmap, overlay, read_region
+from core.heatmaps.colour_overlay import overlay
+from core.heatmaps.stored import cached_heatmap, read_region
 from core.images import load_grey, outline, zoom
 from core.models.framing import lesion_box, zoom_box
 from core.quiz import flow
@@ -308,12 +309,12 @@ def test_without_a_cached_heatmap_it_is_computed_on_the_cached_model(library, mo
     no_cached_heatmaps(path)
     computed = []
 
-    def compute(store, loaded, case_id, method="gradcam"):
+    def compute(store, loaded, case_id, method, image, mask):
         computed.append((loaded, case_id, method))
-        return np.full(case_image(path, case_id).shape, 0.5, dtype=np.float32)
+        return np.full(image.shape, 0.5, dtype=np.float32)
 
-    monkeypatch.setattr("core.heatmaps.heatmap_for_case", compute)
-    monkeypatch.setattr("pages.ui.cached_model", lambda model_id: f"loaded {model_id}")
+    monkeypatch.setattr("core.heatmaps.compute.compute_heatmap", compute)
+    monkeypatch.setattr("pages.ui.cached_model", lambda model_id, sha: f"loaded {model_id}")
     at = start(app_as(users["anna"]), length=1)
     at.radio[0].set_value("3")
     click(at, "Submit my read")

@@ -316,7 +316,7 @@ TRAIN_DRIVER = """
 
 HEATMAP_DRIVER = """
     import sys
-    from core.heatmaps import precompute_heatmaps
+    from core.heatmaps.compute import precompute_heatmaps
     from core.models.loading import load_model
     from core.store import Store
 
@@ -349,7 +349,7 @@ def check_models(store: Store, note: str) -> list[str]:
 
 
 def check_heatmaps(store: Store, model_id: str, note: str) -> int:
-    from core.heatmaps import cached_heatmap
+    from core.heatmaps.stored import cached_heatmap
 
     with store.read() as cur:
         cases = [c for (c,) in cur.execute("SELECT case_id FROM heatmaps WHERE model_id = ?",
@@ -362,7 +362,7 @@ def check_heatmaps(store: Store, model_id: str, note: str) -> int:
 def test_killed_training_and_heatmaps_leave_nothing_half_written(tmp_path, rng):
     """One store for the training run, one (with a model trained here) for the heatmaps; the
     two drivers run at once, each killed at its own moment."""
-    from core.heatmaps import precompute_heatmaps
+    from core.heatmaps.compute import precompute_heatmaps
     from core.models.loading import load_model
     from core.models.train import train_models
     from tests.models_helpers import add_tiny_dataset

@@ -1,4 +1,5 @@
-"""Heatmaps on disk and in the store, so a quiz never waits for one.
+"""Computing heatmaps and storing them, so a quiz never waits for one (this module imports
+torch; reading a stored map does not: :mod:`core.heatmaps.stored`).
 
 Each map is a float16 ``.npy`` at the stored image's size under
 ``<data_dir>/heatmaps/<model_id>/<method>/<case_id>.npy`` (written atomically), with a row in
@@ -20,7 +21,6 @@ import torch
 
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class
-from core.heatmaps.stored import cached_heatmap
 from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
 from core.models.framing import frame_box, model_input, paste_map
@@ -78,10 +78,12 @@ def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
     return [outputs[c].malignant if c in outputs else None for c in case_ids]
 
 
-def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], method: str,
+def _compute_and_store(store: Store, loaded: LoadedModel,
+                       cases: dict[int, tuple[np.ndarray, np.ndarray | None]], method: str,
                        batch_size: int) -> dict[int, np.ndarray]:
-    """Maps for ``case_ids`` (one batch), written as files and rows in one transaction."""
-    cases = _case_images(store, case_ids)
+    """Maps for ``cases`` (case id -> image, mask; one batch), written as files and rows in one
+    transaction."""
+    case_ids = list(cases)
     boxes = {c: frame_box(loaded.framing, cases[c][0].shape, cases[c][1], c) for c in case_ids}
     small = np.stack([model_input(cases[c][0], boxes[c], loaded.image_size) for c in case_ids])
     maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
@@ -109,15 +111,17 @@ def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], m
     return results
 
 
-def heatmap_for_case(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam"
-                     ) -> np.ndarray:
-    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size): from the cache,
-    else computed now and cached."""
+def compute_heatmap(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam",
+                    image: np.ndarray | None = None, mask: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size), computed now and
+    stored (replacing any stored one). ``image`` and ``mask``: the case's, where the caller has
+    decoded them already (else read from the store)."""
     method_class(method)
-    cached = cached_heatmap(store, loaded.model_id, case_id, method)
-    if cached is not None:
-        return cached
-    return _compute_and_store(store, loaded, [int(case_id)], method, 32)[int(case_id)]
+    case_id = int(case_id)
+    cases = ({case_id: (image, mask)} if image is not None
+             else _case_images(store, [case_id]))
+    return _compute_and_store(store, loaded, cases, method, 32)[case_id]
 
 
 def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[list[int], int]:
@@ -154,7 +158,7 @@ def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
         if cancel is not None and cancel.is_set():
             break
         chunk = todo[start:start + batch_size]
-        _compute_and_store(store, loaded, chunk, method, batch_size)
+        _compute_and_store(store, loaded, _case_images(store, chunk), method, batch_size)
         done += len(chunk)
         if progress is not None:
             progress({"done": done, "total": len(todo), "fraction": done / len(todo),

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from core.atomic import write_atomic
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class
 from core.heatmaps.localisation import localisation_scores, localisation_summary
@@ -40,19 +39,6 @@ def _encode(cam: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, cam.astype(np.float16), allow_pickle=False)
     return buffer.getvalue()
-
-
-def _write_atomic(store: Store, relative: str, data: bytes) -> None:
-    path = store.resolve(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _case_images(store: Store, case_ids: list[int]
@@ -96,7 +82,7 @@ def _compute_and_store(store: Store, loaded: LoadedModel,
         cam = cam.astype(np.float16).astype(np.float32)
         data = _encode(cam)
         relative = heatmap_path(loaded.model_id, method, case_id)
-        _write_atomic(store, relative, data)
+        write_atomic(store.resolve(relative), data)
         hit, energy = localisation_scores(cam, mask) if mask is not None else (None, None)
         rows.append([loaded.model_id, case_id, method, relative,
                      hashlib.sha256(data).hexdigest(), hit, energy])

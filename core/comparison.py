@@ -19,12 +19,12 @@ answered unaided, nor one waiting for its AI step or for a reader study's aided 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core import images
+from core.auth import STAFF_ROLES, User
 from core.models import framing
 from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
@@ -32,9 +32,6 @@ from core.stats.metrics import (brier, confusion, reliability_curve, threshold_m
                                 wilson_ci)
 from core.stats.roc import auc_ci, compare_all, roc_points
 from core.store import Store
-
-if TYPE_CHECKING:
-    from core.auth import User
 
 # The paper's order, with ``core.models.registry``'s titles (kept here so that this page does
 # not import torch; a test checks they agree).
@@ -59,7 +56,6 @@ BAND_METHOD = ("Pointwise 95% band: positives and negatives resampled separately
                "of 101 points, the 2.5th and 97.5th percentiles of the resampled ROC curves' "
                "sensitivity.")
 MIN_COHORT = 3
-STAFF_ROLES = ("supervisor", "admin")
 
 _TEST_CASES = """
     JOIN cases c ON c.case_id = {alias}.case_id

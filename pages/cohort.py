@@ -7,11 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from core import charts, progress, shown_model
-from core.auth import User
+from core.auth import STAFF_ROLES, User
 from core.errors import UserError
 from pages import ui
 
-user = ui.require_role("supervisor", "admin")
+user = ui.require_role(*STAFF_ROLES)
 store = ui.get_store()
 st.title("Cohort")
 

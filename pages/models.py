@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
+from core.auth import STAFF_ROLES
 from core.errors import UserError
 from pages import ui
 
@@ -14,7 +15,7 @@ COHORT_ONLY = "cohort only"
 
 user = ui.require_role("trainee", "supervisor", "admin")
 store = ui.get_store()
-staff = user.role in comparison.STAFF_ROLES
+staff = user.role in STAFF_ROLES
 st.session_state.setdefault("models_presentation", False)
 st.session_state.setdefault("models_band", True)
 st.session_state.setdefault("models_outline", False)

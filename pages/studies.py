@@ -9,7 +9,7 @@ from functools import partial
 import streamlit as st
 
 from core import shown_model
-from core.auth import User
+from core.auth import STAFF_ROLES, User
 from core.errors import UserError
 from core.studies import definitions, protocol
 from core.studies.figures import roc_figure
@@ -20,7 +20,7 @@ from pages import ui
 
 VIEWS = ("Studies", "Set up a study")
 
-user = ui.require_role("supervisor", "admin")
+user = ui.require_role(*STAFF_ROLES)
 store = ui.get_store()
 state = st.session_state
 state.setdefault("studies_view", VIEWS[0])

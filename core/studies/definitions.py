@@ -7,12 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from core.auth import utcnow
-from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
-from core.stats.readers import birads_scores
+from core.lexicon import DEFAULT_POSITIVE_FROM
 
 MIN_PER_CLASS = 2
 MODES = ("unaided", "aided")
@@ -36,12 +34,6 @@ SINGLE_POINT_NOTE = (
     "CIs, are in the column 'BI-RADS AUC'.")
 POOLED_NOTE = ("Pooled: every reader's paired reads stacked and treated as independent; the "
                "multi-reader analysis treats readers and cases as random.")
-
-
-def called_malignant(birads: pd.Series) -> np.ndarray:
-    """1 where the BI-RADS category is the cut-off (4A) or above."""
-    cut = birads_rank(DEFAULT_POSITIVE_FROM)
-    return (birads_scores(birads) >= cut).astype(int)
 
 
 @dataclass(frozen=True)

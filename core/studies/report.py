@@ -20,6 +20,7 @@ import pandas as pd
 
 from core.auth import STAFF_ROLES, User
 from core.errors import UserError
+from core.lexicon import called_malignant
 from core.reads import DEFAULT_THRESHOLD, model_threshold
 from core.stats.metrics import threshold_metrics
 from core.stats.mrmc import or_analysis
@@ -27,7 +28,7 @@ from core.stats.readers import automation_bias, birads_scores, change_ledger, re
 from core.stats.roc import auc_ci, paired_test
 from core.store import Store
 from core.studies.definitions import MIN_PER_CLASS, MODES, POOLED, ReaderResult, Study, \
-    StudyReport, called_malignant
+    StudyReport
 from core.studies.protocol import get_study, reader_phase
 
 _READS = """

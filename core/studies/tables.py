@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
+from core.lexicon import called_malignant
 from core.studies.definitions import METRICS, MODEL_ALONE, POOLED_NOTE, PUBLISHED_READER, \
-    SINGLE_POINT_NOTE, ReaderResult, StudyReport, called_malignant
+    SINGLE_POINT_NOTE, ReaderResult, StudyReport
 
 DASH = "—"
 METRIC_TITLES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",

@@ -1,8 +1,10 @@
-"""Widgets the practice quiz and the reader study share: the answer fields, the AI's panel, and
-the case image with or without the model's heatmap. ``key(name)`` gives each widget's key, so
-every case of every session keeps its own widget state."""
+"""What the practice quiz and the reader study's reading pages share: running an action from a
+button callback, widget keys and the time spent per case, the answer fields, the AI's panel,
+and the case image with or without the model's heatmap. ``key(name)`` gives each widget's key,
+so every case of every session keeps its own widget state."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -22,6 +24,25 @@ if TYPE_CHECKING:
 
 Key = Callable[[str], str]
 ZOOMED_SIDE_PX = 720  # a zoomed case image is enlarged to about the image column's width
+
+
+def act(error_key: str, action: Callable, *args, **kwargs) -> None:
+    """Run a core action from a button callback; its refusal (UserError) is kept under
+    ``error_key`` for the page to show at the top of the run the click starts."""
+    try:
+        action(*args, **kwargs)
+    except UserError as error:
+        st.session_state[error_key] = str(error)
+
+
+def field(prefix: str, view, name: str) -> str:
+    """The widget key ``<prefix>_<session>_<case>_<name>``: one per case of each session."""
+    return f"{prefix}_{view.session_id}_{view.case_id}_{name}"
+
+
+def seconds_on(key: str) -> float:
+    """Seconds since ``key`` was first asked for in this browser session (a case's timer)."""
+    return time.monotonic() - st.session_state.setdefault(key, time.monotonic())
 
 
 def show_image(column, image: bytes | np.ndarray, caption: str | None = None) -> None:

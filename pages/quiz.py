@@ -4,8 +4,6 @@ the truth; at the end, the session's summary. Every step is recomputed from the 
 Buttons act in callbacks, before the page is drawn, so each click draws the page once."""
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
 from core.errors import UserError
@@ -13,7 +11,7 @@ from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
 from core.quiz import flow, scoring, selection
-from pages import ui
+from pages import case_widgets, ui
 from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
     show_image
 
@@ -24,22 +22,20 @@ session_state.setdefault("quiz_session", None)
 
 
 def act(action, *args, **kwargs) -> None:
-    """Run a quiz action; a refusal is shown at the top of the step the store says."""
-    try:
-        action(store, session_state["quiz_session"], user.user_id, *args, **kwargs)
-    except UserError as error:
-        session_state["quiz_error"] = str(error)
+    """Run a quiz action on the open session; a refusal is shown at the top of the step the
+    store says."""
+    case_widgets.act("quiz_error", action, store, session_state["quiz_session"], user.user_id,
+                     *args, **kwargs)
 
 
 def seconds_on(step: str, view) -> float:
     """Seconds since this step of this case was first shown in this browser session."""
-    key = f"quiz_started_{view.session_id}_{view.case_id}_{step}"
-    return time.monotonic() - session_state.setdefault(key, time.monotonic())
+    return case_widgets.seconds_on(case_widgets.field("quiz_started", view, step))
 
 
 def field(step: str, view, name: str) -> str:
     """The widget key of one answer field of one step of one case."""
-    return f"quiz_{step}_{view.session_id}_{view.case_id}_{name}"
+    return case_widgets.field(f"quiz_{step}", view, name)
 
 
 def case_title(view) -> None:

@@ -6,8 +6,6 @@ from the store (``core.studies.protocol``), so a reload or a second tab cannot r
 case."""
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +14,7 @@ from core.lexicon import DESCRIPTORS
 from core.studies import protocol
 from core.studies.report import own_result
 from core.studies.tables import fmt_ci, fmt_pct
-from pages import ui
+from pages import case_widgets, ui
 from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of
 
 user = ui.require_role("trainee")
@@ -26,27 +24,23 @@ state.setdefault("reading_study", None)
 
 
 def act(action, *args, **kwargs) -> None:
-    """Run a study action; a refusal is shown at the top of the page."""
-    try:
-        action(store, *args, **kwargs)
-    except UserError as error:
-        state["reading_error"] = str(error)
+    """Run a study action for this reader; a refusal is shown at the top of the page."""
+    case_widgets.act("reading_error", action, store, *args, **kwargs)
 
 
 def field(view, name: str) -> str:
     """The widget key of one answer field of one case of one session."""
-    return f"reading_{view.session_id}_{view.case_id}_{name}"
+    return case_widgets.field("reading", view, name)
 
 
 def seconds_on(view) -> float:
     """Seconds since this case was first shown in this browser session."""
-    key = field(view, "started")
-    return time.monotonic() - state.setdefault(key, time.monotonic())
+    return case_widgets.seconds_on(field(view, "started"))
 
 
 def submit(view) -> None:
     descriptors = {key: state[field(view, key)] for key in DESCRIPTORS}
-    act(protocol.submit_study_read, view.session_id, user, view.case_id,
+    act(protocol.submit_study_read, view.session_id, user.user_id, view.case_id,
         state[field(view, "birads")], state[field(view, "probability")], descriptors,
         seconds=seconds_on(view))
 
@@ -99,7 +93,7 @@ def own_results(phase: protocol.PhaseView) -> None:
 
 
 def start(study_id: int) -> None:
-    act(protocol.start_or_resume, study_id, user)
+    act(protocol.start_or_resume, study_id, user.user_id)
 
 
 INTRO = {
@@ -129,7 +123,7 @@ def phase_page(phase: protocol.PhaseView) -> None:
                   on_click=start, args=(phase.study_id,))
         return
     try:
-        view = protocol.next_study_case(store, phase.session_id, user)
+        view = protocol.next_study_case(store, phase.session_id, user.user_id)
     except UserError as error:
         st.error(str(error))
         return
@@ -142,7 +136,7 @@ def phase_page(phase: protocol.PhaseView) -> None:
 st.title("Study reading")
 if message := state.pop("reading_error", None):
     st.error(message)
-mine = {phase.study_id: phase for phase in protocol.my_studies(store, user)}
+mine = {phase.study_id: phase for phase in protocol.my_studies(store, user.user_id)}
 if not mine:
     st.info("You are not a reader in any study yet; your supervisor sets studies up.")
     st.stop()

@@ -53,12 +53,12 @@ def read_phase(store, study_id, user, choose, start: datetime,
                step=timedelta(minutes=1)) -> datetime:
     """Read every case of the reader's current phase, ``choose(case_id)`` giving
     (birads, probability); returns the time of the last read."""
-    session_id = protocol.start_or_resume(store, study_id, user, now=start)
-    view = protocol.next_study_case(store, session_id, user, now=start)
+    session_id = protocol.start_or_resume(store, study_id, user.user_id, now=start)
+    view = protocol.next_study_case(store, session_id, user.user_id, now=start)
     when = start
     while not isinstance(view, protocol.PhaseDoneView):
         birads, probability = choose(view.case_id)
-        view = protocol.submit_study_read(store, session_id, user, view.case_id, birads,
+        view = protocol.submit_study_read(store, session_id, user.user_id, view.case_id, birads,
                                          probability, now=when)
         when += step
     return when - step
@@ -90,7 +90,7 @@ def test_orders_are_permutations_that_differ_between_phases_and_repeat_with_the_
     assert len({tuple(unaided) for unaided, _ in found.values()}) == 3
     assert orders(store, new_study(lab, readers=("anna", "ben", "cleo"), seed=7)) == found
     assert orders(store, new_study(lab, readers=("anna", "ben", "cleo"), seed=8)) != found
-    session_id = protocol.start_or_resume(store, study_id, people["anna"], now=T0)
+    session_id = protocol.start_or_resume(store, study_id, people["anna"].user_id, now=T0)
     with store.read() as cur:
         kind, stored = cur.execute("SELECT kind, case_ids FROM quiz_sessions"
                                    " WHERE session_id = ?", [session_id]).fetchone()
@@ -167,17 +167,17 @@ def test_washout_gates_the_aided_phase_on_the_injected_clock(lab):
     phase = protocol.reader_phase(store, study_id, anna.user_id, now=just_before)
     assert (phase.phase, phase.washout_until) == ("washout", opens)
     with pytest.raises(UserError, match=f"{opens:%Y-%m-%d %H:%M}"):
-        protocol.start_or_resume(store, study_id, anna, now=just_before)
+        protocol.start_or_resume(store, study_id, anna.user_id, now=just_before)
     assert protocol.reader_phase(store, study_id, anna.user_id, now=opens).phase == "aided"
-    session_id = protocol.start_or_resume(store, study_id, anna, now=opens)
-    view = protocol.next_study_case(store, session_id, anna, now=opens)
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=opens)
+    view = protocol.next_study_case(store, session_id, anna.user_id, now=opens)
     with pytest.raises(UserError, match="after the washout"):
-        protocol.submit_study_read(store, session_id, anna, view.case_id, "4A", 60,
+        protocol.submit_study_read(store, session_id, anna.user_id, view.case_id, "4A", 60,
                                   now=just_before)
     with pytest.raises(UserError, match="after the washout"):
-        protocol.next_study_case(store, session_id, anna, now=just_before)
+        protocol.next_study_case(store, session_id, anna.user_id, now=just_before)
     assert [r[2] for r in stored_reads(store)] == ["unaided"] * 12
-    protocol.submit_study_read(store, session_id, anna, view.case_id, "4A", 60, now=opens)
+    protocol.submit_study_read(store, session_id, anna.user_id, view.case_id, "4A", 60, now=opens)
     assert stored_reads(store)[-1][2] == "aided"
 
 
@@ -191,7 +191,7 @@ def test_a_zero_day_washout_opens_at_once_after_the_last_unaided_read(lab):
     done = protocol.reader_phase(store, study_id, ben.user_id, now=last)
     assert (done.phase, done.read, done.total) == ("done", 12, 12)
     with pytest.raises(UserError, match="both phases"):
-        protocol.start_or_resume(store, study_id, ben, now=last)
+        protocol.start_or_resume(store, study_id, ben.user_id, now=last)
     others = protocol.reader_phase(store, study_id, people["anna"].user_id, now=last)
     assert others.phase == "unaided" and others.read == 0
 
@@ -214,15 +214,15 @@ def test_views_carry_no_truth_and_only_the_aided_one_the_model(lab):
     store, _, people = lab
     anna = people["anna"]
     study_id = new_study(lab, washout=0)
-    session_id = protocol.start_or_resume(store, study_id, anna, now=T0)
-    unaided = protocol.next_study_case(store, session_id, anna, now=T0)
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=T0)
+    unaided = protocol.next_study_case(store, session_id, anna.user_id, now=T0)
     names = {f.name for f in dataclasses.fields(unaided)}
     assert isinstance(unaided, protocol.UnaidedCaseView)
     assert names == {"session_id", "study_id", "case_id", "image_path", "position", "total"}
     assert unaided.case_id == orders(store, study_id)[anna.user_id][0][0]
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
-    session_id = protocol.start_or_resume(store, study_id, anna, now=last)
-    aided = protocol.next_study_case(store, session_id, anna, now=last)
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=last)
+    aided = protocol.next_study_case(store, session_id, anna.user_id, now=last)
     assert isinstance(aided, protocol.AidedCaseView)
     assert not TRUTH_FIELDS & {f.name for f in dataclasses.fields(aided)}
     assert not TRUTH_FIELDS & {f.name for f in dataclasses.fields(aided.ai)}
@@ -256,28 +256,28 @@ def test_out_of_order_duplicate_and_foreign_reads_are_refused(lab):
     anna, ben = people["anna"], people["ben"]
     study_id = new_study(lab, washout=0, cases=cases[:8])
     anna_order = orders(store, study_id)[anna.user_id][0]
-    session_id = protocol.start_or_resume(store, study_id, anna, now=T0)
-    assert protocol.start_or_resume(store, study_id, anna, now=T0) == session_id
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=T0)
+    assert protocol.start_or_resume(store, study_id, anna.user_id, now=T0) == session_id
     with pytest.raises(UserError, match="next one is case 1 of 8"):
-        protocol.submit_study_read(store, session_id, anna, anna_order[1], "3", 20, now=T0)
-    protocol.submit_study_read(store, session_id, anna, anna_order[0], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "3", 20, now=T0)
+    protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="already stored"):
-        protocol.submit_study_read(store, session_id, anna, anna_order[0], "5", 90, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "5", 90, now=T0)
     with pytest.raises(UserError, match="not part of this study"):
-        protocol.submit_study_read(store, session_id, anna, cases[8], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, cases[8], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
-        protocol.submit_study_read(store, session_id, ben, anna_order[1], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, ben.user_id, anna_order[1], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
-        protocol.next_study_case(store, session_id, ben, now=T0)
+        protocol.next_study_case(store, session_id, ben.user_id, now=T0)
     with pytest.raises(UserError, match="not a reader of this study"):
-        protocol.start_or_resume(store, study_id, people["cleo"], now=T0)
+        protocol.start_or_resume(store, study_id, people["cleo"].user_id, now=T0)
     practice = flow.start_session(store, anna.user_id, "all", 2, seed=0)
     with pytest.raises(UserError, match="practice quiz"):
-        protocol.submit_study_read(store, practice, anna, cases[0], "3", 20, now=T0)
+        protocol.submit_study_read(store, practice, anna.user_id, cases[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="BI-RADS"):
-        protocol.submit_study_read(store, session_id, anna, anna_order[1], "7", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "7", 20, now=T0)
     with pytest.raises(UserError, match="between 0 and 100"):
-        protocol.submit_study_read(store, session_id, anna, anna_order[1], "3", 120, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "3", 120, now=T0)
     assert [(r[1], r[2]) for r in stored_reads(store)] == [(anna_order[0], "unaided")]
 
 
@@ -285,10 +285,10 @@ def test_a_trainee_lists_only_their_own_studies(lab):
     store, cases, people = lab
     first = new_study(lab, readers=("anna",))
     second = new_study(lab, readers=("anna", "ben"))
-    assert [p.study_id for p in protocol.my_studies(store, people["anna"], now=T0)] == \
+    assert [p.study_id for p in protocol.my_studies(store, people["anna"].user_id, now=T0)] == \
         [second, first]
-    assert [p.study_id for p in protocol.my_studies(store, people["ben"], now=T0)] == [second]
-    assert protocol.my_studies(store, people["cleo"], now=T0) == []
+    assert [p.study_id for p in protocol.my_studies(store, people["ben"].user_id, now=T0)] == [second]
+    assert protocol.my_studies(store, people["cleo"].user_id, now=T0) == []
     with pytest.raises(UserError, match="only supervisors"):
         protocol.list_studies(store, people["anna"])
     with pytest.raises(UserError, match="only supervisors"):

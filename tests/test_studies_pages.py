@@ -155,10 +155,10 @@ def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
         for user, answers in ((users["anna"], ("2", "4A", "3", "5", "3", "4B", "2", "4C")),
                               (users["ben"], ("3", "3", "4A", "4C", "2", "5", "3", "4A"))):
             for phase in range(2):
-                session_id = protocol.start_or_resume(store, study_id, user)
+                session_id = protocol.start_or_resume(store, study_id, user.user_id)
                 for answer in answers[4 * phase: 4 * phase + 4]:
-                    view = protocol.next_study_case(store, session_id, user)
-                    protocol.submit_study_read(store, session_id, user, view.case_id, answer, 50)
+                    view = protocol.next_study_case(store, session_id, user.user_id)
+                    protocol.submit_study_read(store, session_id, user.user_id, view.case_id, answer, 50)
         report = study_report(store, study_id, users["sue"])
     at = app_as(users["sue"], "pages/studies.py")
     summary = table_with(at, "Probability AUC (95% CI)")

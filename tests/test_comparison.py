@@ -15,7 +15,7 @@ from core.auth import User
 from core.errors import UserError
 from core.stats.metrics import brier, confusion, threshold_metrics
 from core.stats.roc import auc_ci, compare_all
-from test_comparison_support import (ARCHS, DATASET, add_trainee_reads, add_user, populate)
+from comparison_support import (ARCHS, DATASET, add_trainee_reads, add_user, populate)
 
 
 @pytest.fixture

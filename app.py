@@ -7,15 +7,12 @@ form that creates the first admin). Logged in with a one-time password: only the
 to choose a new one. Otherwise the pages of the user's role; each page checks the role itself
 too.
 """
-from pathlib import Path
-
 import streamlit as st
 
 from core import auth
 from core.errors import UserError
 from pages import ui
 
-APP_DIR = Path(__file__).resolve().parent
 # file, URL path, title, icon, roles that see it; the navigation keeps this order. No URL path
 # equals a file name in pages/: Streamlit would otherwise run that file directly, without this
 # router, for a request that reaches a fresh server (or AppTest) before st.navigation is called.
@@ -24,9 +21,9 @@ PAGES = (
     ("pages/reading.py", "study-reading", "Study reading", ":material/visibility:", ("trainee",)),
     ("pages/admin.py", "administration", "Administration", ":material/admin_panel_settings:",
      ("admin",)),
-    ("pages/cohort.py", "supervision", "Cohort", ":material/groups:", ("supervisor", "admin")),
+    ("pages/cohort.py", "supervision", "Cohort", ":material/groups:", auth.STAFF_ROLES),
     ("pages/studies.py", "reader-studies", "Reader studies", ":material/science:",
-     ("supervisor", "admin")),
+     auth.STAFF_ROLES),
     ("pages/progress.py", "learning-curves", "Progress", ":material/monitoring:",
      ("trainee", "supervisor", "admin")),
     ("pages/models.py", "model-comparison", "Model comparison", ":material/compare:", auth.ROLES),
@@ -36,10 +33,9 @@ ACCOUNT_PAGE = PAGES[-1]
 
 
 def role_pages(role: str) -> list[st.Page]:
-    """The pages of a role whose files exist (others' pages may not have landed yet)."""
+    """The pages of a role."""
     return [st.Page(path, url_path=url, title=title, icon=icon)
-            for path, url, title, icon, roles in PAGES
-            if role in roles and (APP_DIR / path).is_file()]
+            for path, url, title, icon, roles in PAGES if role in roles]
 
 
 def login_page() -> None:

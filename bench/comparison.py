@@ -37,7 +37,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from core import comparison, figure_export, model_charts  # noqa: E402
 from core.auth import User  # noqa: E402
 from core.store import Store  # noqa: E402
-from tests.test_comparison_support import add_user, populate  # noqa: E402
+from tests.comparison_support import add_user, populate  # noqa: E402
 
 PAGE = ROOT / "pages" / "models.py"
 SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration")

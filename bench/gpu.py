@@ -37,7 +37,7 @@ PAPER_EPOCHS = 30
 def heatmap_rate(store, model_id: str, device: torch.device, batch: int, repeats: int = 3
                  ) -> float:
     """Grad-CAM maps per second for one batch of test images, framed as the model reads them."""
-    from core.heatmaps import compute_cams
+    from core.heatmaps.cam import compute_cams
     from core.models.data import load_cases
     from core.models.loading import load_model
 

@@ -4,7 +4,7 @@
 
 Streamlit runs every browser session in a thread of the one server process, on the one store
 connection; so does this script: one thread per trainee, all released together. Each trainee
-does what ``pages/quiz.py`` does, case by case: the page's view (``quiz.state``), the image,
+does what ``pages/quiz.py`` does, case by case: the page's view (``flow.state``), the image,
 ``submit_unaided``, the cached Grad-CAM map at the AI step, ``submit_aided``, ``advance``, and
 the session summary at the end.
 
@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core import quiz  # noqa: E402
 from core.auth import User  # noqa: E402
 from core.images import stored_png  # noqa: E402
 from core.lexicon import BIRADS_CATEGORIES  # noqa: E402
+from core.quiz import flow, scoring  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.quiz_helpers import add_model, make_cases, make_user  # noqa: E402
 
@@ -94,32 +94,32 @@ def _timed(samples: list[float], call, *args, **kwargs):
 
 def run_trainee(store: Store, run: TraineeRun, cases: int, barrier: threading.Barrier) -> None:
     """One trainee's session, step by step as the quiz page goes; every failure is recorded."""
-    from core import heatmaps  # the page imports it at the AI step too
+    from core.heatmaps.stored import cached_heatmap  # the page reads it at the AI step too
 
     user_id = run.user.user_id
     try:
         barrier.wait()
-        run.session_id = _timed(run.write_seconds, quiz.start_session, store, user_id, "all",
+        run.session_id = _timed(run.write_seconds, flow.start_session, store, user_id, "all",
                                 cases, seed=user_id)
-        view = _timed(run.read_seconds, quiz.state, store, run.session_id, user_id)
-        while not isinstance(view, quiz.SummaryView):
-            if isinstance(view, quiz.PresentView):
+        view = _timed(run.read_seconds, flow.state, store, run.session_id, user_id)
+        while not isinstance(view, flow.SummaryView):
+            if isinstance(view, flow.PresentView):
                 stored_png(store, view.image_path)
                 birads, probability = answer_for(user_id, view.case_id, "unaided")
-                view = _timed(run.write_seconds, quiz.submit_unaided, store, run.session_id,
+                view = _timed(run.write_seconds, flow.submit_unaided, store, run.session_id,
                               user_id, view.case_id, birads, probability, seconds=1.0)
                 run.submitted.append((view.case_id, "unaided", birads, probability))
-            elif isinstance(view, quiz.AIView):
-                heatmaps.cached_heatmap(store, view.ai.model_id, view.case_id)
+            elif isinstance(view, flow.AIView):
+                cached_heatmap(store, view.ai.model_id, view.case_id)
                 birads, probability = answer_for(user_id, view.case_id, "aided")
-                view = _timed(run.write_seconds, quiz.submit_aided, store, run.session_id,
+                view = _timed(run.write_seconds, flow.submit_aided, store, run.session_id,
                               user_id, view.case_id, birads, probability, seconds=1.0)
                 run.submitted.append((view.case_id, "aided", birads, probability))
             else:
-                view = _timed(run.write_seconds, quiz.advance, store, run.session_id, user_id,
+                view = _timed(run.write_seconds, flow.advance, store, run.session_id, user_id,
                               view.case_id)
-            _timed(run.read_seconds, quiz.state, store, run.session_id, user_id)
-        quiz.session_summary(store, run.session_id, user_id)
+            _timed(run.read_seconds, flow.state, store, run.session_id, user_id)
+        scoring.session_summary(store, run.session_id, user_id)
     except Exception as error:  # every failure counts; the check reports it
         run.errors.append(f"{type(error).__name__}: {error}")
 
@@ -185,7 +185,7 @@ def main() -> int:
           f"in {report.seconds:.1f} s = {report.reads / report.seconds:.0f} reads/s")
     print(f"store writes (submit/advance + view): p50 {statistics.median(writes) * 1e3:.1f} ms, "
           f"p99 {percentile(writes, 0.99) * 1e3:.1f} ms over {len(writes)} calls")
-    print(f"page view (quiz.state): p50 {statistics.median(views) * 1e3:.1f} ms, "
+    print(f"page view (flow.state): p50 {statistics.median(views) * 1e3:.1f} ms, "
           f"p99 {percentile(views, 0.99) * 1e3:.1f} ms over {len(views)} calls")
     if found:
         print(f"FAILED: {len(found)} problem(s)", *found[:20], sep="\n  ")

@@ -43,8 +43,8 @@ import numpy as np  # noqa: E402
 import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from core import quiz  # noqa: E402
 from core.lexicon import BIRADS_CATEGORIES  # noqa: E402
+from core.quiz import flow  # noqa: E402
 from core.store import Store  # noqa: E402
 from tests.quiz_helpers import add_heatmaps, add_model, add_practice_reads, make_cases, \
     make_user  # noqa: E402
@@ -102,7 +102,7 @@ def click(at: AppTest, label: str) -> None:
 def quiz_steps(path: Path, users: dict, steps: int) -> dict[str, list[float]]:
     trainee = users["trainee"]
     with Store(path) as store:
-        session = quiz.start_session(store, trainee.user_id, "all", steps, seed=1)
+        session = flow.start_session(store, trainee.user_id, "all", steps, seed=1)
         with store.read() as cur:
             chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions"
                                             " WHERE session_id = ?", [session]).fetchone()[0])

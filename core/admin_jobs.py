@@ -200,7 +200,7 @@ def heatmap_job(store: Store, model_id: str, split: str = "test", method: str = 
                 device: str = "auto") -> JobFn:
     """Precompute ``model_id``'s heatmaps of ``split`` with ``method`` into the cache."""
     def run(progress: Progress, cancel: threading.Event) -> dict:
-        from core.heatmaps import precompute_heatmaps
+        from core.heatmaps.compute import precompute_heatmaps
         from core.models.loading import load_model
         from core.models.train import resolve_device
 

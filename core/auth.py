@@ -28,6 +28,7 @@ from core.errors import UserError
 from core.store import Store
 
 ROLES = ("trainee", "supervisor", "admin")
+STAFF_ROLES = ("supervisor", "admin")  # may see every trainee's results and set things up
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 256
 MAX_FAILURES = 5

@@ -1,8 +1,8 @@
 """Remove what killed processes left in the data folder: temporary files and folders that
 nothing names and nothing reads.
 
-A kill can leave half checkpoints, heatmaps and case images (``.tmp`` files beside their final
-names), unfinished backup and restore folders (a backup's holds a copy of the database,
+A kill can leave half checkpoints, heatmaps and case images (``core.atomic``'s ``.tmp`` files
+beside their final names), unfinished backup and restore folders (a backup's holds a copy of the database,
 password hashes included) and uploads never imported. Only names made by ``tempfile`` with the
 exact prefixes and suffixes the app uses, in the folders where it makes them, are touched, and
 only when nothing in them changed for ``older_than_s``. Links are never followed: a link is
@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.atomic import TEMPORARY_NAME
 from core.store import Store
 
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile's random part
@@ -34,9 +35,9 @@ class Temporary:
 
 
 TEMPORARIES = (
-    Temporary("models", re.compile(rf"\..+\.{_RANDOM}\.tmp"), False, True),    # checkpoints
-    Temporary("heatmaps", re.compile(rf"\..+\.{_RANDOM}\.tmp"), False, True),  # cached maps
-    Temporary("cases", re.compile(rf"tmp{_RANDOM}\.tmp"), False, True),        # case images
+    Temporary("models", TEMPORARY_NAME, False, True),      # checkpoints (core.atomic)
+    Temporary("heatmaps", TEMPORARY_NAME, False, True),    # cached maps
+    Temporary("cases", TEMPORARY_NAME, False, True),       # case images
     Temporary("backups", re.compile(rf"\.backup-{_RANDOM}"), True, False),
     Temporary(".", re.compile(rf"\.restore-{_RANDOM}"), True, False),
     Temporary("uploads", re.compile(rf"tmp{_RANDOM}"), True, False),

@@ -41,12 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as error:
-            if error.name != module_name:
-                raise
-            continue  # a command whose module has not landed yet
+        module = importlib.import_module(module_name)
         command = sub.add_parser(name, parents=[common], help=module.HELP, description=module.HELP)
         module.add_arguments(command)
         _accept_db_in_nested(command, db_help)

@@ -19,12 +19,12 @@ answered unaided, nor one waiting for its AI step or for a reader study's aided 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from core import images
+from core.auth import STAFF_ROLES, User
 from core.models import framing
 from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
@@ -32,9 +32,6 @@ from core.stats.metrics import (brier, confusion, reliability_curve, threshold_m
                                 wilson_ci)
 from core.stats.roc import AucResult, TooFewCases, compare_all, roc_points, shown_auc
 from core.store import Store
-
-if TYPE_CHECKING:
-    from core.auth import User
 
 # The paper's order, with ``core.models.registry``'s titles (kept here so that this page does
 # not import torch; a test checks they agree).
@@ -60,7 +57,6 @@ BAND_METHOD = ("Pointwise 95% band: positives and negatives resampled separately
                "of 101 points, the 2.5th and 97.5th percentiles of the resampled ROC curves' "
                "sensitivity.")
 MIN_COHORT = 3
-STAFF_ROLES = ("supervisor", "admin")
 
 _TEST_CASES = """
     JOIN cases c ON c.case_id = {alias}.case_id
@@ -547,7 +543,8 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
     the case has a mask: a lesion-framed model's map covers only the lesion's square, which on
     a whole BUSI image is a few percent of the panel."""
-    from core import heatmaps  # cheap: reading stored maps never imports torch
+    from core.heatmaps.colour_overlay import overlay  # cheap: never imports torch
+    from core.heatmaps.stored import cached_heatmap, read_region
 
     record = case_record(store, case_id)
     grey = images.load_grey(store, record["image_path"])
@@ -568,18 +565,18 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     rows = case_panels(preds, case_id, model_ids,
                        case_localisation(store, case_id, model_ids, method))
     for row in rows.itertuples():
-        cam = heatmaps.cached_heatmap(store, row.model_id, case_id, method)
+        cam = cached_heatmap(store, row.model_id, case_id, method)
         if cam is None:
             missing.append(row.model_id)
             continue
-        region = heatmaps.read_region(store, row.model_id, case_id)
-        panels.append((row.title, finish(heatmaps.overlay(grey, cam, alpha, region))))
+        region = read_region(store, row.model_id, case_id)
+        panels.append((row.title, finish(overlay(grey, cam, alpha, region))))
     return panels, missing
 
 
 def format_localisation(summaries: list[dict], preds: pd.DataFrame) -> pd.DataFrame:
-    """Per-model localisation summaries (``core.heatmaps.localisation_summary``) as text, with
-    a Wilson CI of the pointing-game hit rate and the chance level beside it."""
+    """Per-model localisation summaries (``core.heatmaps.localisation.localisation_summary``)
+    as text, with a Wilson CI of the pointing-game hit rate and the chance level beside it."""
     labels = dict(zip(preds["model_id"], preds["label"]))
     rows = []
     for summary in summaries:

@@ -7,10 +7,9 @@ is the salt that pseudonymises DICOM patient IDs (with it, an ID could be tested
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from core.atomic import atomic_path
 from core.cases.importers.dicom import SALT_KEY
 from core.csv_cells import safe_arrow_table
 from core.errors import UserError
@@ -54,17 +53,11 @@ def _write(table, path: Path, fmt: str) -> None:
     import pyarrow.csv
     import pyarrow.parquet
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         if fmt == "csv":  # text cells that a spreadsheet would run as formulas get a '
-            pyarrow.csv.write_csv(safe_arrow_table(table), tmp)
+            pyarrow.csv.write_csv(safe_arrow_table(table), str(tmp))
         else:
-            pyarrow.parquet.write_table(table, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            pyarrow.parquet.write_table(table, str(tmp))
 
 
 def export_tables(store: Store, out_dir: str | Path, fmt: str = "csv") -> list[Path]:

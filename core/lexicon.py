@@ -2,6 +2,10 @@
 generator, the quiz forms and the statistics."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
+
 # Assessment categories a trainee may give a nodule, in ascending suspicion.
 BIRADS_CATEGORIES: tuple[str, ...] = ("2", "3", "4A", "4B", "4C", "5")
 # The study's convention: 4A or above is called malignant (biopsy recommended).
@@ -27,6 +31,17 @@ def birads_rank(category: str) -> int:
     except ValueError:
         raise ValueError(f"not a BI-RADS category: {category!r} "
                          f"(expected one of {', '.join(BIRADS_CATEGORIES)})") from None
+
+
+def calls_malignant(birads: str) -> bool:
+    """True where a read calls the nodule malignant: BI-RADS ``DEFAULT_POSITIVE_FROM`` (4A)
+    or above."""
+    return birads_rank(birads) >= birads_rank(DEFAULT_POSITIVE_FROM)
+
+
+def called_malignant(birads: Iterable[str]) -> np.ndarray:
+    """:func:`calls_malignant` of each read, as 1 (malignant) or 0."""
+    return np.array([calls_malignant(category) for category in birads], dtype=int)
 
 
 def validate_descriptors(descriptors: dict[str, str]) -> dict[str, str]:

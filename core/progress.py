@@ -16,10 +16,11 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from core.auth import User
+from core.auth import STAFF_ROLES, User
 from core.errors import UserError
-from core.lexicon import BIRADS_CATEGORIES, DEFAULT_POSITIVE_FROM
-from core.quiz import PhaseSummary, phase_summary, quiz_model
+from core.lexicon import BIRADS_CATEGORIES, called_malignant
+from core.quiz.scoring import PhaseSummary, phase_summary
+from core.shown_model import quiz_model
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics, wilson_ci
 from core.stats.readers import change_ledger
@@ -32,18 +33,17 @@ MIN_READS_TO_FLAG = 20
 RECENT_READS = 50
 ACCURACY_FLOOR = 0.70
 MODES = ("unaided", "aided")
-SUPERVISING_ROLES = ("supervisor", "admin")
 BIRADS_RANKS = {category: rank for rank, category in enumerate(BIRADS_CATEGORIES)}
 
 
 def check_access(viewer: User, user_id: int) -> None:
     """Refuse a trainee who asks for anybody's data but their own."""
-    if viewer.role not in SUPERVISING_ROLES and viewer.user_id != user_id:
+    if viewer.role not in STAFF_ROLES and viewer.user_id != user_id:
         raise UserError("a trainee can see only their own progress")
 
 
 def _require_supervisor(viewer: User) -> None:
-    if viewer.role not in SUPERVISING_ROLES:
+    if viewer.role not in STAFF_ROLES:
         raise UserError("only supervisors and admins can see the cohort")
 
 
@@ -59,7 +59,7 @@ def _with_scores(frame: pd.DataFrame) -> pd.DataFrame:
     rank, as ``core.stats.readers.birads_scores``) and correct."""
     truth = (frame["label"] == "malignant").astype(int)
     score = frame["birads"].map(BIRADS_RANKS).astype(float)
-    pred = (score >= BIRADS_RANKS[DEFAULT_POSITIVE_FROM]).astype(int)
+    pred = called_malignant(frame["birads"])
     return frame.assign(truth=truth, pred=pred, score=score, correct=(truth == pred).astype(int))
 
 

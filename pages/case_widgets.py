@@ -1,10 +1,13 @@
-"""Widgets the practice quiz and the reader study share: the answer fields, the AI's panel, and
-the case image with or without the model's heatmap. ``key(name)`` gives each widget's key, so
-every case of every session keeps its own widget state."""
+"""What the practice quiz and the reader study's reading pages share: running an action from a
+button callback, widget keys and the time spent per case, the answer fields, the AI's panel,
+and the case image with or without the model's heatmap. ``key(name)`` gives each widget's key,
+so every case of every session keeps its own widget state."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -16,8 +19,30 @@ from core.models.framing import Box, zoom_box
 from core.store import Store
 from pages import ui
 
+if TYPE_CHECKING:
+    from core.heatmaps.case_heatmap import CaseHeatmap
+
 Key = Callable[[str], str]
 ZOOMED_SIDE_PX = 720  # a zoomed case image is enlarged to about the image column's width
+
+
+def act(error_key: str, action: Callable, *args, **kwargs) -> None:
+    """Run a core action from a button callback; its refusal (UserError) is kept under
+    ``error_key`` for the page to show at the top of the run the click starts."""
+    try:
+        action(*args, **kwargs)
+    except UserError as error:
+        st.session_state[error_key] = str(error)
+
+
+def field(prefix: str, view, name: str) -> str:
+    """The widget key ``<prefix>_<session>_<case>_<name>``: one per case of each session."""
+    return f"{prefix}_{view.session_id}_{view.case_id}_{name}"
+
+
+def seconds_on(key: str) -> float:
+    """Seconds since ``key`` was first asked for in this browser session (a case's timer)."""
+    return time.monotonic() - st.session_state.setdefault(key, time.monotonic())
 
 
 def show_image(column, image: bytes | np.ndarray, caption: str | None = None) -> None:
@@ -38,28 +63,14 @@ def answer_fields(key: Key) -> None:
                          format_func=lambda value: value or "-", key=key(name))
 
 
-@dataclass(frozen=True)
-class Heatmap:
-    """A model's map of a case at the image's size, the box the model read (None: the whole
-    image) and the CAM method that made it."""
-
-    cam: np.ndarray
-    region: Box | None
-    method: str
-
-
 def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam"
-               ) -> Heatmap | None:
-    """The model's map of the case (from the cache, else computed on the cached model); None,
-    with a warning on the page, where it cannot be had."""
-    from core import heatmaps
+               ) -> CaseHeatmap | None:
+    """The model's map of the case and the region it read (stored, else computed on the
+    cached model); None, with a warning on the page, where it cannot be had."""
+    from core.heatmaps.case_heatmap import case_heatmap  # loaded at the first AI step
 
     try:
-        cam = heatmaps.cached_heatmap(store, model_id, case_id, method)
-        if cam is None:
-            cam = heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id,
-                                            method=method)
-        return Heatmap(cam, heatmaps.read_region(store, model_id, case_id), method)
+        return case_heatmap(store, model_id, case_id, method, ui.cached_model)
     except UserError as error:
         st.warning(f"The heatmap cannot be shown: {error}")
         return None
@@ -74,7 +85,7 @@ class HeatmapChoice:
     zoom: bool = False
 
 
-def ai_panel(ai, heatmap: Heatmap | None, key: Key) -> HeatmapChoice:
+def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key) -> HeatmapChoice:
     """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
     and (for a model that read the lesion's square) zoom."""
     st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
@@ -97,16 +108,16 @@ def around(image: np.ndarray, square: Box) -> np.ndarray:
     return zoom(image, zoom_box(square, image.shape[:2]), ZOOMED_SIDE_PX)
 
 
-def case_image(column, store: Store, image_path: str, heatmap: Heatmap | None = None,
+def case_image(column, store: Store, image_path: str, heatmap: CaseHeatmap | None = None,
                choice: HeatmapChoice = HeatmapChoice(show=False)) -> None:
     """The case as stored, or with ``heatmap`` blended in as ``choice`` asks."""
     if heatmap is None or not choice.show:
         show_image(column, stored_png(store, image_path))
         return
-    from core import heatmaps
+    from core.heatmaps import method_title
+    from core.heatmaps.colour_overlay import overlay
 
-    shown = heatmaps.overlay(load_grey(store, image_path), heatmap.cam, choice.alpha,
-                             heatmap.region)
+    shown = overlay(load_grey(store, image_path), heatmap.cam, choice.alpha, heatmap.region)
     if choice.zoom and heatmap.region is not None:
         shown = around(shown, heatmap.region)
-    show_image(column, shown, f"{heatmaps.method_title(heatmap.method)} heatmap")
+    show_image(column, shown, f"{method_title(heatmap.method)} heatmap")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import charts, progress, quiz
-from core.auth import User
+from core import charts, progress, shown_model
+from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
 from core.errors import UserError
 from pages import ui
 
-user = ui.require_role("supervisor", "admin")
+user = ui.require_role(*STAFF_ROLES)
 store = ui.get_store()
 st.title("Cohort")
 
@@ -89,24 +89,24 @@ def compare_section(table) -> None:
 
 def quiz_model_section() -> None:
     st.subheader("The model the quiz shows")
-    models = quiz.trained_models(store)
+    models = shown_model.trained_models(store)
     if not models:
         st.info("No model is trained yet: the quiz goes straight from the answer to the truth.")
         return
     labels = {None: "The best by cross-validated AUC (default)"}
     labels |= {model_id: f"{model_id} ({arch}, cv AUC {auc:.3f})" if auc is not None
                else f"{model_id} ({arch})" for model_id, arch, auc in models}
-    current = quiz.quiz_model(store)
+    current = shown_model.quiz_model(store)
     st.write(f"Now: **{current.model_id or 'none'}** ({current.reason}).")
     with st.form("cohort_quiz_model"):
         options = list(labels)
-        saved = quiz.saved_quiz_model(store)
+        saved = shown_model.saved_quiz_model(store)
         chosen = st.selectbox("Model", options, format_func=labels.get,
                               index=options.index(saved) if saved in options else 0)
         submitted = st.form_submit_button("Use this model in the quiz")
     if submitted:
         try:
-            quiz.set_quiz_model(store, user, chosen)
+            shown_model.set_quiz_model(store, user, chosen)
         except UserError as error:
             st.error(str(error))
         else:

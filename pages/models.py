@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
+from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
 from core.stats.roc import MIN_PER_CLASS
@@ -16,7 +17,7 @@ COHORT_ONLY = "cohort only"
 
 user = ui.require_role("trainee", "supervisor", "admin")
 store = ui.get_store()
-staff = user.role in comparison.STAFF_ROLES
+staff = user.role in STAFF_ROLES
 st.session_state.setdefault("models_presentation", False)
 st.session_state.setdefault("models_band", True)
 st.session_state.setdefault("models_outline", False)
@@ -75,7 +76,9 @@ def not_trained(archs: list[str]) -> None:
 
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
-    from core import heatmaps  # cheap: torch is imported only to compute a missing map
+    from core.heatmaps import METHOD_TITLES, method_title
+    from core.heatmaps.case_heatmap import case_heatmap  # torch only to compute a missing map
+    from core.heatmaps.localisation import localisation_summary
 
     cases = comparison.gallery_cases(store, user, dataset)
     if not cases:
@@ -85,9 +88,9 @@ def gallery(dataset: str, preds) -> None:
     cols = st.columns([2, 2, 1])
     case_id = cols[0].selectbox("Case", cases, key="models_case",
                                 format_func=lambda c: f"case {c}")
-    method = cols[1].selectbox("CAM method", list(heatmaps.METHOD_TITLES), key="models_method",
-                               format_func=heatmaps.method_title)
-    title = heatmaps.method_title(method)
+    method = cols[1].selectbox("CAM method", list(METHOD_TITLES), key="models_method",
+                               format_func=method_title)
+    title = method_title(method)
     with_outline = cols[2].toggle("Lesion outline", key="models_outline")
     has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
     zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
@@ -106,9 +109,9 @@ def gallery(dataset: str, preds) -> None:
         if staff and st.button("Compute them now", key="models_compute"):
             with st.spinner("Computing heatmaps..."):
                 for model_id in missing:
-                    heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id, method)
+                    case_heatmap(store, model_id, case_id, method, ui.cached_model)
             st.rerun()
-    summaries = [heatmaps.localisation_summary(store, model_id, method, "test")
+    summaries = [localisation_summary(store, model_id, method, "test")
                  for model_id in model_ids]
     show_table(comparison.format_localisation(summaries, preds),
                f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",

@@ -4,18 +4,16 @@ the truth; at the end, the session's summary. Every step is recomputed from the 
 Buttons act in callbacks, before the page is drawn, so each click draws the page once."""
 from __future__ import annotations
 
-import time
-
 import streamlit as st
 
-from core import quiz
 from core.errors import UserError
 from core.stats.metrics import percent_text
 from core.stats.roc import MIN_PER_CLASS, auc_text
 from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
-from pages import ui
+from core.quiz import flow, scoring, selection
+from pages import case_widgets, ui
 from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
     show_image
 
@@ -26,22 +24,20 @@ session_state.setdefault("quiz_session", None)
 
 
 def act(action, *args, **kwargs) -> None:
-    """Run a quiz action; a refusal is shown at the top of the step the store says."""
-    try:
-        action(store, session_state["quiz_session"], user.user_id, *args, **kwargs)
-    except UserError as error:
-        session_state["quiz_error"] = str(error)
+    """Run a quiz action on the open session; a refusal is shown at the top of the step the
+    store says."""
+    case_widgets.act("quiz_error", action, store, session_state["quiz_session"], user.user_id,
+                     *args, **kwargs)
 
 
 def seconds_on(step: str, view) -> float:
     """Seconds since this step of this case was first shown in this browser session."""
-    key = f"quiz_started_{view.session_id}_{view.case_id}_{step}"
-    return time.monotonic() - session_state.setdefault(key, time.monotonic())
+    return case_widgets.seconds_on(case_widgets.field("quiz_started", view, step))
 
 
 def field(step: str, view, name: str) -> str:
     """The widget key of one answer field of one step of one case."""
-    return f"quiz_{step}_{view.session_id}_{view.case_id}_{name}"
+    return case_widgets.field(f"quiz_{step}", view, name)
 
 
 def case_title(view) -> None:
@@ -52,7 +48,7 @@ def case_title(view) -> None:
 
 def start() -> None:
     try:
-        session_state["quiz_session"] = quiz.start_session(
+        session_state["quiz_session"] = flow.start_session(
             store, user.user_id, session_state["quiz_set"], int(session_state["quiz_length"]))
     except UserError as error:
         session_state["quiz_error"] = str(error)
@@ -60,7 +56,7 @@ def start() -> None:
 
 def setup_form() -> None:
     st.title("Quiz")
-    options = quiz.practice_set_options(store, user.user_id)
+    options = selection.practice_set_options(store, user.user_id)
     if not options:
         st.info("The case library holds no nodules yet. Ask an admin to import cases or "
                 "create the demo.")
@@ -68,7 +64,7 @@ def setup_form() -> None:
     with st.form("quiz_setup"):
         labels = {code: f"{label} ({count} cases)" for code, label, count in options}
         st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set")
-        st.number_input("Cases in this session", min_value=1, max_value=quiz.MAX_SESSION_LENGTH,
+        st.number_input("Cases in this session", min_value=1, max_value=flow.MAX_SESSION_LENGTH,
                         value=10, step=1, key="quiz_length")
         st.form_submit_button("Start", type="primary", on_click=start)
     st.caption("Cases you called wrong come back: in your next session, then 3 and 7 "
@@ -80,17 +76,17 @@ def setup_form() -> None:
 def end_button(view) -> None:
     st.button("End the session now", key=f"quiz_end_{view.session_id}_{view.case_id}",
               help="Your stored reads stay; the summary covers the cases you read.",
-              on_click=act, args=(quiz.end_session,))
+              on_click=act, args=(flow.end_session,))
 
 
-def submit_unaided(view: quiz.PresentView) -> None:
+def submit_unaided(view: flow.PresentView) -> None:
     descriptors = {key: session_state[field("present", view, key)] for key in DESCRIPTORS}
-    act(quiz.submit_unaided, view.case_id, session_state[field("present", view, "birads")],
+    act(flow.submit_unaided, view.case_id, session_state[field("present", view, "birads")],
         session_state[field("present", view, "probability")], descriptors,
         seconds=seconds_on("present", view))
 
 
-def present_step(view: quiz.PresentView) -> None:
+def present_step(view: flow.PresentView) -> None:
     case_title(view)
     image_column, form_column = st.columns([3, 2])
     case_image(image_column, store, view.image_path)
@@ -103,12 +99,12 @@ def present_step(view: quiz.PresentView) -> None:
         end_button(view)
 
 
-def submit_aided(view: quiz.AIView) -> None:
-    act(quiz.submit_aided, view.case_id, session_state[field("ai", view, "birads")],
+def submit_aided(view: flow.AIView) -> None:
+    act(flow.submit_aided, view.case_id, session_state[field("ai", view, "birads")],
         session_state[field("ai", view, "probability")], seconds=seconds_on("ai", view))
 
 
-def ai_step(view: quiz.AIView) -> None:
+def ai_step(view: flow.AIView) -> None:
     case_title(view)
     image_column, form_column = st.columns([3, 2])
     heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
@@ -134,7 +130,7 @@ def training_progress() -> None:
             st.progress(job.fraction, text=f"Training: {job.message}")
 
 
-def descriptor_table(view: quiz.TruthView) -> str | None:
+def descriptor_table(view: flow.TruthView) -> str | None:
     """The reference descriptors next to the trainee's, as a markdown table."""
     yours = view.unaided.descriptors or {}
     keys = [key for key in DESCRIPTORS if key in view.descriptors or key in yours]
@@ -148,28 +144,27 @@ def descriptor_table(view: quiz.TruthView) -> str | None:
     return "\n".join(lines)
 
 
-def truth_image(view: quiz.TruthView, with_heatmap: bool, zoom: bool):
+def truth_image(view: flow.TruthView, with_heatmap: bool, zoom: bool):
     """The case with the lesion outline, over the AI's heatmap if asked, around the lesion if
     asked."""
     if not view.mask_path and not with_heatmap:
         return stored_png(store, view.image_path)
     shown = load_grey(store, view.image_path)
-    if with_heatmap:
-        from core import heatmaps
+    heatmap = heatmap_of(store, view.ai.model_id, view.case_id) if with_heatmap else None
+    if heatmap is not None:
+        from core.heatmaps.colour_overlay import overlay
 
-        heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
-        if heatmap is not None:
-            shown = heatmaps.overlay(shown, heatmap.cam, 0.45, heatmap.region)
+        shown = overlay(shown, heatmap.cam, 0.45, heatmap.region)
     if not view.mask_path:
         return shown
-    mask = load_grey(store, view.mask_path) > 127
+    mask = heatmap.mask if heatmap is not None else load_grey(store, view.mask_path) > 127
     if zoom and mask.any():  # zoom first: the outline stays thin
         square = lesion_box(mask)
         shown, mask = around(shown, square), around(mask, square)
     return outline(shown, mask)
 
 
-def truth_step(view: quiz.TruthView) -> None:
+def truth_step(view: flow.TruthView) -> None:
     case_title(view)
     image_column, text_column = st.columns([3, 2])
     with text_column:
@@ -191,7 +186,7 @@ def truth_step(view: quiz.TruthView) -> None:
         last = view.position == view.total
         st.button("See the summary" if last else "Next case", type="primary",
                   key=f"quiz_next_{view.session_id}_{view.case_id}", on_click=act,
-                  args=(quiz.advance, view.case_id))
+                  args=(flow.advance, view.case_id))
         if not last:
             end_button(view)
     show_image(image_column, truth_image(view, with_heatmap, zoom),
@@ -208,9 +203,9 @@ def new_session() -> None:
     session_state["quiz_session"] = None
 
 
-def summary_step(view: quiz.SummaryView) -> None:
+def summary_step(view: flow.SummaryView) -> None:
     st.title("Session summary")
-    summary = quiz.session_summary(store, view.session_id, user.user_id)
+    summary = scoring.session_summary(store, view.session_id, user.user_id)
     if summary is None:
         st.info("No case was read in this session.")
     else:
@@ -253,16 +248,16 @@ def summary_step(view: quiz.SummaryView) -> None:
 if message := session_state.pop("quiz_error", None):
     st.error(message)
 if session_state["quiz_session"] is None:
-    session_state["quiz_session"] = quiz.unfinished_session(store, user.user_id)
+    session_state["quiz_session"] = flow.unfinished_session(store, user.user_id)
 if session_state["quiz_session"] is None:
     setup_form()
 else:
-    match quiz.state(store, session_state["quiz_session"], user.user_id):
-        case quiz.PresentView() as view:
+    match flow.state(store, session_state["quiz_session"], user.user_id):
+        case flow.PresentView() as view:
             present_step(view)
-        case quiz.AIView() as view:
+        case flow.AIView() as view:
             ai_step(view)
-        case quiz.TruthView() as view:
+        case flow.TruthView() as view:
             truth_step(view)
-        case quiz.SummaryView() as view:
+        case flow.SummaryView() as view:
             summary_step(view)

@@ -2,20 +2,19 @@
 BI-RADS, probability and optional lexicon descriptors; after the washout, the aided phase: the
 cases again in a new order with the model's probability and Grad-CAM heatmap. No truth and no
 feedback during a study; your own results once both phases are done. Every step is recomputed
-from the store (``core.studies``), so a reload or a second tab cannot replay or skip a case."""
+from the store (``core.studies.protocol``), so a reload or a second tab cannot replay or skip a
+case."""
 from __future__ import annotations
-
-import time
 
 import pandas as pd
 import streamlit as st
 
-from core import studies
 from core.errors import UserError
 from core.lexicon import DESCRIPTORS
-from core.study_report import own_result
-from core.study_tables import fmt_ci, fmt_pct
-from pages import ui
+from core.studies import protocol
+from core.studies.report import own_result
+from core.studies.tables import fmt_ci, fmt_pct
+from pages import case_widgets, ui
 from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of
 
 user = ui.require_role("trainee")
@@ -25,27 +24,23 @@ state.setdefault("reading_study", None)
 
 
 def act(action, *args, **kwargs) -> None:
-    """Run a study action; a refusal is shown at the top of the page."""
-    try:
-        action(store, *args, **kwargs)
-    except UserError as error:
-        state["reading_error"] = str(error)
+    """Run a study action for this reader; a refusal is shown at the top of the page."""
+    case_widgets.act("reading_error", action, store, *args, **kwargs)
 
 
 def field(view, name: str) -> str:
     """The widget key of one answer field of one case of one session."""
-    return f"reading_{view.session_id}_{view.case_id}_{name}"
+    return case_widgets.field("reading", view, name)
 
 
 def seconds_on(view) -> float:
     """Seconds since this case was first shown in this browser session."""
-    key = field(view, "started")
-    return time.monotonic() - state.setdefault(key, time.monotonic())
+    return case_widgets.seconds_on(field(view, "started"))
 
 
 def submit(view) -> None:
     descriptors = {key: state[field(view, key)] for key in DESCRIPTORS}
-    act(studies.submit_study_read, view.session_id, user, view.case_id,
+    act(protocol.submit_study_read, view.session_id, user.user_id, view.case_id,
         state[field(view, "birads")], state[field(view, "probability")], descriptors,
         seconds=seconds_on(view))
 
@@ -61,7 +56,7 @@ def case_step(view) -> None:
                 text=f"Case {view.position} of {view.total}")
     image_column, form_column = st.columns([3, 2])
     seconds_on(view)
-    if isinstance(view, studies.UnaidedCaseView):
+    if isinstance(view, protocol.UnaidedCaseView):
         case_image(image_column, store, view.image_path)
         with form_column:
             answer_form(view)
@@ -73,7 +68,7 @@ def case_step(view) -> None:
     case_image(image_column, store, view.image_path, heatmap, choice)
 
 
-def own_results(phase: studies.PhaseView) -> None:
+def own_results(phase: protocol.PhaseView) -> None:
     st.success("You have read every case in both phases. Thank you!")
     result = own_result(store, phase.study_id, user)
     if result.note:
@@ -99,7 +94,7 @@ def own_results(phase: studies.PhaseView) -> None:
 
 
 def start(study_id: int) -> None:
-    act(studies.start_or_resume, study_id, user)
+    act(protocol.start_or_resume, study_id, user.user_id)
 
 
 INTRO = {
@@ -111,7 +106,7 @@ INTRO = {
 }
 
 
-def phase_page(phase: studies.PhaseView) -> None:
+def phase_page(phase: protocol.PhaseView) -> None:
     st.header(phase.name)
     if phase.phase == "washout":
         st.info(f"Unaided reading done. Washout until {phase.washout_until:%Y-%m-%d %H:%M} UTC: "
@@ -129,11 +124,11 @@ def phase_page(phase: studies.PhaseView) -> None:
                   on_click=start, args=(phase.study_id,))
         return
     try:
-        view = studies.next_study_case(store, phase.session_id, user)
+        view = protocol.next_study_case(store, phase.session_id, user.user_id)
     except UserError as error:
         st.error(str(error))
         return
-    if isinstance(view, studies.PhaseDoneView):
+    if isinstance(view, protocol.PhaseDoneView):
         st.info("Every case of this phase is read.")
         return
     case_step(view)
@@ -142,7 +137,7 @@ def phase_page(phase: studies.PhaseView) -> None:
 st.title("Study reading")
 if message := state.pop("reading_error", None):
     st.error(message)
-mine = {phase.study_id: phase for phase in studies.my_studies(store, user)}
+mine = {phase.study_id: phase for phase in protocol.my_studies(store, user.user_id)}
 if not mine:
     st.info("You are not a reader in any study yet; your supervisor sets studies up.")
     st.stop()

@@ -1,23 +1,27 @@
 """Reader studies (supervisors and admins): set up a study (case set, readers, washout, model),
 follow each reader's progress, and read the report: the paper's reader beside ours, ROC
 curves, per-reader and pooled statistics, the multi-reader analysis; CSV and a printable HTML
-report to download. The logic lives in ``core.studies`` and ``core.study_report``."""
+report to download. The logic lives in the ``core.studies`` package."""
 from __future__ import annotations
+
+from functools import partial
 
 import streamlit as st
 
-from core import quiz, studies
-from core.auth import User
+from core import shown_model
+from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
 from core.errors import UserError
-from core.study_figures import roc_figure
-from core.study_report import StudyReport, study_report
-from core.study_tables import display_tables
+from core.studies import definitions, protocol
+from core.studies.figures import roc_figure
+from core.studies.printable import report_html
+from core.studies.report import StudyReport, study_report
+from core.studies.tables import display_tables, report_frames
 from pages import ui
 
 VIEWS = ("Studies", "Set up a study")
 
-user = ui.require_role("supervisor", "admin")
+user = ui.require_role(*STAFF_ROLES)
 store = ui.get_store()
 state = st.session_state
 state.setdefault("studies_view", VIEWS[0])
@@ -35,8 +39,8 @@ def report_of(store_path: str, changes: int, study_id: int, viewer: User) -> Stu
 def create() -> None:
     try:
         dataset = state["study_dataset"][0]
-        study_id = studies.create_study(
-            store, user, state["study_name"], studies.study_case_set(store, dataset),
+        study_id = protocol.create_study(
+            store, user, state["study_name"], protocol.study_case_set(store, dataset),
             state["study_readers"], state["study_washout"], state["study_model"],
             int(state["study_seed"]))
     except UserError as error:
@@ -48,9 +52,9 @@ def create() -> None:
 
 
 def setup_form() -> None:
-    datasets = studies.study_datasets(store)
-    readers = {reader.user_id: reader for reader in studies.eligible_readers(store)}
-    models = [model_id for model_id, _, _ in quiz.trained_models(store)]
+    datasets = protocol.study_datasets(store)
+    readers = {reader.user_id: reader for reader in protocol.eligible_readers(store)}
+    models = [model_id for model_id, _, _ in shown_model.trained_models(store)]
     missing = [what for what, found in (("a dataset with a test split", datasets),
                                         ("an active trainee", readers),
                                         ("a trained model", models)) if not found]
@@ -58,16 +62,16 @@ def setup_form() -> None:
         st.info("A study needs " + ", ".join(missing) + ". Ask an admin to import and split "
                 "cases, add trainees or train a model (Administration).")
         return
-    default_model = quiz.quiz_model(store).model_id
+    default_model = shown_model.quiz_model(store).model_id
     with st.form("study_setup"):
-        st.text_input("Study name", max_chars=studies.MAX_NAME_LENGTH, key="study_name")
+        st.text_input("Study name", max_chars=protocol.MAX_NAME_LENGTH, key="study_name")
         st.selectbox("Cases: the test split of", datasets, key="study_dataset",
                      format_func=lambda option: f"{option[0]} ({option[1]} nodules)")
         st.multiselect("Readers (trainees)", list(readers), key="study_readers",
                        format_func=lambda uid: f"{readers[uid].display_name} "
                                                f"({readers[uid].username})")
-        st.number_input("Washout (days)", min_value=0.0, max_value=studies.MAX_WASHOUT_DAYS,
-                        value=studies.DEFAULT_WASHOUT_DAYS, step=1.0, format="%.1f",
+        st.number_input("Washout (days)", min_value=0.0, max_value=protocol.MAX_WASHOUT_DAYS,
+                        value=protocol.DEFAULT_WASHOUT_DAYS, step=1.0, format="%.1f",
                         key="study_washout",
                         help="Counted from each reader's last unaided read; 0 opens the aided "
                              "session at once.")
@@ -83,19 +87,19 @@ def setup_form() -> None:
 
 # ---- progress and report -------------------------------------------------------------------
 
-def downloads(report: StudyReport, study: studies.Study) -> None:
+def downloads(report: StudyReport, study: definitions.Study) -> None:
     stem = f"study_{study.study_id}"
     row = st.container(horizontal=True)
-    row.download_button("Printable report (HTML)", report.to_html, f"{stem}_report.html",
-                        "text/html", key="study_html", on_click="ignore", type="primary",
-                        icon=":material/print:")
-    for name, frame in report.to_frames().items():
+    row.download_button("Printable report (HTML)", partial(report_html, report),
+                        f"{stem}_report.html", "text/html", key="study_html", on_click="ignore",
+                        type="primary", icon=":material/print:")
+    for name, frame in report_frames(report).items():
         row.download_button(f"{name}.csv", csv_text(frame).encode(),
                             f"{stem}_{name}.csv", "text/csv", key=f"study_csv_{name}",
                             on_click="ignore", icon=":material/table:")
 
 
-def show_report(study: studies.Study) -> None:
+def show_report(study: definitions.Study) -> None:
     report = report_of(str(store.path), store.changes, study.study_id, user)
     st.subheader("Report")
     downloads(report, study)
@@ -113,11 +117,11 @@ def show_report(study: studies.Study) -> None:
             st.plotly_chart(roc_figure(report), key="study_roc", theme=None)
 
 
-def study_page(study: studies.Study) -> None:
+def study_page(study: definitions.Study) -> None:
     st.header(study.name)
     st.caption(f"{len(study.case_ids)} cases · washout {study.washout_days:g} days · model "
                f"{study.model_id} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
-    progress = studies.reader_progress(store, study.study_id, user)
+    progress = protocol.reader_progress(store, study.study_id, user)
     st.dataframe(progress.drop(columns="user_id"), hide_index=True, key="study_progress",
                  column_config={
                      "reader": "Reader", "phase": "Phase", "unaided_read": "Unaided reads",
@@ -128,7 +132,7 @@ def study_page(study: studies.Study) -> None:
 
 
 def studies_list() -> None:
-    found = {study.study_id: study for study in studies.list_studies(store, user)}
+    found = {study.study_id: study for study in protocol.list_studies(store, user)}
     if not found:
         st.info("No reader study yet: set one up.")
         return

@@ -16,7 +16,7 @@ from core import auth
 from core.auth import User
 from core.cleanup import remove_stale_temporaries
 from core.demo import still_to_train, start_demo_training
-from core.errors import StoreLocked, UserError
+from core.errors import StoreLocked
 from core.jobs import JobRunner, JobStatus
 from core.store import Store
 
@@ -133,19 +133,11 @@ def show_flash() -> None:
         st.success(message)
 
 
-def cached_model(model_id: str):
-    """The loaded model (``core.models.loading.LoadedModel``), kept on the GPU when there is
-    one, else the CPU; reloaded when the model's checkpoint changes."""
-    with get_store().read() as cur:
-        row = cur.execute("SELECT checkpoint_sha256 FROM models WHERE model_id = ?",
-                          [model_id]).fetchone()
-    if row is None:
-        raise UserError(f"no model {model_id!r} in the store")
-    return _load_model(model_id, row[0])
-
-
 @st.cache_resource(max_entries=6, show_spinner="Loading the model...")
-def _load_model(model_id: str, checkpoint_sha256: str | None):
+def cached_model(model_id: str, checkpoint_sha256: str | None):
+    """The loaded model (``core.models.loading.LoadedModel``), kept on the GPU when there is
+    one, else the CPU; loaded again when the model's checkpoint changes (a new SHA-256). The
+    ``load_model`` that ``core.heatmaps.case_heatmap`` asks for."""
     import torch
 
     from core.models.loading import load_model

@@ -259,7 +259,7 @@ def test_training_starts_as_a_job_with_the_chosen_settings(db, monkeypatch):
 
 
 def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch):
-    import core.heatmaps
+    import core.heatmaps.compute
     import core.models.loading
 
     case_ids = make_cases(store(), n=6)
@@ -273,7 +273,7 @@ def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch)
                 "already_cached": 0, "seconds": 1.0}
 
     monkeypatch.setattr(core.models.loading, "load_model", lambda store, model_id, device: model_id)
-    monkeypatch.setattr(core.heatmaps, "precompute_heatmaps", precompute)
+    monkeypatch.setattr(core.heatmaps.compute, "precompute_heatmaps", precompute)
     at = page_as("admin")
     models = table(at, "cv_auc")
     assert set(models["model_id"]) == {"resnet50-quick-quizset-s0", "vgg16-quick-quizset-s0"}

@@ -240,7 +240,6 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
 
     import torch
 
-    from core.errors import UserError
     from pages import ui
 
     loads = []
@@ -252,16 +251,8 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
     loading = types.ModuleType("core.models.loading")
     loading.load_model = load_model
     monkeypatch.setitem(sys.modules, "core.models.loading", loading)
-    with ui.get_store().transaction() as cur:
-        cur.execute("INSERT INTO models (model_id, arch, dataset, init, profile, image_size,"
-                    " checkpoint_sha256) VALUES ('m1', 'resnet50', 'd', 'imagenet', 'quick', 64,"
-                    " 'aaa')")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    assert ui.cached_model("m1") is ui.cached_model("m1")
+    assert ui.cached_model("m1", "aaa") is ui.cached_model("m1", "aaa")
     assert loads == [("m1", device)]
-    with ui.get_store().transaction() as cur:  # retrained: a new checkpoint
-        cur.execute("UPDATE models SET checkpoint_sha256 = 'bbb' WHERE model_id = 'm1'")
-    ui.cached_model("m1")
+    ui.cached_model("m1", "bbb")  # retrained: a new checkpoint
     assert len(loads) == 2
-    with pytest.raises(UserError, match="no model"):
-        ui.cached_model("missing")

@@ -16,7 +16,7 @@ import pytest
 from core import auth
 from core.stats.readers import reader_summary
 from core.store import Store
-from core.study_tables import fmt_ci
+from core.studies.tables import fmt_ci
 from tests.quiz_helpers import add_model, make_cases
 from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 

@@ -33,7 +33,7 @@ def make(path: Path, folder: bool = False, age_s: float = 2 * HOUR) -> Path:
 def stale_and_kept(data: Path) -> tuple[list[str], list[Path]]:
     stale = [make(data / "models/resnet50-a/.20260101-120000.pt.ab3_x9zq.tmp"),
              make(data / "heatmaps/m/gradcam/.7.npy.k2j4h5g6.tmp"),
-             make(data / "cases/busi/tmpq1w2e3r4.tmp"),
+             make(data / "cases/busi/.3f2a.png.q1w2e3r4.tmp"),
              make(data / "backups/.backup-a1b2c3d4", folder=True),
              make(data / ".restore-zz99yy88", folder=True),
              make(data / "uploads/tmpabcd1234", folder=True)]

@@ -15,7 +15,7 @@ from core.auth import User
 from core.errors import UserError
 from core.stats.metrics import brier, confusion, threshold_metrics
 from core.stats.roc import AucResult, auc_ci, compare_all
-from test_comparison_support import (ARCHS, DATASET, add_trainee_reads, add_user, populate)
+from comparison_support import (ARCHS, DATASET, add_trainee_reads, add_user, populate)
 
 
 @pytest.fixture
@@ -323,7 +323,7 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     store, info = filled
     case_id = info["test_cases"][0]
     resnet, vgg = info["models"]["resnet50"], info["models"]["vgg16"]
-    heatmaps = pytest.importorskip("core.heatmaps")
+    colour_overlay = pytest.importorskip("core.heatmaps.colour_overlay")
     record = comparison.case_record(store, case_id)
     mask = images.load_grey(store, record["mask_path"]) > 127
     cam = np.zeros(mask.shape, np.float32)
@@ -341,7 +341,7 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     assert missing == [vgg]
     assert [title.split(":")[0] for title, _ in panels[1:]] == ["ResNet50"]
     assert panels[1][0].endswith("<br>pointing hit · 100% in lesion")
-    np.testing.assert_array_equal(panels[1][1], heatmaps.overlay(
+    np.testing.assert_array_equal(panels[1][1], colour_overlay.overlay(
         images.load_grey(store, record["image_path"]), cam, 0.45))
     outlined, _ = comparison.gallery_panels(store, preds, case_id, [resnet], "gradcam",
                                             with_outline=True)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from core.auth import User
 from core.store import Store
 from tests.app_pages import page_text
-from test_comparison_support import TRAINEES, add_trainee_reads, add_user, populate
+from comparison_support import TRAINEES, add_trainee_reads, add_user, populate
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "models.py"
 SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration")

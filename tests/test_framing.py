@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from core.errors import UserError
-from core.heatmaps import heatmap_for_case, read_region
+from core.heatmaps.compute import compute_heatmap
+from core.heatmaps.stored import read_region
 from core.models.framing import (Box, choose_framing, crop, frame_box, inside, lesion_box,
                                  model_input, paste_map, zoom_box)
 from core.models.loading import load_model
@@ -136,7 +137,7 @@ def test_a_lesion_framed_model_is_recorded_and_its_maps_stay_in_the_lesion_box(s
     from core.images import load_grey
     mask = load_grey(store, mask_path) > 127
     box = lesion_box(mask)
-    cam = heatmap_for_case(store, loaded, ids[1])
+    cam = compute_heatmap(store, loaded, ids[1])
     outside = np.ones(mask.shape, bool)
     outside[max(box.top, 0):box.top + box.height, max(box.left, 0):box.left + box.width] = False
     assert not cam[outside].any()

@@ -12,10 +12,12 @@ from PIL import Image
 
 from core.cli import main
 from core.errors import UserError
-from core.heatmaps import (METHODS, cached_heatmap, compute_cams, heatmap_for_case,
-                           localisation_scores, localisation_summary, overlay,
-                           precompute_heatmaps)
-from core.heatmaps.cam import ClassMargin
+from core.heatmaps.cam import METHODS, ClassMargin, compute_cams
+from core.heatmaps.case_heatmap import case_heatmap
+from core.heatmaps.colour_overlay import overlay
+from core.heatmaps.compute import compute_heatmap, precompute_heatmaps
+from core.heatmaps.localisation import localisation_scores, localisation_summary
+from core.heatmaps.stored import cached_heatmap
 from core.models.framing import Box
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
@@ -193,11 +195,25 @@ def trained(tmp_path_factory):
         yield store, ids, load_model(store, model_id)
 
 
-def test_heatmap_for_case_is_cached_at_the_image_size(trained):
+def test_a_case_heatmap_is_computed_once_then_read_from_the_store_at_the_image_size(trained):
     store, ids, loaded = trained
     case_id = ids[1]
+    loads = []
+
+    def load(model_id, checkpoint_sha256):
+        loads.append((model_id, checkpoint_sha256))
+        return loaded
+
     assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
-    cam = heatmap_for_case(store, loaded, case_id)
+    shown = case_heatmap(store, loaded.model_id, case_id, "gradcam", load)
+    cam = shown.cam
+    with store.read() as cur:
+        sha = cur.execute("SELECT checkpoint_sha256 FROM models WHERE model_id = ?",
+                          [loaded.model_id]).fetchone()[0]
+    assert loads == [(loaded.model_id, sha)] and shown.method == "gradcam"
+    assert shown.mask is not None and shown.mask.shape == cam.shape
+    again = case_heatmap(store, loaded.model_id, case_id, "gradcam", load)
+    assert len(loads) == 1 and np.array_equal(again.cam, cam)  # stored: no model loaded
     assert cam.shape == (40, 48) and cam.dtype == np.float32
     assert cam.min() >= 0 and cam.max() <= 1
     path = store.data_dir / "heatmaps" / loaded.model_id / "gradcam" / f"{case_id}.npy"
@@ -213,13 +229,16 @@ def test_heatmap_for_case_is_cached_at_the_image_size(trained):
 
     np.save(path, np.ones((40, 48), dtype=np.float16))  # changed behind the store's back
     assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
-    assert np.array_equal(heatmap_for_case(store, loaded, case_id), cam)
+    assert np.array_equal(case_heatmap(store, loaded.model_id, case_id, "gradcam", load).cam,
+                          cam)
+    with pytest.raises(UserError, match="no model 'missing'"):
+        case_heatmap(store, "missing", case_id, "gradcam", load)
 
 
 def test_precompute_is_resumable_and_scores_localisation(trained):
     store, ids, loaded = trained
     test_ids = [c for c, (_, split, _) in zip(ids, LAYOUT) if split == "test"]
-    heatmap_for_case(store, loaded, test_ids[0], "eigencam")
+    compute_heatmap(store, loaded, test_ids[0], "eigencam")
     first = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
     assert (first["computed"], first["already_cached"]) == (len(test_ids) - 1, 1)
     again = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
@@ -248,8 +267,8 @@ def test_heatmaps_command(trained, capsys):
 def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
     import subprocess
     import sys
-    script = ("import sys; from core import heatmaps; heatmaps.cached_heatmap; heatmaps.overlay;"
-              " heatmaps.localisation_summary; print('torch' in sys.modules)")
+    script = ("import sys; from core.heatmaps import case_heatmap, colour_overlay, localisation,"
+              " stored; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "False", out.stderr

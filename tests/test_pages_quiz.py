@@ -12,10 +12,12 @@ from PIL import Image
 from streamlit.elements.image import ImageMixin
 from streamlit.testing.v1 import AppTest
 
-from core import quiz
-from core.heatmaps import cached_heatmap, overlay, read_region
+from core import shown_model
+from core.heatmaps.colour_overlay import overlay
+from core.heatmaps.stored import cached_heatmap, read_region
 from core.images import load_grey, outline, zoom
 from core.models.framing import lesion_box, zoom_box
+from core.quiz import flow
 from core.store import Store
 from pages.case_widgets import ZOOMED_SIDE_PX
 from tests.app_pages import ROOT, app_as, click, page_text
@@ -63,9 +65,9 @@ def reads(path: Path, user_id: int) -> list[tuple]:
                            " WHERE user_id = ? ORDER BY read_id", [user_id]).fetchall()
 
 
-def current_view(path: Path, user) -> quiz.QuizView:
+def current_view(path: Path, user) -> flow.QuizView:
     with Store(path) as store:
-        return quiz.state(store, quiz.unfinished_session(store, user.user_id), user.user_id)
+        return flow.state(store, flow.unfinished_session(store, user.user_id), user.user_id)
 
 
 def case_image(path: Path, case_id: int) -> np.ndarray:
@@ -88,7 +90,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
     assert [t.value for t in at.title] == ["Quiz"]
     start(at)
     view = current_view(path, anna)
-    assert isinstance(view, quiz.PresentView)
+    assert isinstance(view, flow.PresentView)
     grey = case_image(path, view.case_id)
     assert len(shown_images) == 1 and np.array_equal(shown_images[0], grey)
     assert len(at.image) == 1 and at.image[0].captions == [""]
@@ -121,7 +123,7 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
     assert shown_images[-1].shape == grey.shape + (3,)
 
     click(at, "Next case")
-    assert isinstance(current_view(path, anna), quiz.PresentView)
+    assert isinstance(current_view(path, anna), flow.PresentView)
     assert_no_truth(at)
 
 
@@ -294,7 +296,7 @@ def test_the_cohort_page_for_a_supervisor(library):
     model_box.set_value("vgg16-quiz")
     click(at, "Use this model in the quiz")
     with Store(path) as store:
-        assert quiz.saved_quiz_model(store) == "vgg16-quiz"
+        assert shown_model.saved_quiz_model(store) == "vgg16-quiz"
 
 
 def no_cached_heatmaps(path: Path) -> None:
@@ -307,12 +309,12 @@ def test_without_a_cached_heatmap_it_is_computed_on_the_cached_model(library, mo
     no_cached_heatmaps(path)
     computed = []
 
-    def compute(store, loaded, case_id, method="gradcam"):
+    def compute(store, loaded, case_id, method, image, mask):
         computed.append((loaded, case_id, method))
-        return np.full(case_image(path, case_id).shape, 0.5, dtype=np.float32)
+        return np.full(image.shape, 0.5, dtype=np.float32)
 
-    monkeypatch.setattr("core.heatmaps.heatmap_for_case", compute)
-    monkeypatch.setattr("pages.ui.cached_model", lambda model_id: f"loaded {model_id}")
+    monkeypatch.setattr("core.heatmaps.compute.compute_heatmap", compute)
+    monkeypatch.setattr("pages.ui.cached_model", lambda model_id, sha: f"loaded {model_id}")
     at = start(app_as(users["anna"]), length=1)
     at.radio[0].set_value("3")
     click(at, "Submit my read")
@@ -340,7 +342,7 @@ def test_the_chosen_practice_set_and_length_make_the_session(library):
     at.selectbox(key="quiz_set").set_value("birads:4C")
     start(at, length=2)
     with Store(path) as store:
-        session = quiz.unfinished_session(store, users["anna"].user_id)
+        session = flow.unfinished_session(store, users["anna"].user_id)
         labels = labels_of(store)
         with store.read() as cur:
             chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import progress, quiz
+from core import progress, shown_model
 from core.errors import UserError
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics
@@ -176,7 +176,7 @@ def test_no_model_means_no_model_level(store):
     add_practice_reads(store, trainee.user_id, cases, ["3"] * 4)
     reads = progress.trainee_reads(store, trainee, trainee.user_id)
     assert progress.model_level(store, reads) is None
-    assert quiz.quiz_model(store).model_id is None
+    assert shown_model.quiz_model(store).model_id is None
 
 
 def test_compare_lines_up_trainees(cohort):

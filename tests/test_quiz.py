@@ -8,8 +8,11 @@ import threading
 
 import pytest
 
-from core import quiz
+from core import shown_model
 from core.errors import UserError
+from core.lexicon import calls_malignant
+from core.quiz import flow, scoring, selection
+from core.reads import Answer
 from core.stats.metrics import threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
 from core.stats.roc import auc_ci
@@ -43,28 +46,28 @@ def reads_of(store, session_id):
 
 
 def test_views_before_the_truth_cannot_hold_it():
-    for view in (quiz.PresentView, quiz.AIView):
+    for view in (flow.PresentView, flow.AIView):
         assert not TRUTH_FIELDS & {f.name for f in dataclasses.fields(view)}
-    assert "ai" not in {f.name for f in dataclasses.fields(quiz.PresentView)}
-    assert TRUTH_FIELDS <= {f.name for f in dataclasses.fields(quiz.TruthView)}
+    assert "ai" not in {f.name for f in dataclasses.fields(flow.PresentView)}
+    assert TRUTH_FIELDS <= {f.name for f in dataclasses.fields(flow.TruthView)}
 
 
 def test_a_case_goes_present_ai_truth_then_the_next(setup):
     store, cases, trainee = setup
     labels = labels_of(store)
-    session = quiz.start_session(store, trainee.user_id, "all", 3, seed=1)
-    view = quiz.state(store, session, trainee.user_id)
-    assert isinstance(view, quiz.PresentView) and (view.position, view.total) == (1, 3)
+    session = flow.start_session(store, trainee.user_id, "all", 3, seed=1)
+    view = flow.state(store, session, trainee.user_id)
+    assert isinstance(view, flow.PresentView) and (view.position, view.total) == (1, 3)
     first = view.case_id
 
-    view = quiz.submit_unaided(store, session, trainee.user_id, first, "3", 30,
+    view = flow.submit_unaided(store, session, trainee.user_id, first, "3", 30,
                                {"shape": "oval"}, seconds=12.5)
-    assert isinstance(view, quiz.AIView) and view.case_id == first
-    assert view.unaided == quiz.Answer("3", 30.0, {"shape": "oval"}, 12.5)
+    assert isinstance(view, flow.AIView) and view.case_id == first
+    assert view.unaided == Answer("3", 30.0, {"shape": "oval"}, 12.5)
     assert view.ai.model_id == "resnet50-test" and view.ai.probability in (0.2, 0.8)
 
-    view = quiz.submit_aided(store, session, trainee.user_id, first, "4B", 60, seconds=4)
-    assert isinstance(view, quiz.TruthView)
+    view = flow.submit_aided(store, session, trainee.user_id, first, "4B", 60, seconds=4)
+    assert isinstance(view, flow.TruthView)
     assert view.label == labels[first] and view.histology and view.mask_path
     assert view.aided.birads == "4B" and view.ai.model_id == "resnet50-test"
     assert any(labels[first] in line for line in view.verdicts)
@@ -73,31 +76,31 @@ def test_a_case_goes_present_ai_truth_then_the_next(setup):
                                                           (first, "aided", "4B", 60.0)]
     assert stored[1][5:] == ("resnet50-test", view.ai.probability)
 
-    view = quiz.advance(store, session, trainee.user_id, first)
-    assert isinstance(view, quiz.PresentView) and view.position == 2 and view.case_id != first
+    view = flow.advance(store, session, trainee.user_id, first)
+    assert isinstance(view, flow.PresentView) and view.position == 2 and view.case_id != first
 
 
 def test_the_aided_read_is_stored_even_when_unchanged(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 1, seed=2)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "4A", 40)
-    view = quiz.submit_aided(store, session, trainee.user_id, case, "4A", 40)
-    assert view.aided == quiz.Answer("4A", 40.0)
+    session = flow.start_session(store, trainee.user_id, "all", 1, seed=2)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "4A", 40)
+    view = flow.submit_aided(store, session, trainee.user_id, case, "4A", 40)
+    assert view.aided == Answer("4A", 40.0)
     assert "You kept your first read after the AI." in view.verdicts
     assert [r[1] for r in reads_of(store, session)] == ["unaided", "aided"]
 
 
 def test_the_last_case_leads_to_the_summary(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=3)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=3)
     for _ in range(2):
-        case = quiz.state(store, session, trainee.user_id).case_id
-        quiz.submit_unaided(store, session, trainee.user_id, case, "3", 20)
-        quiz.submit_aided(store, session, trainee.user_id, case, "3", 20)
-        view = quiz.advance(store, session, trainee.user_id, case)
-    assert view == quiz.SummaryView(session, 2)
-    assert quiz.unfinished_session(store, trainee.user_id) is None
+        case = flow.state(store, session, trainee.user_id).case_id
+        flow.submit_unaided(store, session, trainee.user_id, case, "3", 20)
+        flow.submit_aided(store, session, trainee.user_id, case, "3", 20)
+        view = flow.advance(store, session, trainee.user_id, case)
+    assert view == flow.SummaryView(session, 2)
+    assert flow.unfinished_session(store, trainee.user_id) is None
 
 
 @pytest.mark.parametrize("birads, probability, descriptors, seconds, message", [
@@ -118,113 +121,113 @@ def test_the_last_case_leads_to_the_summary(setup):
 def test_a_wrong_answer_form_is_refused_and_nothing_stored(setup, birads, probability,
                                                            descriptors, seconds, message):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=4)
-    case = quiz.state(store, session, trainee.user_id).case_id
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=4)
+    case = flow.state(store, session, trainee.user_id).case_id
     with pytest.raises(UserError, match=message):
-        quiz.submit_unaided(store, session, trainee.user_id, case, birads, probability,
+        flow.submit_unaided(store, session, trainee.user_id, case, birads, probability,
                             descriptors, seconds)
     assert reads_of(store, session) == []
-    assert isinstance(quiz.state(store, session, trainee.user_id), quiz.PresentView)
+    assert isinstance(flow.state(store, session, trainee.user_id), flow.PresentView)
 
 
 def test_lower_case_birads_and_empty_descriptors_are_accepted(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 1, seed=5)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    view = quiz.submit_unaided(store, session, trainee.user_id, case, "4a", 0,
+    session = flow.start_session(store, trainee.user_id, "all", 1, seed=5)
+    case = flow.state(store, session, trainee.user_id).case_id
+    view = flow.submit_unaided(store, session, trainee.user_id, case, "4a", 0,
                                {"shape": None, "margin": "angular"})
-    assert view.unaided == quiz.Answer("4A", 0.0, {"margin": "angular"})
+    assert view.unaided == Answer("4A", 0.0, {"margin": "angular"})
 
 
 def test_the_unaided_read_cannot_be_skipped(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=6)
-    case = quiz.state(store, session, trainee.user_id).case_id
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=6)
+    case = flow.state(store, session, trainee.user_id).case_id
     with pytest.raises(UserError, match="not at the AI step"):
-        quiz.submit_aided(store, session, trainee.user_id, case, "3", 10)
+        flow.submit_aided(store, session, trainee.user_id, case, "3", 10)
     with pytest.raises(UserError, match="not at the truth step"):
-        quiz.advance(store, session, trainee.user_id, case)
+        flow.advance(store, session, trainee.user_id, case)
     assert reads_of(store, session) == []
 
 
 def test_a_stored_read_cannot_be_overwritten(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=7)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=7)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
     with pytest.raises(UserError, match="first read of this case is already stored"):
-        quiz.submit_unaided(store, session, trainee.user_id, case, "5", 99)
-    quiz.submit_aided(store, session, trainee.user_id, case, "4A", 45)
+        flow.submit_unaided(store, session, trainee.user_id, case, "5", 99)
+    flow.submit_aided(store, session, trainee.user_id, case, "4A", 45)
     with pytest.raises(UserError, match="after the AI is already stored"):
-        quiz.submit_aided(store, session, trainee.user_id, case, "5", 99)
+        flow.submit_aided(store, session, trainee.user_id, case, "5", 99)
     assert [(r[1], r[2], r[3]) for r in reads_of(store, session)] == [
         ("unaided", "3", 10.0), ("aided", "4A", 45.0)]
 
 
 def test_the_back_button_cannot_replay_a_finished_case(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 3, seed=8)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10)
-    quiz.submit_aided(store, session, trainee.user_id, case, "3", 10)
-    quiz.advance(store, session, trainee.user_id, case)
-    for action in (lambda: quiz.submit_aided(store, session, trainee.user_id, case, "5", 90),
-                   lambda: quiz.advance(store, session, trainee.user_id, case),
-                   lambda: quiz.submit_unaided(store, session, trainee.user_id, case, "5", 90)):
+    session = flow.start_session(store, trainee.user_id, "all", 3, seed=8)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
+    flow.submit_aided(store, session, trainee.user_id, case, "3", 10)
+    flow.advance(store, session, trainee.user_id, case)
+    for action in (lambda: flow.submit_aided(store, session, trainee.user_id, case, "5", 90),
+                   lambda: flow.advance(store, session, trainee.user_id, case),
+                   lambda: flow.submit_unaided(store, session, trainee.user_id, case, "5", 90)):
         with pytest.raises(UserError):
             action()
-    view = quiz.state(store, session, trainee.user_id)
-    assert isinstance(view, quiz.PresentView) and view.position == 2
+    view = flow.state(store, session, trainee.user_id)
+    assert isinstance(view, flow.PresentView) and view.position == 2
 
 
 def test_a_case_outside_the_session_is_refused(setup):
     store, cases, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=9)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=9)
     with store.read() as cur:
         chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions WHERE session_id = ?",
                                         [session]).fetchone()[0])
     outside = next(c for c in cases if c not in chosen)
     with pytest.raises(UserError, match="not part of this session"):
-        quiz.submit_unaided(store, session, trainee.user_id, outside, "3", 10)
+        flow.submit_unaided(store, session, trainee.user_id, outside, "3", 10)
 
 
 def test_a_reload_recomputes_the_step_from_the_store(setup, tmp_path):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=10)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "4B", 70)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=10)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "4B", 70)
     path = store.path
     store.close()
     with Store(path) as reopened:
-        assert quiz.unfinished_session(reopened, trainee.user_id) == session
-        view = quiz.state(reopened, session, trainee.user_id)
-        assert isinstance(view, quiz.AIView) and view.case_id == case
+        assert flow.unfinished_session(reopened, trainee.user_id) == session
+        view = flow.state(reopened, session, trainee.user_id)
+        assert isinstance(view, flow.AIView) and view.case_id == case
         assert view.unaided.birads == "4B"
 
 
 def test_another_users_session_is_refused(setup):
     store, _, trainee = setup
     other = make_user(store, "trainee2")
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=11)
-    case = quiz.state(store, session, trainee.user_id).case_id
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=11)
+    case = flow.state(store, session, trainee.user_id).case_id
     with pytest.raises(UserError, match="belongs to another user"):
-        quiz.state(store, session, other.user_id)
+        flow.state(store, session, other.user_id)
     with pytest.raises(UserError, match="belongs to another user"):
-        quiz.submit_unaided(store, session, other.user_id, case, "3", 10)
+        flow.submit_unaided(store, session, other.user_id, case, "3", 10)
     with pytest.raises(UserError, match="belongs to another user"):
-        quiz.session_summary(store, session, other.user_id)
+        scoring.session_summary(store, session, other.user_id)
     assert reads_of(store, session) == []
 
 
 def test_two_tabs_submitting_at_once_store_one_read(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=12)
-    case = quiz.state(store, session, trainee.user_id).case_id
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=12)
+    case = flow.state(store, session, trainee.user_id).case_id
     outcomes: list[str] = []
 
     def submit(category: str) -> None:
         try:
-            quiz.submit_unaided(store, session, trainee.user_id, case, category, 50)
+            flow.submit_unaided(store, session, trainee.user_id, case, category, 50)
             outcomes.append("stored")
         except UserError:
             outcomes.append("refused")
@@ -241,17 +244,17 @@ def test_two_tabs_submitting_at_once_store_one_read(setup):
 def test_no_model_goes_straight_to_the_truth_and_stores_no_aided_read(store):
     make_cases(store, n=4)
     trainee = make_user(store, "trainee1")
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=13)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    view = quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10, seconds=3)
-    assert isinstance(view, quiz.TruthView)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=13)
+    case = flow.state(store, session, trainee.user_id).case_id
+    view = flow.submit_unaided(store, session, trainee.user_id, case, "3", 10, seconds=3)
+    assert isinstance(view, flow.TruthView)
     assert view.ai is None and view.aided is None
     assert view.no_ai_reason == "no model is trained yet"
     assert "No AI was shown: no model is trained yet." in view.verdicts
     with pytest.raises(UserError):
-        quiz.submit_aided(store, session, trainee.user_id, case, "3", 10)
+        flow.submit_aided(store, session, trainee.user_id, case, "3", 10)
     assert [r[1] for r in reads_of(store, session)] == ["unaided"]
-    summary = quiz.session_summary(store, session, trainee.user_id)
+    summary = scoring.session_summary(store, session, trainee.user_id)
     assert summary.aided is None and summary.no_ai == 1
     assert summary.no_ai_reasons == ("no model is trained yet",)
 
@@ -259,20 +262,20 @@ def test_no_model_goes_straight_to_the_truth_and_stores_no_aided_read(store):
 def test_a_model_trained_during_the_session_is_shown_from_then_on(store):
     cases = make_cases(store, n=4)
     trainee = make_user(store, "trainee1")
-    session = quiz.start_session(store, trainee.user_id, "all", 2, seed=14)
+    session = flow.start_session(store, trainee.user_id, "all", 2, seed=14)
     add_model(store, "late-model", cases)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    view = quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10)
-    assert isinstance(view, quiz.AIView) and view.ai.model_id == "late-model"
+    case = flow.state(store, session, trainee.user_id).case_id
+    view = flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
+    assert isinstance(view, flow.AIView) and view.ai.model_id == "late-model"
 
 
 def test_the_default_model_is_the_best_cross_validated(store):
     cases = make_cases(store, n=4)
-    assert quiz.quiz_model(store) == quiz.ModelChoice(None, "no model is trained yet")
+    assert shown_model.quiz_model(store) == shown_model.ModelChoice(None, "no model is trained yet")
     add_model(store, "vgg16-a", cases, cv_auc=0.81, heatmaps=False)
     add_model(store, "resnet50-a", cases, cv_auc=0.93, heatmaps=False)
     add_model(store, "alexnet-a", cases, cv_auc=0.77, heatmaps=False)
-    assert quiz.quiz_model(store).model_id == "resnet50-a"
+    assert shown_model.quiz_model(store).model_id == "resnet50-a"
 
 
 def test_the_supervisor_picks_the_model_and_a_trainee_cannot(store):
@@ -282,17 +285,17 @@ def test_the_supervisor_picks_the_model_and_a_trainee_cannot(store):
     supervisor = make_user(store, "super", role="supervisor")
     trainee = make_user(store, "trainee1")
     with pytest.raises(UserError, match="only a supervisor"):
-        quiz.set_quiz_model(store, trainee, "vgg16-a")
+        shown_model.set_quiz_model(store, trainee, "vgg16-a")
     with pytest.raises(UserError, match="no trained model"):
-        quiz.set_quiz_model(store, supervisor, "nope")
-    quiz.set_quiz_model(store, supervisor, "vgg16-a")
-    assert quiz.quiz_model(store).model_id == "vgg16-a"
-    session = quiz.start_session(store, trainee.user_id, "all", 1, seed=15)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    assert quiz.submit_unaided(store, session, trainee.user_id, case, "3", 5).ai.model_id == \
+        shown_model.set_quiz_model(store, supervisor, "nope")
+    shown_model.set_quiz_model(store, supervisor, "vgg16-a")
+    assert shown_model.quiz_model(store).model_id == "vgg16-a"
+    session = flow.start_session(store, trainee.user_id, "all", 1, seed=15)
+    case = flow.state(store, session, trainee.user_id).case_id
+    assert flow.submit_unaided(store, session, trainee.user_id, case, "3", 5).ai.model_id == \
         "vgg16-a"
-    quiz.set_quiz_model(store, supervisor, None)
-    assert quiz.quiz_model(store).model_id == "resnet50-a"
+    shown_model.set_quiz_model(store, supervisor, None)
+    assert shown_model.quiz_model(store).model_id == "resnet50-a"
 
 
 def test_a_chosen_model_that_is_missing_says_so(store):
@@ -300,25 +303,25 @@ def test_a_chosen_model_that_is_missing_says_so(store):
     trainee = make_user(store, "trainee1")
     with store.transaction() as cur:
         cur.execute("INSERT INTO settings VALUES ('quiz_model', ?)", [json.dumps("gone-model")])
-    session = quiz.start_session(store, trainee.user_id, "all", 1, seed=16)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    view = quiz.submit_unaided(store, session, trainee.user_id, case, "3", 5)
-    assert isinstance(view, quiz.TruthView) and "gone-model" in view.no_ai_reason
+    session = flow.start_session(store, trainee.user_id, "all", 1, seed=16)
+    case = flow.state(store, session, trainee.user_id).case_id
+    view = flow.submit_unaided(store, session, trainee.user_id, case, "3", 5)
+    assert isinstance(view, flow.TruthView) and "gone-model" in view.no_ai_reason
 
 
 def test_a_case_without_a_prediction_skips_the_ai(store):
     cases = make_cases(store, n=4)
     trainee = make_user(store, "trainee1")
     add_model(store, "partial", cases[:1], heatmaps=False)
-    session = quiz.start_session(store, trainee.user_id, "all", 4, seed=17)
+    session = flow.start_session(store, trainee.user_id, "all", 4, seed=17)
     views = []
     for _ in cases:
-        case = quiz.state(store, session, trainee.user_id).case_id
-        view = quiz.submit_unaided(store, session, trainee.user_id, case, "3", 5)
+        case = flow.state(store, session, trainee.user_id).case_id
+        view = flow.submit_unaided(store, session, trainee.user_id, case, "3", 5)
         views.append((case, type(view).__name__))
-        if isinstance(view, quiz.AIView):
-            quiz.submit_aided(store, session, trainee.user_id, case, "3", 5)
-        quiz.advance(store, session, trainee.user_id, case)
+        if isinstance(view, flow.AIView):
+            flow.submit_aided(store, session, trainee.user_id, case, "3", 5)
+        flow.advance(store, session, trainee.user_id, case)
     assert dict(views) == {c: ("AIView" if c == cases[0] else "TruthView") for c in cases}
 
 
@@ -328,16 +331,16 @@ def test_practice_sets_select_their_cases(setup):
     with store.read() as cur:
         test_split = {c for (c,) in cur.execute(
             "SELECT case_id FROM splits WHERE split = 'test'").fetchall()}
-    picked = quiz.practice_cases(store, trainee.user_id, "test", 50, seed=0)
+    picked = selection.practice_cases(store, trainee.user_id, "test", 50, seed=0)
     assert set(picked) == test_split
-    assert {labels[c] for c in quiz.practice_cases(store, trainee.user_id, "birads:4C", 50)} \
+    assert {labels[c] for c in selection.practice_cases(store, trainee.user_id, "birads:4C", 50)} \
         == {"malignant"}
-    assert {labels[c] for c in quiz.practice_cases(
+    assert {labels[c] for c in selection.practice_cases(
         store, trainee.user_id, "descriptor:margin=circumscribed", 50)} == {"benign"}
-    assert sorted(quiz.practice_cases(store, trainee.user_id, "all", 50)) == sorted(cases)
-    assert len(quiz.practice_cases(store, trainee.user_id, "all", 3)) == 3
+    assert sorted(selection.practice_cases(store, trainee.user_id, "all", 50)) == sorted(cases)
+    assert len(selection.practice_cases(store, trainee.user_id, "all", 3)) == 3
     options = {code: count for code, _, count in
-               quiz.practice_set_options(store, trainee.user_id)}
+               selection.practice_set_options(store, trainee.user_id)}
     assert options["all"] == 8 and options["test"] == len(test_split)
     assert options["birads:4C"] == 4 and "missed" not in options
 
@@ -346,7 +349,7 @@ def test_normal_and_excluded_cases_are_never_quizzed(setup):
     store, cases, trainee = setup
     with store.transaction() as cur:
         cur.execute("UPDATE splits SET split = 'excluded' WHERE case_id = ?", [cases[0]])
-    assert cases[0] not in quiz.practice_cases(store, trainee.user_id, "all", 50)
+    assert cases[0] not in selection.practice_cases(store, trainee.user_id, "all", 50)
 
 
 @pytest.mark.parametrize("practice_set, message", [
@@ -357,29 +360,29 @@ def test_normal_and_excluded_cases_are_never_quizzed(setup):
 def test_unknown_or_empty_practice_sets_are_refused(setup, practice_set, message):
     store, _, trainee = setup
     with pytest.raises(UserError, match=message):
-        quiz.start_session(store, trainee.user_id, practice_set, 5)
+        flow.start_session(store, trainee.user_id, practice_set, 5)
 
 
 @pytest.mark.parametrize("length", [0, -3, 201, 2.5, "10", True])
 def test_a_bad_session_length_is_refused(setup, length):
     store, _, trainee = setup
     with pytest.raises(UserError, match="session length"):
-        quiz.start_session(store, trainee.user_id, "all", length)
+        flow.start_session(store, trainee.user_id, "all", length)
 
 
 def play(store, user_id, practice_set, length, answer_for, seed=0) -> list[int]:
     """Start a session and read every case with ``answer_for(case_id)``; returns its cases."""
-    session = quiz.start_session(store, user_id, practice_set, length, seed=seed)
+    session = flow.start_session(store, user_id, practice_set, length, seed=seed)
     shown = []
-    while not isinstance(view := quiz.state(store, session, user_id), quiz.SummaryView):
-        if isinstance(view, quiz.PresentView):
+    while not isinstance(view := flow.state(store, session, user_id), flow.SummaryView):
+        if isinstance(view, flow.PresentView):
             shown.append(view.case_id)
-            quiz.submit_unaided(store, session, user_id, view.case_id,
+            flow.submit_unaided(store, session, user_id, view.case_id,
                                 answer_for(view.case_id), 50)
-        elif isinstance(view, quiz.AIView):
-            quiz.submit_aided(store, session, user_id, view.case_id, view.unaided.birads, 50)
+        elif isinstance(view, flow.AIView):
+            flow.submit_aided(store, session, user_id, view.case_id, view.unaided.birads, 50)
         else:
-            quiz.advance(store, session, user_id, view.case_id)
+            flow.advance(store, session, user_id, view.case_id)
     return shown
 
 
@@ -395,23 +398,23 @@ def test_a_missed_case_comes_back_after_1_then_3_then_7_sessions(store):
     missed = play(store, user, "all", 1, lambda c: wrong_answer(labels[c]))[0]
     # Due in the very next session (first, before the unseen cases), whatever the seed.
     for seed in range(5):
-        assert quiz.practice_cases(store, user, "all", 1, seed=seed) == [missed]
-    assert quiz.practice_cases(store, user, "missed", 10) == [missed]
+        assert selection.practice_cases(store, user, "all", 1, seed=seed) == [missed]
+    assert selection.practice_cases(store, user, "missed", 10) == [missed]
     assert play(store, user, "all", 1, right, seed=3) == [missed]
     # Read right once: due again 3 sessions after that read, not in the two between.
     for gap in range(2):
-        assert quiz.practice_cases(store, user, "all", 1) != [missed]
+        assert selection.practice_cases(store, user, "all", 1) != [missed]
         play(store, user, "all", 1, right, seed=10 + gap)
-    assert quiz.practice_cases(store, user, "all", 1) == [missed]
+    assert selection.practice_cases(store, user, "all", 1) == [missed]
     assert play(store, user, "all", 1, right) == [missed]
     # Right twice: due 7 sessions later; right three times in a row: retired.
     for gap in range(6):
-        assert quiz.practice_cases(store, user, "all", 1) != [missed]
+        assert selection.practice_cases(store, user, "all", 1) != [missed]
         play(store, user, "all", 1, right, seed=20 + gap)
-    assert quiz.practice_cases(store, user, "all", 1) == [missed]
+    assert selection.practice_cases(store, user, "all", 1) == [missed]
     assert play(store, user, "missed", 5, right) == [missed]
     with pytest.raises(UserError, match="no missed cases"):
-        quiz.start_session(store, user, "missed", 5)
+        flow.start_session(store, user, "missed", 5)
 
 
 def test_a_new_miss_of_a_reviewed_case_starts_over(store):
@@ -422,33 +425,33 @@ def test_a_new_miss_of_a_reviewed_case_starts_over(store):
     missed = shown[0]
     play(store, trainee.user_id, "missed", 5, lambda c: right_answer(labels[c]))
     play(store, trainee.user_id, "missed", 5, lambda c: wrong_answer(labels[c]))
-    assert quiz.practice_cases(store, trainee.user_id, "all", 1) == [missed]
+    assert selection.practice_cases(store, trainee.user_id, "all", 1) == [missed]
 
 
 def test_the_summary_matches_the_statistics_functions(setup):
     store, _, trainee = setup
     labels = labels_of(store)
-    session = quiz.start_session(store, trainee.user_id, "all", 8, seed=18)
+    session = flow.start_session(store, trainee.user_id, "all", 8, seed=18)
     plan = ["2", "3", "4A", "4B", "4C", "5", "3", "4A"]
     revised = ["2", "4A", "4A", "3", "4C", "5", "4B", "2"]
     order = []
     for step, (first, second) in enumerate(zip(plan, revised)):
-        case = quiz.state(store, session, trainee.user_id).case_id
+        case = flow.state(store, session, trainee.user_id).case_id
         order.append(case)
-        quiz.submit_unaided(store, session, trainee.user_id, case, first, 10 * step, seconds=step)
-        quiz.submit_aided(store, session, trainee.user_id, case, second, 10 * step, seconds=1)
-        quiz.advance(store, session, trainee.user_id, case)
-    summary = quiz.session_summary(store, session, trainee.user_id)
+        flow.submit_unaided(store, session, trainee.user_id, case, first, 10 * step, seconds=step)
+        flow.submit_aided(store, session, trainee.user_id, case, second, 10 * step, seconds=1)
+        flow.advance(store, session, trainee.user_id, case)
+    summary = scoring.session_summary(store, session, trainee.user_id)
     truth = [int(labels[c] == "malignant") for c in order]
     for phase, answers in ((summary.unaided, plan), (summary.aided, revised)):
-        called = [int(quiz.calls_malignant(b)) for b in answers]
+        called = [int(calls_malignant(b)) for b in answers]
         expected = threshold_metrics(truth, called)
         assert phase.n == 8 and phase.correct == sum(c == t for c, t in zip(called, truth))
         assert phase.sensitivity == expected["sensitivity"]
         assert phase.specificity == expected["specificity"]
         assert phase.birads_auc == auc_ci(truth, birads_scores(answers))
-    ledger = change_ledger(truth, [int(quiz.calls_malignant(b)) for b in plan],
-                           [int(quiz.calls_malignant(b)) for b in revised])
+    ledger = change_ledger(truth, [int(calls_malignant(b)) for b in plan],
+                           [int(calls_malignant(b)) for b in revised])
     assert (summary.helpful, summary.harmful) == (ledger["helpful"], ledger["harmful"])
     assert summary.helpful + summary.harmful > 0
     assert summary.unaided.median_seconds == 3.5 and summary.aided.median_seconds == 1
@@ -457,16 +460,16 @@ def test_the_summary_matches_the_statistics_functions(setup):
 
 def test_the_summary_of_a_session_without_reads_is_none(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 2)
-    assert quiz.session_summary(store, session, trainee.user_id) is None
+    session = flow.start_session(store, trainee.user_id, "all", 2)
+    assert scoring.session_summary(store, session, trainee.user_id) is None
 
 
 def test_the_summary_auc_needs_two_of_each_class(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 1)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10)
-    summary = quiz.session_summary(store, session, trainee.user_id)
+    session = flow.start_session(store, trainee.user_id, "all", 1)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
+    summary = scoring.session_summary(store, session, trainee.user_id)
     assert summary.unaided.birads_auc is None and summary.unaided.n == 1
     assert math.isnan(summary.unaided.sensitivity.value) or \
         math.isnan(summary.unaided.specificity.value)
@@ -474,20 +477,20 @@ def test_the_summary_auc_needs_two_of_each_class(setup):
 
 def test_ending_a_session_early_keeps_its_reads_and_stops_it(setup):
     store, _, trainee = setup
-    session = quiz.start_session(store, trainee.user_id, "all", 4, seed=19)
-    case = quiz.state(store, session, trainee.user_id).case_id
-    quiz.submit_unaided(store, session, trainee.user_id, case, "3", 10)
-    quiz.submit_aided(store, session, trainee.user_id, case, "3", 10)
-    quiz.advance(store, session, trainee.user_id, case)
-    following = quiz.state(store, session, trainee.user_id).case_id
-    assert quiz.unfinished_session(store, trainee.user_id) == session
-    assert quiz.end_session(store, session, trainee.user_id) == quiz.SummaryView(session, 4)
-    assert quiz.unfinished_session(store, trainee.user_id) is None
+    session = flow.start_session(store, trainee.user_id, "all", 4, seed=19)
+    case = flow.state(store, session, trainee.user_id).case_id
+    flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
+    flow.submit_aided(store, session, trainee.user_id, case, "3", 10)
+    flow.advance(store, session, trainee.user_id, case)
+    following = flow.state(store, session, trainee.user_id).case_id
+    assert flow.unfinished_session(store, trainee.user_id) == session
+    assert flow.end_session(store, session, trainee.user_id) == flow.SummaryView(session, 4)
+    assert flow.unfinished_session(store, trainee.user_id) is None
     with pytest.raises(UserError):
-        quiz.submit_unaided(store, session, trainee.user_id, following, "3", 10)
+        flow.submit_unaided(store, session, trainee.user_id, following, "3", 10)
     with pytest.raises(UserError, match="already over"):
-        quiz.end_session(store, session, trainee.user_id)
-    assert quiz.session_summary(store, session, trainee.user_id).cases == 1
+        flow.end_session(store, session, trainee.user_id)
+    assert scoring.session_summary(store, session, trainee.user_id).cases == 1
 
 
 def test_the_saved_choice_and_the_model_list(store):
@@ -495,10 +498,10 @@ def test_the_saved_choice_and_the_model_list(store):
     add_model(store, "vgg16-a", cases, cv_auc=0.81, heatmaps=False)
     add_model(store, "resnet50-a", cases, cv_auc=0.93, heatmaps=False)
     supervisor = make_user(store, "super", role="supervisor")
-    assert quiz.saved_quiz_model(store) is None
-    quiz.set_quiz_model(store, supervisor, "vgg16-a")
-    assert quiz.saved_quiz_model(store) == "vgg16-a"
-    assert [m[0] for m in quiz.trained_models(store)] == ["resnet50-a", "vgg16-a"]
+    assert shown_model.saved_quiz_model(store) is None
+    shown_model.set_quiz_model(store, supervisor, "vgg16-a")
+    assert shown_model.saved_quiz_model(store) == "vgg16-a"
+    assert [m[0] for m in shown_model.trained_models(store)] == ["resnet50-a", "vgg16-a"]
 
 
 def test_a_reader_study_session_is_not_a_practice_quiz(setup):
@@ -508,7 +511,7 @@ def test_a_reader_study_session_is_not_a_practice_quiz(setup):
             "INSERT INTO quiz_sessions (user_id, kind, case_ids) VALUES (?, 'study_unaided', ?)"
             " RETURNING session_id", [trainee.user_id, json.dumps(cases[:2])]).fetchone()[0]
     with pytest.raises(UserError, match="reader study"):
-        quiz.state(store, session, trainee.user_id)
+        flow.state(store, session, trainee.user_id)
     with pytest.raises(UserError, match="reader study"):
-        quiz.submit_unaided(store, session, trainee.user_id, cases[0], "3", 10)
-    assert quiz.unfinished_session(store, trainee.user_id) is None
+        flow.submit_unaided(store, session, trainee.user_id, cases[0], "3", 10)
+    assert flow.unfinished_session(store, trainee.user_id) is None

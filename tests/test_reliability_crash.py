@@ -27,9 +27,9 @@ import pytest
 from PIL import Image
 
 from bench.load import answer_for
-from core import quiz
 from core.backup import backup, list_backups, restore, table_summaries
 from core.jobs import INTERRUPTED, JobRunner
+from core.quiz import flow
 from core.store import Store
 from tests.quiz_helpers import add_model, make_cases, make_user
 
@@ -87,8 +87,8 @@ def summaries(path: Path) -> dict:
 QUIZ_DRIVER = """
     import sys, threading, time
     from bench.load import answer_for
-    from core import quiz
     from core.jobs import JobRunner
+    from core.quiz import flow
     from core.store import Store
 
     store = Store(sys.argv[1])
@@ -108,19 +108,19 @@ QUIZ_DRIVER = """
             print(*parts, flush=True)
 
     def trainee(user_id):
-        session = (quiz.unfinished_session(store, user_id)
-                   or quiz.start_session(store, user_id, "all", length, seed=user_id))
-        view = quiz.state(store, session, user_id)
-        while not isinstance(view, quiz.SummaryView):
+        session = (flow.unfinished_session(store, user_id)
+                   or flow.start_session(store, user_id, "all", length, seed=user_id))
+        view = flow.state(store, session, user_id)
+        while not isinstance(view, flow.SummaryView):
             case_id = view.case_id
-            if isinstance(view, quiz.PresentView) or isinstance(view, quiz.AIView):
-                mode = "unaided" if isinstance(view, quiz.PresentView) else "aided"
+            if isinstance(view, flow.PresentView) or isinstance(view, flow.AIView):
+                mode = "unaided" if isinstance(view, flow.PresentView) else "aided"
                 birads, probability = answer_for(user_id, case_id, mode)
-                submit = quiz.submit_unaided if mode == "unaided" else quiz.submit_aided
+                submit = flow.submit_unaided if mode == "unaided" else flow.submit_aided
                 view = submit(store, session, user_id, case_id, birads, probability)
                 say("READ", session, user_id, case_id, mode, birads, probability)
             else:
-                view = quiz.advance(store, session, user_id, case_id)
+                view = flow.advance(store, session, user_id, case_id)
                 say("NEXT", session, user_id, case_id)
 
     threads = [threading.Thread(target=trainee, args=(u,)) for u in users]
@@ -180,16 +180,16 @@ def check_quiz_invariants(store: Store, logged: Counter, note: str,
 def finish_sessions(store: Store, users: list[int]) -> None:
     """What the restarted app does for each trainee: resume and answer to the end."""
     for user_id in users:
-        session = quiz.unfinished_session(store, user_id)
+        session = flow.unfinished_session(store, user_id)
         while session is not None:
-            view = quiz.state(store, session, user_id)
-            if isinstance(view, quiz.SummaryView):
+            view = flow.state(store, session, user_id)
+            if isinstance(view, flow.SummaryView):
                 break
-            if isinstance(view, quiz.TruthView):
-                quiz.advance(store, session, user_id, view.case_id)
+            if isinstance(view, flow.TruthView):
+                flow.advance(store, session, user_id, view.case_id)
                 continue
-            mode = "unaided" if isinstance(view, quiz.PresentView) else "aided"
-            submit = quiz.submit_unaided if mode == "unaided" else quiz.submit_aided
+            mode = "unaided" if isinstance(view, flow.PresentView) else "aided"
+            submit = flow.submit_unaided if mode == "unaided" else flow.submit_aided
             submit(store, session, user_id, view.case_id,
                    *answer_for(user_id, view.case_id, mode))
 
@@ -316,7 +316,7 @@ TRAIN_DRIVER = """
 
 HEATMAP_DRIVER = """
     import sys
-    from core.heatmaps import precompute_heatmaps
+    from core.heatmaps.compute import precompute_heatmaps
     from core.models.loading import load_model
     from core.store import Store
 
@@ -349,7 +349,7 @@ def check_models(store: Store, note: str) -> list[str]:
 
 
 def check_heatmaps(store: Store, model_id: str, note: str) -> int:
-    from core.heatmaps import cached_heatmap
+    from core.heatmaps.stored import cached_heatmap
 
     with store.read() as cur:
         cases = [c for (c,) in cur.execute("SELECT case_id FROM heatmaps WHERE model_id = ?",
@@ -362,7 +362,7 @@ def check_heatmaps(store: Store, model_id: str, note: str) -> int:
 def test_killed_training_and_heatmaps_leave_nothing_half_written(tmp_path, rng):
     """One store for the training run, one (with a model trained here) for the heatmaps; the
     two drivers run at once, each killed at its own moment."""
-    from core.heatmaps import precompute_heatmaps
+    from core.heatmaps.compute import precompute_heatmaps
     from core.models.loading import load_model
     from core.models.train import train_models
     from tests.models_helpers import add_tiny_dataset

@@ -23,12 +23,14 @@ from hypothesis import strategies as hs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import auth, quiz
+from core import auth
 from core.cases.decode import BadFile, decode_grey, decode_mask
 from core.cases.importers import import_cases
 from core.cli import main
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
+from core.quiz import flow
+from core.reads import validate_answer
 from core.store import Store
 from tests.quiz_helpers import make_cases, make_user
 
@@ -410,10 +412,10 @@ def quiz_store(store):
 def test_fuzzed_answers_are_stored_as_given_or_refused_with_nothing_stored(
         quiz_store, birads, probability, descriptors, seconds):
     store, user = quiz_store
-    session = quiz.start_session(store, user.user_id, "all", 1)
-    case_id = quiz.state(store, session, user.user_id).case_id
+    session = flow.start_session(store, user.user_id, "all", 1)
+    case_id = flow.state(store, session, user.user_id).case_id
     try:
-        quiz.submit_unaided(store, session, user.user_id, case_id, birads, probability,
+        flow.submit_unaided(store, session, user.user_id, case_id, birads, probability,
                             descriptors, seconds=seconds)
     except UserError as error:
         assert str(error)
@@ -433,7 +435,7 @@ def test_fuzzed_answers_are_stored_as_given_or_refused_with_nothing_stored(
 
 def test_seconds_that_are_not_a_number_are_refused_clearly():
     with pytest.raises(UserError):
-        quiz.validate_answer("3", 20, None, "twenty")
+        validate_answer("3", 20, None, "twenty")
 
 
 # ---- the app's forms ---------------------------------------------------------------------------

@@ -9,8 +9,8 @@ from functools import partial
 import pytest
 
 from bench.load import MODEL_ID, build_store, problems, simulate
-from core import quiz
 from core.errors import UserError
+from core.quiz import flow
 from core.store import Store
 from tests.quiz_helpers import add_model, make_cases, make_user
 
@@ -82,12 +82,12 @@ def test_a_double_click_or_second_tab_stores_one_read_per_step(store):
     case_ids = make_cases(store, n=6, size=32)
     add_model(store, "resnet50-race", case_ids, heatmaps=False)
     user = make_user(store, "racer")
-    session = quiz.start_session(store, user.user_id, "all", 6, seed=1)
+    session = flow.start_session(store, user.user_id, "all", 6, seed=1)
     for _ in range(6):
-        case_id = quiz.state(store, session, user.user_id).case_id
-        steps = [(quiz.submit_unaided, (case_id, "3", 20)),
-                 (quiz.submit_aided, (case_id, "4A", 60)),
-                 (quiz.advance, (case_id,))]
+        case_id = flow.state(store, session, user.user_id).case_id
+        steps = [(flow.submit_unaided, (case_id, "3", 20)),
+                 (flow.submit_aided, (case_id, "4A", 60)),
+                 (flow.advance, (case_id,))]
         for action, args in steps:
             outcomes = race(*[partial(action, store, session, user.user_id, *args)] * 3)
             refused = [o for o in outcomes if isinstance(o, Exception)]
@@ -100,7 +100,7 @@ def test_a_double_click_or_second_tab_stores_one_read_per_step(store):
                             ).fetchall()
     assert counts == [("aided", 6, 6), ("unaided", 6, 6)]
     assert steps == [("ai", 6), ("next", 6)]
-    assert isinstance(quiz.state(store, session, user.user_id), quiz.SummaryView)
+    assert isinstance(flow.state(store, session, user.user_id), flow.SummaryView)
 
 
 def test_an_end_racing_a_submit_keeps_an_accepted_read_and_ends(store):
@@ -109,15 +109,15 @@ def test_an_end_racing_a_submit_keeps_an_accepted_read_and_ends(store):
     make_cases(store, n=4, size=32)
     user = make_user(store, "ender")
     for attempt in range(6):
-        session = quiz.start_session(store, user.user_id, "all", 4, seed=attempt)
-        case_id = quiz.state(store, session, user.user_id).case_id
+        session = flow.start_session(store, user.user_id, "all", 4, seed=attempt)
+        case_id = flow.state(store, session, user.user_id).case_id
         submitted, ended = race(
-            partial(quiz.submit_unaided, store, session, user.user_id, case_id, "3", 10),
-            partial(quiz.end_session, store, session, user.user_id))
+            partial(flow.submit_unaided, store, session, user.user_id, case_id, "3", 10),
+            partial(flow.end_session, store, session, user.user_id))
         with store.read() as cur:
             stored = cur.execute("SELECT count(*) FROM reads WHERE session_id = ?",
                                  [session]).fetchone()[0]
-        assert isinstance(ended, quiz.SummaryView), ended
-        assert isinstance(submitted, (quiz.TruthView, quiz.SummaryView, UserError)), submitted
+        assert isinstance(ended, flow.SummaryView), ended
+        assert isinstance(submitted, (flow.TruthView, flow.SummaryView, UserError)), submitted
         assert stored == (0 if isinstance(submitted, UserError) else 1)
-        assert isinstance(quiz.state(store, session, user.user_id), quiz.SummaryView)
+        assert isinstance(flow.state(store, session, user.user_id), flow.SummaryView)

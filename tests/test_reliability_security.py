@@ -24,12 +24,13 @@ from hypothesis import strategies as hs
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from core import auth, quiz
+from core import auth, shown_model
 from core.admin_jobs import save_upload, server_path
 from core.cases.importers import import_cases
 from core.errors import UserError
 from core.jobs import JobRunner
 from core.models.checkpoints import FORMAT, file_sha256
+from core.quiz import flow
 from core.store import Store
 from tests.app_pages import APP, ROOT, app_as, page_text
 from tests.quiz_helpers import PASSWORD, add_model, add_practice_reads, make_cases, make_user
@@ -128,19 +129,19 @@ def test_injection_in_checked_fields_is_refused_and_changes_nothing(library, tmp
     folder = tmp_path / "images" / "benign"
     folder.mkdir(parents=True, exist_ok=True)
     Image.new("L", (16, 16), 30).save(folder / "a.png")
-    session = quiz.start_session(store, trainee.user_id, "all", 1)
-    case_id = quiz.state(store, session, trainee.user_id).case_id
+    session = flow.start_session(store, trainee.user_id, "all", 1)
+    case_id = flow.state(store, session, trainee.user_id).case_id
     before = tables(store)
     attempts = [
         lambda: auth.create_user(store, payload, PASSWORD, "trainee"),
         lambda: auth.create_user(store, "fine_name", PASSWORD, payload),
         lambda: import_cases(store, "folder", folder.parent, payload),
-        lambda: quiz.start_session(store, trainee.user_id, payload, 3),
-        lambda: quiz.start_session(store, trainee.user_id, f"descriptor:margin={payload}", 3),
-        lambda: quiz.submit_unaided(store, session, trainee.user_id, case_id, payload, 50),
-        lambda: quiz.submit_unaided(store, session, trainee.user_id, case_id, "3", 50,
+        lambda: flow.start_session(store, trainee.user_id, payload, 3),
+        lambda: flow.start_session(store, trainee.user_id, f"descriptor:margin={payload}", 3),
+        lambda: flow.submit_unaided(store, session, trainee.user_id, case_id, payload, 50),
+        lambda: flow.submit_unaided(store, session, trainee.user_id, case_id, "3", 50,
                                     {"margin": payload}),
-        lambda: quiz.set_quiz_model(store, staff, payload),
+        lambda: shown_model.set_quiz_model(store, staff, payload),
     ]
     for attempt in attempts:
         with pytest.raises(UserError):

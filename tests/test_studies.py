@@ -12,13 +12,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core import quiz, studies
 from core.errors import UserError
+from core.quiz import flow, selection
+from core.reads import locked_cases
 from core.stats.mrmc import or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
 from core.stats.roc import paired_test
-from core.study_report import PUBLISHED_READER, own_result, study_report
-from core.study_tables import display_tables
+from core.studies import protocol
+from core.studies.definitions import PUBLISHED_READER
+from core.studies.report import own_result, study_report
+from core.studies.printable import report_html
+from core.studies.tables import display_tables, report_frames
 from tests.quiz_helpers import add_model, labels_of, make_cases, make_user
 
 T0 = datetime(2026, 3, 2, 9, 0)
@@ -40,7 +44,7 @@ def lab(store):
 
 def new_study(lab, readers=("anna", "ben"), washout=14.0, seed=0, cases=None) -> int:
     store, all_cases, people = lab
-    return studies.create_study(store, people["sue"], "Pilot", cases or all_cases,
+    return protocol.create_study(store, people["sue"], "Pilot", cases or all_cases,
                                 [people[name].user_id for name in readers], washout,
                                 seed=seed, now=T0)
 
@@ -49,12 +53,12 @@ def read_phase(store, study_id, user, choose, start: datetime,
                step=timedelta(minutes=1)) -> datetime:
     """Read every case of the reader's current phase, ``choose(case_id)`` giving
     (birads, probability); returns the time of the last read."""
-    session_id = studies.start_or_resume(store, study_id, user, now=start)
-    view = studies.next_study_case(store, session_id, user, now=start)
+    session_id = protocol.start_or_resume(store, study_id, user.user_id, now=start)
+    view = protocol.next_study_case(store, session_id, user.user_id, now=start)
     when = start
-    while not isinstance(view, studies.PhaseDoneView):
+    while not isinstance(view, protocol.PhaseDoneView):
         birads, probability = choose(view.case_id)
-        view = studies.submit_study_read(store, session_id, user, view.case_id, birads,
+        view = protocol.submit_study_read(store, session_id, user.user_id, view.case_id, birads,
                                          probability, now=when)
         when += step
     return when - step
@@ -86,7 +90,7 @@ def test_orders_are_permutations_that_differ_between_phases_and_repeat_with_the_
     assert len({tuple(unaided) for unaided, _ in found.values()}) == 3
     assert orders(store, new_study(lab, readers=("anna", "ben", "cleo"), seed=7)) == found
     assert orders(store, new_study(lab, readers=("anna", "ben", "cleo"), seed=8)) != found
-    session_id = studies.start_or_resume(store, study_id, people["anna"], now=T0)
+    session_id = protocol.start_or_resume(store, study_id, people["anna"].user_id, now=T0)
     with store.read() as cur:
         kind, stored = cur.execute("SELECT kind, case_ids FROM quiz_sessions"
                                    " WHERE session_id = ?", [session_id]).fetchone()
@@ -99,16 +103,16 @@ def test_the_test_split_is_the_default_case_set(lab):
     with store.read() as cur:
         test = [c for (c,) in cur.execute("SELECT case_id FROM splits WHERE split = 'test'"
                                           " ORDER BY case_id").fetchall()]
-    assert studies.study_case_set(store, "quizset") == test
-    assert dict(studies.study_datasets(store)) == {"quizset": len(test)}
+    assert protocol.study_case_set(store, "quizset") == test
+    assert dict(protocol.study_datasets(store)) == {"quizset": len(test)}
     with pytest.raises(UserError, match="no test split"):
-        studies.study_case_set(store, "nothing")
+        protocol.study_case_set(store, "nothing")
 
 
 def test_the_default_model_is_the_quiz_model(lab):
     store, cases, _ = lab
     add_model(store, "vgg16-better", cases, cv_auc=0.95, heatmaps=False)
-    assert studies.get_study(store, new_study(lab)).model_id == "vgg16-better"
+    assert protocol.get_study(store, new_study(lab)).model_id == "vgg16-better"
 
 
 @pytest.mark.parametrize("change, message", [
@@ -139,7 +143,7 @@ def test_set_up_refuses_bad_input_and_stores_nothing(lab, change, message):
               "duplicate": cases + cases[:1], "unknown": [10_000, *cases]
               }[change.get("cases", "all")]
     with pytest.raises(UserError, match=message):
-        studies.create_study(
+        protocol.create_study(
             store, people[change.get("supervisor", "sue")], change.get("name", "Pilot"),
             chosen, [people[n].user_id for n in change.get("readers", ["anna"])],
             change.get("washout", 14), change.get("model"))
@@ -154,26 +158,26 @@ def test_washout_gates_the_aided_phase_on_the_injected_clock(lab):
     store, _, people = lab
     anna = people["anna"]
     study_id = new_study(lab, washout=14)
-    phase = studies.reader_phase(store, study_id, anna.user_id, now=T0)
+    phase = protocol.reader_phase(store, study_id, anna.user_id, now=T0)
     assert (phase.phase, phase.read, phase.session_id) == ("unaided", 0, None)
     last = read_phase(store, study_id, anna, lambda case: ("3", 20), T0,
                       step=timedelta(hours=5))
     opens = last + timedelta(days=14)
     just_before = opens - timedelta(minutes=1)
-    phase = studies.reader_phase(store, study_id, anna.user_id, now=just_before)
+    phase = protocol.reader_phase(store, study_id, anna.user_id, now=just_before)
     assert (phase.phase, phase.washout_until) == ("washout", opens)
     with pytest.raises(UserError, match=f"{opens:%Y-%m-%d %H:%M}"):
-        studies.start_or_resume(store, study_id, anna, now=just_before)
-    assert studies.reader_phase(store, study_id, anna.user_id, now=opens).phase == "aided"
-    session_id = studies.start_or_resume(store, study_id, anna, now=opens)
-    view = studies.next_study_case(store, session_id, anna, now=opens)
+        protocol.start_or_resume(store, study_id, anna.user_id, now=just_before)
+    assert protocol.reader_phase(store, study_id, anna.user_id, now=opens).phase == "aided"
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=opens)
+    view = protocol.next_study_case(store, session_id, anna.user_id, now=opens)
     with pytest.raises(UserError, match="after the washout"):
-        studies.submit_study_read(store, session_id, anna, view.case_id, "4A", 60,
+        protocol.submit_study_read(store, session_id, anna.user_id, view.case_id, "4A", 60,
                                   now=just_before)
     with pytest.raises(UserError, match="after the washout"):
-        studies.next_study_case(store, session_id, anna, now=just_before)
+        protocol.next_study_case(store, session_id, anna.user_id, now=just_before)
     assert [r[2] for r in stored_reads(store)] == ["unaided"] * 12
-    studies.submit_study_read(store, session_id, anna, view.case_id, "4A", 60, now=opens)
+    protocol.submit_study_read(store, session_id, anna.user_id, view.case_id, "4A", 60, now=opens)
     assert stored_reads(store)[-1][2] == "aided"
 
 
@@ -182,13 +186,13 @@ def test_a_zero_day_washout_opens_at_once_after_the_last_unaided_read(lab):
     ben = people["ben"]
     study_id = new_study(lab, washout=0)
     last = read_phase(store, study_id, ben, lambda case: ("4B", 70), T0)
-    assert studies.reader_phase(store, study_id, ben.user_id, now=last).phase == "aided"
+    assert protocol.reader_phase(store, study_id, ben.user_id, now=last).phase == "aided"
     read_phase(store, study_id, ben, lambda case: ("4B", 70), last)
-    done = studies.reader_phase(store, study_id, ben.user_id, now=last)
+    done = protocol.reader_phase(store, study_id, ben.user_id, now=last)
     assert (done.phase, done.read, done.total) == ("done", 12, 12)
     with pytest.raises(UserError, match="both phases"):
-        studies.start_or_resume(store, study_id, ben, now=last)
-    others = studies.reader_phase(store, study_id, people["anna"].user_id, now=last)
+        protocol.start_or_resume(store, study_id, ben.user_id, now=last)
+    others = protocol.reader_phase(store, study_id, people["anna"].user_id, now=last)
     assert others.phase == "unaided" and others.read == 0
 
 
@@ -198,9 +202,9 @@ def test_the_washout_counts_from_the_last_unaided_read_not_the_first(lab):
     study_id = new_study(lab, washout=1)
     last = read_phase(store, study_id, anna, lambda case: ("2", 5), T0, step=timedelta(hours=6))
     assert last - T0 == timedelta(hours=66)
-    assert studies.reader_phase(store, study_id, anna.user_id,
+    assert protocol.reader_phase(store, study_id, anna.user_id,
                                 now=T0 + timedelta(days=2)).phase == "washout"
-    assert studies.reader_phase(store, study_id, anna.user_id,
+    assert protocol.reader_phase(store, study_id, anna.user_id,
                                 now=last + timedelta(days=1)).phase == "aided"
 
 
@@ -210,16 +214,16 @@ def test_views_carry_no_truth_and_only_the_aided_one_the_model(lab):
     store, _, people = lab
     anna = people["anna"]
     study_id = new_study(lab, washout=0)
-    session_id = studies.start_or_resume(store, study_id, anna, now=T0)
-    unaided = studies.next_study_case(store, session_id, anna, now=T0)
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=T0)
+    unaided = protocol.next_study_case(store, session_id, anna.user_id, now=T0)
     names = {f.name for f in dataclasses.fields(unaided)}
-    assert isinstance(unaided, studies.UnaidedCaseView)
+    assert isinstance(unaided, protocol.UnaidedCaseView)
     assert names == {"session_id", "study_id", "case_id", "image_path", "position", "total"}
     assert unaided.case_id == orders(store, study_id)[anna.user_id][0][0]
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
-    session_id = studies.start_or_resume(store, study_id, anna, now=last)
-    aided = studies.next_study_case(store, session_id, anna, now=last)
-    assert isinstance(aided, studies.AidedCaseView)
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=last)
+    aided = protocol.next_study_case(store, session_id, anna.user_id, now=last)
+    assert isinstance(aided, protocol.AidedCaseView)
     assert not TRUTH_FIELDS & {f.name for f in dataclasses.fields(aided)}
     assert not TRUTH_FIELDS & {f.name for f in dataclasses.fields(aided.ai)}
     assert aided.case_id == orders(store, study_id)[anna.user_id][1][0]
@@ -252,28 +256,28 @@ def test_out_of_order_duplicate_and_foreign_reads_are_refused(lab):
     anna, ben = people["anna"], people["ben"]
     study_id = new_study(lab, washout=0, cases=cases[:8])
     anna_order = orders(store, study_id)[anna.user_id][0]
-    session_id = studies.start_or_resume(store, study_id, anna, now=T0)
-    assert studies.start_or_resume(store, study_id, anna, now=T0) == session_id
+    session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=T0)
+    assert protocol.start_or_resume(store, study_id, anna.user_id, now=T0) == session_id
     with pytest.raises(UserError, match="next one is case 1 of 8"):
-        studies.submit_study_read(store, session_id, anna, anna_order[1], "3", 20, now=T0)
-    studies.submit_study_read(store, session_id, anna, anna_order[0], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "3", 20, now=T0)
+    protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="already stored"):
-        studies.submit_study_read(store, session_id, anna, anna_order[0], "5", 90, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "5", 90, now=T0)
     with pytest.raises(UserError, match="not part of this study"):
-        studies.submit_study_read(store, session_id, anna, cases[8], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, cases[8], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
-        studies.submit_study_read(store, session_id, ben, anna_order[1], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, ben.user_id, anna_order[1], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
-        studies.next_study_case(store, session_id, ben, now=T0)
+        protocol.next_study_case(store, session_id, ben.user_id, now=T0)
     with pytest.raises(UserError, match="not a reader of this study"):
-        studies.start_or_resume(store, study_id, people["cleo"], now=T0)
-    practice = quiz.start_session(store, anna.user_id, "all", 2, seed=0)
+        protocol.start_or_resume(store, study_id, people["cleo"].user_id, now=T0)
+    practice = flow.start_session(store, anna.user_id, "all", 2, seed=0)
     with pytest.raises(UserError, match="practice quiz"):
-        studies.submit_study_read(store, practice, anna, cases[0], "3", 20, now=T0)
+        protocol.submit_study_read(store, practice, anna.user_id, cases[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="BI-RADS"):
-        studies.submit_study_read(store, session_id, anna, anna_order[1], "7", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "7", 20, now=T0)
     with pytest.raises(UserError, match="between 0 and 100"):
-        studies.submit_study_read(store, session_id, anna, anna_order[1], "3", 120, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "3", 120, now=T0)
     assert [(r[1], r[2]) for r in stored_reads(store)] == [(anna_order[0], "unaided")]
 
 
@@ -281,14 +285,14 @@ def test_a_trainee_lists_only_their_own_studies(lab):
     store, cases, people = lab
     first = new_study(lab, readers=("anna",))
     second = new_study(lab, readers=("anna", "ben"))
-    assert [p.study_id for p in studies.my_studies(store, people["anna"], now=T0)] == \
+    assert [p.study_id for p in protocol.my_studies(store, people["anna"].user_id, now=T0)] == \
         [second, first]
-    assert [p.study_id for p in studies.my_studies(store, people["ben"], now=T0)] == [second]
-    assert studies.my_studies(store, people["cleo"], now=T0) == []
+    assert [p.study_id for p in protocol.my_studies(store, people["ben"].user_id, now=T0)] == [second]
+    assert protocol.my_studies(store, people["cleo"].user_id, now=T0) == []
     with pytest.raises(UserError, match="only supervisors"):
-        studies.list_studies(store, people["anna"])
+        protocol.list_studies(store, people["anna"])
     with pytest.raises(UserError, match="only supervisors"):
-        studies.reader_progress(store, first, people["anna"])
+        protocol.reader_progress(store, first, people["anna"])
 
 
 # ---- the report ----------------------------------------------------------------------------
@@ -355,7 +359,7 @@ def test_report_numbers_equal_core_stats_on_the_same_reads(finished):
     store, study_id, people = finished
     report = study_report(store, study_id, people["sue"])
     pairs = direct_pairs(store, study_id)
-    frames = report.to_frames()
+    frames = report_frames(report)
     assert len(frames["reads"]) == 48
     for user_id, rows in [*pairs.groupby("user_id"), (None, pairs)]:
         y = rows["y"].to_numpy()
@@ -408,18 +412,18 @@ def test_the_multi_reader_analysis_needs_two_finished_readers(lab):
     read_phase(store, study_id, people["anna"], reading_policy(2, labels), last)
     report = study_report(store, study_id, people["sue"])
     assert report.mrmc is None and "1 so far" in report.mrmc_note
-    assert "mrmc" not in report.to_frames()
+    assert "mrmc" not in report_frames(report)
     last = read_phase(store, study_id, people["ben"], reading_policy(3, labels), last)
     read_phase(store, study_id, people["ben"], reading_policy(4, labels), last)
     report = study_report(store, study_id, people["sue"])
     assert report.mrmc is not None and report.mrmc["readers"] == ["anna", "ben"]
-    assert not report.to_frames()["mrmc"].empty
+    assert not report_frames(report)["mrmc"].empty
 
 
 def test_published_figures_stand_beside_ours_computed_the_same_way(finished):
     store, study_id, people = finished
     report = study_report(store, study_id, people["sue"])
-    published = report.to_frames()["published"]
+    published = report_frames(report)["published"]
     paper = published[published["source"] == "paper"].set_index("phase")
     assert paper.loc["unaided", "single_point_auc"] == 0.597
     assert paper.loc["aided", "specificity"] == 0.959
@@ -433,13 +437,13 @@ def test_published_figures_stand_beside_ours_computed_the_same_way(finished):
 
 def test_the_printable_report_is_self_contained_and_escaped(lab):
     store, cases, people = lab
-    study_id = studies.create_study(store, people["sue"], "<script>x</script> study", cases,
+    study_id = protocol.create_study(store, people["sue"], "<script>x</script> study", cases,
                                     [people["anna"].user_id], 0, now=T0)
     labels = labels_of(store)
     last = read_phase(store, study_id, people["anna"], reading_policy(5, labels), T0)
     read_phase(store, study_id, people["anna"], reading_policy(6, labels), last)
     report = study_report(store, study_id, people["sue"])
-    html = report.to_html()
+    html = report_html(report)
     assert "<script" not in html and "&lt;script&gt;" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
     assert "<svg" in html and "@media print" in html
@@ -457,9 +461,14 @@ def test_only_staff_see_the_report_and_a_reader_sees_only_their_own_result(finis
     assert mine.aided == full.aided and mine.ledger == full.ledger
     with pytest.raises(UserError, match="once you have read every case"):
         own_result(store, study_id, people["cleo"])
-    progress = studies.reader_progress(store, study_id, people["sue"], now=T0)
+    progress = protocol.reader_progress(store, study_id, people["sue"], now=T0)
     assert dict(zip(progress["reader"], progress["phase"])) == \
         {"anna": "done", "ben": "done", "cleo": "unaided"}
+
+
+def locked(store, user_id: int) -> set[int]:
+    with store.read() as cur:
+        return locked_cases(cur, user_id)
 
 
 def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(lab):
@@ -467,23 +476,24 @@ def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(lab):
     anna = people["anna"]
     first = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
     new_study(lab, readers=("anna", "ben"), washout=0, cases=cases[4:8])
-    assert studies.locked_cases(store, anna.user_id, now=T0) == set(cases[:8])
-    assert studies.locked_cases(store, people["ben"].user_id, now=T0) == set(cases[4:8])
-    assert studies.locked_cases(store, people["cleo"].user_id, now=T0) == set()
+    assert locked(store, anna.user_id) == set(cases[:8])
+    assert locked(store, people["ben"].user_id) == set(cases[4:8])
+    assert locked(store, people["cleo"].user_id) == set()
     last = read_phase(store, first, anna, lambda case: ("3", 30), T0)
-    assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[:8])
+    assert locked(store, anna.user_id) == set(cases[:8])
     read_phase(store, first, anna, lambda case: ("3", 30), last)
-    assert studies.locked_cases(store, anna.user_id, now=last) == set(cases[4:8])
+    assert locked(store, anna.user_id) == set(cases[4:8])
 
 
 def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
     store, cases, people = lab
     anna = people["anna"]
     study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
-    picked = set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0))
-    assert picked == set(cases) - studies.locked_cases(store, anna.user_id, now=T0)
+    picked = set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0))
+    assert picked == set(cases) - locked(store, anna.user_id)
     assert picked.isdisjoint(cases[:4])
-    assert set(quiz.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)) == set(cases)
+    assert set(selection.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)
+               ) == set(cases)
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
     read_phase(store, study_id, anna, lambda case: ("3", 30), last)
-    assert set(quiz.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)
+    assert set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)

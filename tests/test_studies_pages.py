@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import studies
 from core.store import Store
-from core.study_report import study_report
-from core.study_tables import fmt_ci
+from core.studies import protocol
+from core.studies.report import study_report
+from core.studies.tables import fmt_ci
 from tests.app_pages import APP, ROOT, app_as, click, page_text
 from tests.quiz_helpers import HISTOLOGY, add_model, make_cases, make_user
 
@@ -32,8 +32,8 @@ def lab(app_db):
 
 def set_up(path: Path, users, washout: float) -> int:
     with Store(path) as store:
-        return studies.create_study(store, users["sue"], "Pilot",
-                                    studies.study_case_set(store, "quizset"),
+        return protocol.create_study(store, users["sue"], "Pilot",
+                                    protocol.study_case_set(store, "quizset"),
                                     [users["anna"].user_id, users["ben"].user_id], washout)
 
 
@@ -85,8 +85,8 @@ def test_a_supervisor_sets_up_a_study(lab):
     click(at, "Set up the study")
     assert not at.error
     with Store(path) as store:
-        [study] = studies.list_studies(store, users["sue"])
-        test_split = studies.study_case_set(store, "quizset")
+        [study] = protocol.list_studies(store, users["sue"])
+        test_split = protocol.study_case_set(store, "quizset")
     assert (study.name, study.washout_days, study.model_id) == ("Pilot", 0.0, "resnet50-study")
     assert sorted(study.case_ids) == test_split
     assert study.reader_ids == (users["anna"].user_id, users["ben"].user_id)
@@ -128,7 +128,7 @@ def test_trainees_read_both_phases_without_seeing_the_truth(lab):
     aided = stored_reads(path, anna.user_id)[4:]
     assert [r[1] for r in aided] == ["aided"] * 4 and all(r[4] is not None for r in aided)
     with Store(path) as store:
-        assert studies.reader_phase(store, study_id, anna.user_id).phase == "done"
+        assert protocol.reader_phase(store, study_id, anna.user_id).phase == "done"
     assert "Your results" in [h.value for h in at.subheader]
     results = table_with(at, "Phase")
     assert list(results["Phase"]) == ["Unaided", "With the AI"]
@@ -142,7 +142,7 @@ def test_the_washout_notice_shows_between_the_phases(lab):
     for birads in ("2", "3", "4C", "5"):
         read_case(at, birads, 40)
     with Store(path) as store:
-        until = studies.reader_phase(store, study_id, users["ben"].user_id).washout_until
+        until = protocol.reader_phase(store, study_id, users["ben"].user_id).washout_until
     assert f"Washout until {until:%Y-%m-%d %H:%M} UTC" in at.info[0].value
     assert "Start the aided reading" not in [b.label for b in at.button]
     assert not at.image
@@ -155,10 +155,10 @@ def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
         for user, answers in ((users["anna"], ("2", "4A", "3", "5", "3", "4B", "2", "4C")),
                               (users["ben"], ("3", "3", "4A", "4C", "2", "5", "3", "4A"))):
             for phase in range(2):
-                session_id = studies.start_or_resume(store, study_id, user)
+                session_id = protocol.start_or_resume(store, study_id, user.user_id)
                 for answer in answers[4 * phase: 4 * phase + 4]:
-                    view = studies.next_study_case(store, session_id, user)
-                    studies.submit_study_read(store, session_id, user, view.case_id, answer, 50)
+                    view = protocol.next_study_case(store, session_id, user.user_id)
+                    protocol.submit_study_read(store, session_id, user.user_id, view.case_id, answer, 50)
         report = study_report(store, study_id, users["sue"])
     at = app_as(users["sue"], "pages/studies.py")
     summary = table_with(at, "Probability AUC (95% CI)")

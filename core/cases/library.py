@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -23,6 +21,7 @@ import numpy as np
 import pyarrow
 from PIL import Image
 
+from core.atomic import atomic_path
 from core.store import Store
 
 MAX_SIDE = 1024
@@ -128,17 +127,10 @@ def perceptual_hash(image: np.ndarray) -> str:
 
 def write_png_atomic(array: np.ndarray, path: Path) -> None:
     """Write a PNG via a temporary file and rename, so no half file is ever seen."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.exists():
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(array).save(tmp, format="PNG", compress_level=3)  # 2x faster than 6, +10%
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _write_new_png(array: np.ndarray, path: Path, written: list[Path]) -> None:

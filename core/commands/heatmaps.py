@@ -27,7 +27,7 @@ def _fmt(value) -> str:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from core.heatmaps import precompute_heatmaps
+    from core.heatmaps.compute import precompute_heatmaps
     from core.models.loading import load_model
     from core.models.train import resolve_device
     from core.store import Store

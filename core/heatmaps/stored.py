@@ -29,14 +29,21 @@ def cached_heatmap(store: Store, model_id: str, case_id: int, method: str = "gra
     return np.load(io.BytesIO(data), allow_pickle=False).astype(np.float32)
 
 
+def region_of(framing: str | None, mask: np.ndarray | None, case_id: int) -> Box | None:
+    """The box of the image a model of ``framing`` reads of a case with ``mask`` (a
+    lesion-framed model: the square around the lesion), or None for the whole image."""
+    if framing != "lesion" or mask is None:
+        return None
+    return frame_box("lesion", mask.shape, mask, case_id)
+
+
 def read_region(store: Store, model_id: str, case_id: int) -> Box | None:
-    """The box of the stored image that ``model_id`` reads of the case (a lesion-framed model:
-    the square around the lesion), or None for the whole image."""
+    """The box of the stored image that ``model_id`` reads of the case (see
+    :func:`region_of`)."""
     with store.read() as cur:
         row = cur.execute("SELECT m.framing, c.mask_path FROM models m, cases c "
                           "WHERE m.model_id = ? AND c.case_id = ?",
                           [model_id, int(case_id)]).fetchone()
     if row is None or row[0] != "lesion" or row[1] is None:
         return None
-    mask = load_grey(store, row[1]) > 127
-    return frame_box("lesion", mask.shape, mask, case_id)
+    return region_of(row[0], load_grey(store, row[1]) > 127, case_id)

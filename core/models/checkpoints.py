@@ -6,11 +6,11 @@ import hashlib
 import logging
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import torch
 
+from core.atomic import atomic_path
 from core.errors import UserError
 
 FORMAT = "sonocase-model"
@@ -30,19 +30,12 @@ def file_sha256(path: Path) -> str:
 def save_checkpoint(path: str | Path, checkpoint: dict) -> str:
     """Write ``checkpoint`` to ``path`` via a temporary file and rename (a killed run never
     leaves a half file under ``path``); returns the file's SHA-256."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
             torch.save(checkpoint, handle)
             handle.flush()
             os.fsync(handle.fileno())
-        digest = file_sha256(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        digest = file_sha256(tmp)
     return digest
 
 

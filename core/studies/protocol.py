@@ -25,33 +25,18 @@ from datetime import datetime, timedelta
 import duckdb
 import pandas as pd
 
-from core.auth import User, utcnow
+from core.auth import STAFF_ROLES, User, utcnow
 from core.errors import UserError
-from core.quiz import DEFAULT_THRESHOLD, AIOutput, quiz_model, validate_answer
+from core.reads import AIOutput, ai_output, insert_read, validate_answer
+from core.shown_model import quiz_model
 from core.store import Store
+from core.studies.definitions import MIN_PER_CLASS, MODES, Study
 
-STAFF_ROLES = ("supervisor", "admin")
 DEFAULT_WASHOUT_DAYS = 14.0
 MAX_WASHOUT_DAYS = 365.0
-MIN_PER_CLASS = 2
 MAX_NAME_LENGTH = 120
 HEATMAP_METHOD = "gradcam"
-MODES = ("unaided", "aided")
 SESSION_KIND = {"unaided": "study_unaided", "aided": "study_aided"}
-
-
-@dataclass(frozen=True)
-class Study:
-    """A study as set up; ``case_ids`` in the set's order, ``reader_ids`` sorted."""
-
-    study_id: int
-    name: str
-    case_ids: tuple[int, ...]
-    washout_days: float
-    model_id: str
-    created_by: int | None
-    created_at: datetime
-    reader_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -367,19 +352,10 @@ def _phases(cur: duckdb.DuckDBPyConnection, user_id: int, now: datetime
     return found
 
 
-def my_studies(store: Store, user: User, now: datetime | None = None) -> list[PhaseView]:
+def my_studies(store: Store, user_id: int, now: datetime | None = None) -> list[PhaseView]:
     """The studies the user reads in, the newest first, with where they stand in each."""
     with store.read() as cur:
-        return [view for _, view in _phases(cur, user.user_id, now or utcnow())]
-
-
-def locked_cases(store: Store, user_id: int, now: datetime | None = None) -> set[int]:
-    """The cases of the studies the user reads in and has not finished. Practising them, or
-    seeing their truth or the model's output elsewhere (quiz, model comparison), would
-    contaminate the study's reads: other pages should leave them out for this user."""
-    with store.read() as cur:
-        return {case_id for study, view in _phases(cur, user_id, now or utcnow())
-                if view.phase != "done" for case_id in study.case_ids}
+        return [view for _, view in _phases(cur, user_id, now or utcnow())]
 
 
 def reader_progress(store: Store, study_id: int, viewer: User,
@@ -412,13 +388,14 @@ def _washout_message(until: datetime) -> str:
             "no aided read can be stored before then")
 
 
-def start_or_resume(store: Store, study_id: int, user: User, now: datetime | None = None) -> int:
+def start_or_resume(store: Store, study_id: int, user_id: int, now: datetime | None = None
+                    ) -> int:
     """The session of the reader's current phase, created (in the reader's order for that
     phase) on the first call; UserError during the washout and once the study is done."""
     moment = now or utcnow()
     with store.transaction() as cur:
         study = _study(cur, study_id)
-        progress = _progress(cur, study_id, user.user_id)
+        progress = _progress(cur, study_id, user_id)
         view = _phase_view(study, progress, moment)
         if view.phase == "washout":
             raise UserError(_washout_message(view.washout_until))
@@ -430,7 +407,7 @@ def start_or_resume(store: Store, study_id: int, user: User, now: datetime | Non
         return cur.execute(
             "INSERT INTO quiz_sessions (user_id, kind, case_ids, model_id, study_id, started_at)"
             " VALUES (?, ?, ?, ?, ?, ?) RETURNING session_id",
-            [user.user_id, SESSION_KIND[mode], json.dumps(progress.orders[mode]),
+            [user_id, SESSION_KIND[mode], json.dumps(progress.orders[mode]),
              study.model_id if mode == "aided" else None, study_id, moment]).fetchone()[0]
 
 
@@ -452,30 +429,26 @@ class _Session:
                      if case_id not in done), None)
 
 
-def _session(cur: duckdb.DuckDBPyConnection, session_id: int, user: User) -> _Session:
+def _session(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int) -> _Session:
     row = cur.execute("SELECT user_id, kind, study_id FROM quiz_sessions WHERE session_id = ?",
                       [session_id]).fetchone()
     if row is None:
         raise UserError(f"no session {session_id}")
-    if row[0] != user.user_id:
+    if row[0] != user_id:
         raise UserError("this session belongs to another reader")
     mode = {kind: mode for mode, kind in SESSION_KIND.items()}.get(row[1])
     if mode is None or row[2] is None:
         raise UserError("this session belongs to the practice quiz, not to a reader study")
     return _Session(session_id, _study(cur, row[2]), mode,
-                    _progress(cur, row[2], user.user_id))
+                    _progress(cur, row[2], user_id))
 
 
 def _ai_output(cur: duckdb.DuckDBPyConnection, model_id: str, case_id: int) -> AIOutput:
-    threshold = cur.execute("SELECT threshold FROM models WHERE model_id = ?",
-                            [model_id]).fetchone()
-    prob = cur.execute("SELECT prob_malignant FROM predictions WHERE model_id = ?"
-                       " AND case_id = ?", [model_id, case_id]).fetchone()
-    if threshold is None or prob is None:
+    found = ai_output(cur, model_id, case_id)
+    if isinstance(found, str):
         raise UserError(f"the study's model {model_id} has no output for this case any more: "
                         "ask your supervisor")
-    return AIOutput(model_id, float(prob[0]),
-                    DEFAULT_THRESHOLD if threshold[0] is None else float(threshold[0]))
+    return found
 
 
 def _check_open(session: _Session, now: datetime) -> None:
@@ -503,16 +476,16 @@ def _view(cur: duckdb.DuckDBPyConnection, session: _Session) -> StudyView:
                          HEATMAP_METHOD)
 
 
-def next_study_case(store: Store, session_id: int, user: User,
+def next_study_case(store: Store, session_id: int, user_id: int,
                     now: datetime | None = None) -> StudyView:
     """What the reader reads next in the session (never the truth)."""
     with store.read() as cur:
-        session = _session(cur, session_id, user)
+        session = _session(cur, session_id, user_id)
         _check_open(session, now or utcnow())
         return _view(cur, session)
 
 
-def submit_study_read(store: Store, session_id: int, user: User, case_id: int, birads: object,
+def submit_study_read(store: Store, session_id: int, user_id: int, case_id: int, birads: object,
                       probability: object, descriptors: Mapping[str, str] | None = None,
                       seconds: object = None, now: datetime | None = None) -> StudyView:
     """Store the reader's read of the next case of the session (unaided in the unaided phase,
@@ -520,7 +493,7 @@ def submit_study_read(store: Store, session_id: int, user: User, case_id: int, b
     answer = validate_answer(birads, probability, descriptors, seconds)
     moment = now or utcnow()
     with store.transaction() as cur:
-        session = _session(cur, session_id, user)
+        session = _session(cur, session_id, user_id)
         _check_open(session, moment)
         if case_id not in session.order:
             raise UserError(f"case {case_id} is not part of this study")
@@ -533,17 +506,6 @@ def submit_study_read(store: Store, session_id: int, user: User, case_id: int, b
                             f"{len(session.order)}; the page shows it now")
         ai = (_ai_output(cur, session.study.model_id, case_id) if session.mode == "aided"
               else None)
-        try:
-            cur.execute(
-                "INSERT INTO reads (session_id, user_id, case_id, mode, birads, probability,"
-                " descriptors, seconds, model_id, ai_prob, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [session_id, user.user_id, case_id, session.mode, answer.birads,
-                 answer.probability,
-                 json.dumps(answer.descriptors) if answer.descriptors else None, answer.seconds,
-                 ai.model_id if ai else None, ai.probability if ai else None, moment])
-        except duckdb.ConstraintException:
-            raise UserError(f"your {session.mode} read of this case is already stored and "
-                            "cannot be changed") from None
+        insert_read(cur, session_id, user_id, case_id, session.mode, answer, ai, moment)
     with store.read() as cur:
-        return _view(cur, _session(cur, session_id, user))
+        return _view(cur, _session(cur, session_id, user_id))

@@ -1,4 +1,5 @@
-"""Heatmaps on disk and in the store, so a quiz never waits for one.
+"""Computing heatmaps and storing them, so a quiz never waits for one (this module imports
+torch; reading a stored map does not: :mod:`core.heatmaps.stored`).
 
 Each map is a float16 ``.npy`` at the stored image's size under
 ``<data_dir>/heatmaps/<model_id>/<method>/<case_id>.npy`` (written atomically), with a row in
@@ -9,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -18,13 +17,14 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from core.atomic import write_atomic
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class
-from core.heatmaps.stored import cached_heatmap
 from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
 from core.models.framing import frame_box, model_input, paste_map
 from core.models.loading import LoadedModel
+from core.reads import ai_outputs
 from core.store import Store
 
 SPLITS = ("test", "train", "all")
@@ -39,19 +39,6 @@ def _encode(cam: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, cam.astype(np.float16), allow_pickle=False)
     return buffer.getvalue()
-
-
-def _write_atomic(store: Store, relative: str, data: bytes) -> None:
-    path = store.resolve(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _case_images(store: Store, case_ids: list[int]
@@ -73,16 +60,16 @@ def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
     """The model's stored call on each case (malignant at its threshold; None where it has no
     prediction), so a map explains the call the quiz shows."""
     with store.read() as cur:
-        probs = dict(cur.execute("SELECT case_id, prob_malignant FROM predictions "
-                                 "WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
-                                 [loaded.model_id, case_ids]).fetchall())
-    return [None if c not in probs else probs[c] >= loaded.threshold for c in case_ids]
+        outputs = ai_outputs(cur, loaded.model_id, case_ids)
+    return [outputs[c].malignant if c in outputs else None for c in case_ids]
 
 
-def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], method: str,
+def _compute_and_store(store: Store, loaded: LoadedModel,
+                       cases: dict[int, tuple[np.ndarray, np.ndarray | None]], method: str,
                        batch_size: int) -> dict[int, np.ndarray]:
-    """Maps for ``case_ids`` (one batch), written as files and rows in one transaction."""
-    cases = _case_images(store, case_ids)
+    """Maps for ``cases`` (case id -> image, mask; one batch), written as files and rows in one
+    transaction."""
+    case_ids = list(cases)
     boxes = {c: frame_box(loaded.framing, cases[c][0].shape, cases[c][1], c) for c in case_ids}
     small = np.stack([model_input(cases[c][0], boxes[c], loaded.image_size) for c in case_ids])
     maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
@@ -95,7 +82,7 @@ def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], m
         cam = cam.astype(np.float16).astype(np.float32)
         data = _encode(cam)
         relative = heatmap_path(loaded.model_id, method, case_id)
-        _write_atomic(store, relative, data)
+        write_atomic(store.resolve(relative), data)
         hit, energy = localisation_scores(cam, mask) if mask is not None else (None, None)
         rows.append([loaded.model_id, case_id, method, relative,
                      hashlib.sha256(data).hexdigest(), hit, energy])
@@ -110,15 +97,17 @@ def _compute_and_store(store: Store, loaded: LoadedModel, case_ids: list[int], m
     return results
 
 
-def heatmap_for_case(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam"
-                     ) -> np.ndarray:
-    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size): from the cache,
-    else computed now and cached."""
+def compute_heatmap(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam",
+                    image: np.ndarray | None = None, mask: np.ndarray | None = None
+                    ) -> np.ndarray:
+    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size), computed now and
+    stored (replacing any stored one). ``image`` and ``mask``: the case's, where the caller has
+    decoded them already (else read from the store)."""
     method_class(method)
-    cached = cached_heatmap(store, loaded.model_id, case_id, method)
-    if cached is not None:
-        return cached
-    return _compute_and_store(store, loaded, [int(case_id)], method, 32)[int(case_id)]
+    case_id = int(case_id)
+    cases = ({case_id: (image, mask)} if image is not None
+             else _case_images(store, [case_id]))
+    return _compute_and_store(store, loaded, cases, method, 32)[case_id]
 
 
 def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[list[int], int]:
@@ -158,7 +147,7 @@ def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
         if cancel is not None and cancel.is_set():
             break
         chunk = todo[start:start + batch_size]
-        _compute_and_store(store, loaded, chunk, method, batch_size)
+        _compute_and_store(store, loaded, _case_images(store, chunk), method, batch_size)
         done += len(chunk)
         if progress is not None:
             progress({"done": done, "total": len(todo), "fraction": done / len(todo),

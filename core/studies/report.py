@@ -13,44 +13,24 @@ Every figure comes from ``core.stats``; the paper's published reader figures sta
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.auth import User, utcnow
+from core.auth import STAFF_ROLES, User
 from core.errors import UserError
-from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
-from core.quiz import DEFAULT_THRESHOLD
+from core.lexicon import called_malignant
+from core.reads import DEFAULT_THRESHOLD, model_threshold
 from core.stats.metrics import threshold_metrics
 from core.stats.mrmc import or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
 from core.stats.roc import auc_ci, paired_test
 from core.store import Store
-from core.studies import MIN_PER_CLASS, MODES, STAFF_ROLES, Study, get_study, reader_phase
+from core.studies.definitions import MIN_PER_CLASS, MODES, POOLED, ReaderResult, Study, \
+    StudyReport
+from core.studies.protocol import get_study, reader_phase
 
-POOLED = "All readers (pooled reads)"
-MODEL_ALONE = "model alone"
-METRICS = ("accuracy", "sensitivity", "specificity", "precision", "npv")
-# The paper's junior sonographer on its 126 test images, unaided and after a two-week washout
-# with ResNet50 heatmaps. Its reader "AUC" is (sensitivity + specificity) / 2 at one cut-off.
-PUBLISHED_READER = {
-    "reader": "Junior sonographer (paper)", "n": 126,
-    "unaided": {"single_point_auc": 0.597, "accuracy": 0.595, "sensitivity": 0.808,
-                "specificity": 0.385},
-    "aided": {"single_point_auc": 0.904, "accuracy": 0.905, "sensitivity": 0.849,
-              "specificity": 0.959},
-}
-SINGLE_POINT_NOTE = (
-    "The paper's reader \"AUCs\" (0.597 unaided, 0.904 aided) are single-point figures: "
-    f"(sensitivity + specificity) / 2 at one cut-off (BI-RADS {DEFAULT_POSITIVE_FROM} and "
-    "above called malignant), not areas under ROC curves. Ours are computed the same way in the "
-    "column 'single-point (sens+spec)/2'; our real ordinal BI-RADS ROC AUCs, with DeLong 95% "
-    "CIs, are in the column 'BI-RADS AUC'.")
-POOLED_NOTE = ("Pooled: every reader's paired reads stacked and treated as independent; the "
-               "multi-reader analysis treats readers and cases as random.")
 _READS = """
     SELECT s.user_id, coalesce(u.display_name, u.username) AS reader, r.case_id,
            CAST(c.label = 'malignant' AS INTEGER) AS truth, r.mode, r.birads, r.probability,
@@ -60,31 +40,6 @@ _READS = """
     WHERE s.study_id = ? AND s.kind IN ('study_unaided', 'study_aided') {only}
     ORDER BY s.user_id, r.read_id
 """
-
-
-def called_malignant(birads: pd.Series) -> np.ndarray:
-    """1 where the BI-RADS category is the cut-off (4A) or above."""
-    cut = birads_rank(DEFAULT_POSITIVE_FROM)
-    return (birads_scores(birads) >= cut).astype(int)
-
-
-@dataclass(frozen=True)
-class ReaderResult:
-    """One reader's (or the pooled) analysis over the cases read in both phases. ``unaided``
-    and ``aided`` are ``reader_summary`` dicts; ``paired`` DeLong's test of the BI-RADS AUCs
-    (a = aided, b = unaided); ``ledger`` ``change_ledger`` (with McNemar); ``bias``
-    ``automation_bias``. All None, with ``note`` saying why, while there are too few cases."""
-
-    reader: str
-    user_id: int | None
-    readers: int
-    n_cases: int
-    unaided: dict[str, Any] | None = None
-    aided: dict[str, Any] | None = None
-    paired: dict[str, Any] | None = None
-    ledger: dict[str, Any] | None = None
-    bias: dict[str, Any] | None = None
-    note: str | None = None
 
 
 def paired_reads(reads: pd.DataFrame, ai_threshold: float) -> pd.DataFrame:
@@ -118,34 +73,6 @@ def analyse(pairs: pd.DataFrame, reader: str, user_id: int | None) -> ReaderResu
     return ReaderResult(reader, user_id, readers, len(y), unaided, aided, paired, ledger, bias)
 
 
-@dataclass(frozen=True)
-class StudyReport:
-    """Everything the study's report shows; ``to_frames`` for CSV, ``to_html`` to print."""
-
-    study: Study
-    reads: pd.DataFrame
-    results: list[ReaderResult]
-    model: dict[str, Any]
-    mrmc: dict[str, Any] | None
-    mrmc_note: str
-    ai_threshold: float
-    generated_at: datetime = field(default_factory=utcnow)
-
-    def result(self, user_id: int | None) -> ReaderResult:
-        """One reader's result (None: the pooled one)."""
-        return next(r for r in self.results if r.user_id == user_id)
-
-    def to_frames(self) -> dict[str, pd.DataFrame]:
-        from core.study_tables import report_frames
-
-        return report_frames(self)
-
-    def to_html(self) -> str:
-        from core.study_html import report_html
-
-        return report_html(self)
-
-
 def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]:
     """The study's model on the study's cases: AUC (DeLong CI) and metrics at its threshold."""
     with store.read() as cur:
@@ -169,9 +96,8 @@ def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]
 
 def _threshold(store: Store, model_id: str) -> float:
     with store.read() as cur:
-        row = cur.execute("SELECT threshold FROM models WHERE model_id = ?",
-                          [model_id]).fetchone()
-    return DEFAULT_THRESHOLD if row is None or row[0] is None else float(row[0])
+        threshold = model_threshold(cur, model_id)
+    return DEFAULT_THRESHOLD if threshold is None else threshold
 
 
 def study_reads(store: Store, study_id: int, user_id: int | None = None) -> pd.DataFrame:

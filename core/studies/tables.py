@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
-from core.study_report import METRICS, MODEL_ALONE, POOLED_NOTE, PUBLISHED_READER, \
-    SINGLE_POINT_NOTE, ReaderResult, called_malignant
-
-if TYPE_CHECKING:
-    from core.study_report import StudyReport
+from core.lexicon import called_malignant
+from core.studies.definitions import METRICS, MODEL_ALONE, POOLED_NOTE, PUBLISHED_READER, \
+    SINGLE_POINT_NOTE, ReaderResult, StudyReport
 
 DASH = "—"
 METRIC_TITLES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",

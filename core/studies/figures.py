@@ -5,15 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from html import escape
-from typing import TYPE_CHECKING
-
 import plotly.graph_objects as go
 
 from core.model_charts import PALETTE, TEMPLATE
-from core.study_report import PUBLISHED_READER
-
-if TYPE_CHECKING:
-    from core.study_report import StudyReport
+from core.studies.definitions import PUBLISHED_READER, StudyReport
 
 PAPER_COLOUR = "#D62728"
 TITLE = "BI-RADS ROC curves, unaided (dashed) and aided (solid)"

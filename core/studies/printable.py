@@ -3,15 +3,11 @@ script, nothing fetched), laid out for A4 paper."""
 from __future__ import annotations
 
 from html import escape
-from typing import TYPE_CHECKING
-
 import pandas as pd
 
-from core.study_figures import roc_svg
-from core.study_tables import display_tables
-
-if TYPE_CHECKING:
-    from core.study_report import StudyReport
+from core.studies.definitions import StudyReport
+from core.studies.figures import roc_svg
+from core.studies.tables import display_tables
 
 CSS = """
 body { font-family: "Helvetica Neue", Arial, sans-serif; font-size: 10.5pt; color: #111;

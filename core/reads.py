@@ -1,0 +1,150 @@
+"""Reads, their one owner: the answer a reader gives, the model output shown beside it, storing
+a read, and the cases an unfinished reader study keeps out of practice.
+
+Invariants: ``reads`` is append-only and this module holds its one ``INSERT`` (a second read of
+a case in the same session and mode is refused); ``reads.probability`` is the reader's 0-100 %,
+``reads.ai_prob`` and ``predictions.prob_malignant`` are 0-1; a model's output is judged at its
+stored ``models.threshold`` (:data:`DEFAULT_THRESHOLD` where it has none), the same figure
+wherever the output is shown or explained (quiz, study, heatmap).
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+
+from core.errors import UserError
+from core.lexicon import BIRADS_CATEGORIES, calls_malignant, validate_descriptors
+
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A stored or submitted read: BI-RADS, probability of malignancy in %, seconds spent."""
+
+    birads: str
+    probability: float
+    descriptors: dict[str, str] | None = None
+    seconds: float | None = None
+
+    @property
+    def malignant(self) -> bool:
+        return calls_malignant(self.birads)
+
+
+@dataclass(frozen=True)
+class AIOutput:
+    """A model's stored output for a case as shown to a reader; ``probability`` in 0-1."""
+
+    model_id: str
+    probability: float
+    threshold: float
+
+    @property
+    def malignant(self) -> bool:
+        return self.probability >= self.threshold
+
+
+def validate_answer(birads: object, probability: object,
+                    descriptors: Mapping[str, str] | None = None,
+                    seconds: object = None) -> Answer:
+    """The answer as stored, or UserError naming what is wrong with the form."""
+    if birads is None or not str(birads).strip():
+        raise UserError("choose a BI-RADS category")
+    category = str(birads).strip().upper()
+    if category not in BIRADS_CATEGORIES:
+        raise UserError(f"BI-RADS {birads!r} is not a category you can give: choose one of "
+                        f"{', '.join(BIRADS_CATEGORIES)}")
+    try:
+        percent = float(probability)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        raise UserError(f"the probability of malignancy must be a number, got {probability!r}"
+                        ) from None
+    if not math.isfinite(percent) or not 0 <= percent <= 100:
+        raise UserError(f"the probability of malignancy must lie between 0 and 100 %, "
+                        f"got {probability!r}")
+    chosen = {key: value for key, value in (descriptors or {}).items() if value}
+    try:
+        validate_descriptors(chosen)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    spent = None
+    if seconds is not None:
+        try:
+            spent = float(seconds)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            raise UserError(f"seconds spent must be a number, got {seconds!r}") from None
+        if not math.isfinite(spent) or spent < 0:
+            raise UserError(f"seconds spent must be a non-negative number, got {seconds!r}")
+    return Answer(category, percent, chosen or None, spent)
+
+
+def insert_read(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int, case_id: int,
+                mode: str, answer: Answer, ai: AIOutput | None,
+                created_at: datetime | None = None) -> None:
+    """Store one read (inside the caller's write transaction, after its checks); ``ai`` is
+    the model output shown with it. UserError if this read is already stored."""
+    columns = ["session_id", "user_id", "case_id", "mode", "birads", "probability",
+               "descriptors", "seconds", "model_id", "ai_prob"]
+    values = [session_id, user_id, case_id, mode, answer.birads, answer.probability,
+              json.dumps(answer.descriptors) if answer.descriptors else None, answer.seconds,
+              ai.model_id if ai else None, ai.probability if ai else None]
+    if created_at is not None:  # else the column's default, the store's clock
+        columns.append("created_at")
+        values.append(created_at)
+    try:
+        cur.execute(f"INSERT INTO reads ({', '.join(columns)})"
+                    f" VALUES ({', '.join('?' * len(values))})", values)
+    except duckdb.ConstraintException:
+        raise UserError(f"your {mode} read of this case is already stored and cannot be "
+                        "changed") from None
+
+
+def model_threshold(cur: duckdb.DuckDBPyConnection, model_id: str) -> float | None:
+    """The model's stored cut-off (:data:`DEFAULT_THRESHOLD` where it has none); None when
+    there is no such model."""
+    row = cur.execute("SELECT threshold FROM models WHERE model_id = ?", [model_id]).fetchone()
+    if row is None:
+        return None
+    return DEFAULT_THRESHOLD if row[0] is None else float(row[0])
+
+
+def ai_outputs(cur: duckdb.DuckDBPyConnection, model_id: str, case_ids: list[int]
+               ) -> dict[int, AIOutput]:
+    """The model's stored output for each of ``case_ids`` it has a prediction for (none when
+    there is no such model)."""
+    threshold = model_threshold(cur, model_id)
+    if threshold is None:
+        return {}
+    rows = cur.execute("SELECT case_id, prob_malignant FROM predictions"
+                       " WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
+                       [model_id, [int(c) for c in case_ids]]).fetchall()
+    return {case_id: AIOutput(model_id, float(prob), threshold) for case_id, prob in rows}
+
+
+def ai_output(cur: duckdb.DuckDBPyConnection, model_id: str, case_id: int) -> AIOutput | str:
+    """The model's stored output for the case, or the reason there is none in plain words."""
+    if model_threshold(cur, model_id) is None:
+        return f"the model {model_id} is not trained yet"
+    found = ai_outputs(cur, model_id, [case_id]).get(int(case_id))
+    return found or f"the model {model_id} has no prediction for this case"
+
+
+def locked_cases(cur: duckdb.DuckDBPyConnection, user_id: int) -> set[int]:
+    """The cases of the reader studies this user reads in and has not finished (no aided read
+    of every case yet). Practising them, or seeing their truth or the model's output
+    elsewhere (quiz, model comparison), would contaminate the study's reads."""
+    rows = cur.execute("""
+        SELECT rs.case_ids FROM reader_studies rs
+        JOIN study_readers sr ON sr.study_id = rs.study_id AND sr.user_id = ?
+        WHERE (SELECT count(DISTINCT r.case_id) FROM reads r
+               JOIN quiz_sessions qs ON qs.session_id = r.session_id
+               WHERE qs.study_id = rs.study_id AND qs.user_id = sr.user_id
+                 AND r.mode = 'aided') < json_array_length(rs.case_ids)
+    """, [user_id]).fetchall()
+    return {int(case_id) for (case_ids,) in rows for case_id in json.loads(case_ids)}

@@ -1,5 +1,5 @@
-"""Streamlit-only helpers shared by the pages: the cached store, job runner and models, the
-logged-in user and role checks, the background-job panel.
+"""Streamlit-only helpers shared by the pages: the process's store and job runner, the cached
+models, the logged-in user and role checks, the background-job panel.
 
 Everything else lives in ``core``; this module only adapts it to Streamlit. The server process
 is the store's only writer: every page reaches the store through :func:`get_store`.
@@ -14,10 +14,10 @@ import streamlit as st
 
 from core import auth
 from core.auth import User
-from core.cleanup import remove_stale_temporaries
 from core.demo import still_to_train, start_demo_training
 from core.errors import StoreLocked, UserError
 from core.jobs import JobRunner, JobStatus
+from core.server_objects import server_objects
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,27 +29,21 @@ _FLASH = "_flash"
 _JOBS_SEEN = "_jobs_seen_running"
 
 
-@st.cache_resource
 def get_store() -> Store:
-    """The server's one store connection (this process is the single writer). Opening it
-    removes the temporaries killed processes left in the data folder."""
-    store = Store()
-    removed = remove_stale_temporaries(store)
-    if removed:
-        log.info("removed %d stale temporary file(s) or folder(s)", len(removed))
-    return store
+    """The server's one store connection (this process is the single writer), held for the
+    whole process (``core.server_objects``), never in a cache a browser can clear."""
+    return server_objects().store
 
 
-@st.cache_resource
 def get_runner() -> JobRunner:
     """The process's one job runner; creating it marks jobs left running by a killed process
     failed (app.py creates it first thing)."""
-    return JobRunner(get_store())
+    return server_objects().runner
 
 
 def start() -> None:
     """First thing of every run: the store and the job runner, or, when another process holds
-    the store, its message and the run stopped. Nothing is cached then, so a rerun after the
+    the store, its message and the run stopped. Nothing is kept then, so a rerun after the
     other process let go opens the store."""
     try:
         get_runner()
@@ -58,17 +52,20 @@ def start() -> None:
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
 def start_autotrain() -> threading.Thread | None:
     """Once per server process, called after the first page is out: unless
     ``SONOCASE_AUTOTRAIN=0``, start quick training of the demo models still missing. The
     check imports torch, so it runs in a thread of its own."""
-    if os.environ.get(AUTOTRAIN_ENV, "1").strip() == "0":
-        return None
-    starter = threading.Thread(target=_start_demo_training, args=(get_store(), get_runner()),
-                               daemon=True, name="demo-training-starter")
-    starter.start()
-    return starter
+    def starter() -> threading.Thread | None:
+        if os.environ.get(AUTOTRAIN_ENV, "1").strip() == "0":
+            return None
+        thread = threading.Thread(target=_start_demo_training,
+                                  args=(get_store(), get_runner()), daemon=True,
+                                  name="demo-training-starter")
+        thread.start()
+        return thread
+
+    return server_objects().once("autotrain", starter)
 
 
 def _start_demo_training(store: Store, runner: JobRunner) -> None:

@@ -7,12 +7,15 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.server_objects import release_all
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 
 
 def clear_caches() -> None:
-    """Forget the cached store, runner and figures of an earlier test."""
+    """Close the store and forget the runner and cached figures of an earlier test."""
+    release_all()
     st.cache_resource.clear()
     st.cache_data.clear()
 

@@ -1,5 +1,6 @@
 """The app server's process-wide objects: one store handle and one job runner per store file,
-and the once-per-process start of the demo training.
+the once-per-process start of the demo training, and the one-time setup token that lets the
+first administrator be created in the browser.
 
 They live here, at module level behind a lock, and not in Streamlit's ``st.cache_resource``:
 any browser, logged in or not, can send Streamlit's ``clear_cache`` message, which empties that
@@ -10,7 +11,10 @@ kept, so the next run tries again.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ class ServerObjects:
     runner: JobRunner
     _started: dict[str, threading.Thread | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _setup_token_sha256: str | None = None
 
     def once(self, name: str, start: Callable[[], threading.Thread | None]
              ) -> threading.Thread | None:
@@ -41,6 +46,28 @@ class ServerObjects:
             if name not in self._started:
                 self._started[name] = start()
             return self._started[name]
+
+    def announce_setup_token(self) -> None:
+        """On a store without accounts: print, once per process and only in the server's
+        terminal, a random token that whoever started the server types into the page to
+        create the first administrator. Only its SHA-256 is kept."""
+        with self._lock:
+            if self._setup_token_sha256 is not None:
+                return
+            token = secrets.token_urlsafe(16)
+            self._setup_token_sha256 = hashlib.sha256(token.encode()).hexdigest()
+        print(f"SonoCase: the store {self.store.path} has no accounts. Create the first "
+              "administrator with `python -m core user add NAME --role admin` (app stopped), "
+              f"or in the browser with this one-time setup token: {token}",
+              file=sys.stderr, flush=True)
+
+    def setup_token_matches(self, typed: str) -> bool:
+        """Whether ``typed`` is the token :meth:`announce_setup_token` printed (it needs no
+        spending: once an account exists, ``auth.create_first_admin`` refuses any other)."""
+        digest = hashlib.sha256(typed.strip().encode("utf-8", "surrogatepass")).hexdigest()
+        with self._lock:
+            expected = self._setup_token_sha256
+        return expected is not None and secrets.compare_digest(digest, expected)
 
 
 _lock = threading.Lock()

@@ -9,6 +9,7 @@ import streamlit as st
 from core import charts, progress, quiz
 from core.auth import User
 from core.errors import UserError
+from core.plain_text import plain
 from pages import ui
 
 user = ui.require_role("supervisor", "admin")
@@ -68,7 +69,7 @@ def cohort_section(table) -> None:
     names = dict(zip(table["user_id"], table["trainee"]))
     chosen = st.selectbox("Open a trainee's curves", list(names), format_func=names.get,
                           key="cohort_open")
-    st.page_link("pages/progress.py", label=f"Curves of {names[chosen]}",
+    st.page_link("pages/progress.py", label=f"Curves of {plain(names[chosen])}",
                  icon=":material/monitoring:", query_params={"user": str(chosen)})
 
 
@@ -96,7 +97,7 @@ def quiz_model_section() -> None:
     labels |= {model_id: f"{model_id} ({arch}, cv AUC {auc:.3f})" if auc is not None
                else f"{model_id} ({arch})" for model_id, arch, auc in models}
     current = quiz.quiz_model(store)
-    st.write(f"Now: **{current.model_id or 'none'}** ({current.reason}).")
+    st.write(f"Now: **{plain(current.model_id or 'none')}** ({plain(current.reason)}).")
     with st.form("cohort_quiz_model"):
         options = list(labels)
         saved = quiz.saved_quiz_model(store)
@@ -107,7 +108,7 @@ def quiz_model_section() -> None:
         try:
             quiz.set_quiz_model(store, user, chosen)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             ui.flash("The quiz model is saved.")
             st.rerun()

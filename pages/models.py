@@ -6,6 +6,7 @@ import streamlit as st
 
 from core import comparison, figure_export, model_charts
 from core.errors import UserError
+from core.plain_text import plain
 from pages import ui
 
 SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration",
@@ -143,7 +144,7 @@ with settings:
                                     help="The newest model of each architecture by default.")
     bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
     if not presentation:
-        st.caption(f"Test split of **{dataset}** only, biopsy-proven cases; each model at its "
+        st.caption(f"Test split of **{plain(dataset)}** only, biopsy-proven cases; each model at its "
                    "stored threshold (chosen without test rows).")
         if not export_ok:
             st.caption(figure_export.NO_BROWSER)
@@ -160,7 +161,7 @@ try:
                              comparison.predictions_version(store, dataset), tuple(model_ids),
                              int(bins))
 except UserError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 if section == "ROC curves":

@@ -13,6 +13,7 @@ from core.errors import UserError
 from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
+from core.plain_text import plain
 from pages import ui
 from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
     show_image
@@ -142,7 +143,7 @@ def descriptor_table(view: quiz.TruthView) -> str | None:
     for key in keys:
         reference, mine = view.descriptors.get(key, "-"), yours.get(key, "-")
         agreed = " ✓" if key in yours and mine == reference else ""
-        lines.append(f"| {key.replace('_', ' ')} | {reference} | {mine}{agreed} |")
+        lines.append(f"| {key.replace('_', ' ')} | {plain(reference)} | {plain(mine)}{agreed} |")
     return "\n".join(lines)
 
 
@@ -173,7 +174,7 @@ def truth_step(view: quiz.TruthView) -> None:
     with text_column:
         colour = "red" if view.label == "malignant" else "green"
         st.markdown(f"### :{colour}[{view.label.capitalize()}]")
-        st.markdown("\n".join(f"- {line}" for line in view.verdicts))
+        st.markdown("\n".join(f"- {plain(line)}" for line in view.verdicts))
         if view.birads_ref:
             st.write(f"Reference BI-RADS: **{view.birads_ref}**")
         table = descriptor_table(view)
@@ -184,7 +185,7 @@ def truth_step(view: quiz.TruthView) -> None:
         zoom = bool(view.mask_path) and st.toggle("Zoom to the nodule",
                                                   key=field("truth", view, "zoom"))
         if view.ai is None:
-            st.info(f"AI: {view.no_ai_reason}. No read after the AI was stored for this case.")
+            st.info(f"AI: {plain(view.no_ai_reason)}. No read after the AI was stored for this case.")
             training_progress()
         last = view.position == view.total
         st.button("See the summary" if last else "Next case", type="primary",
@@ -230,7 +231,7 @@ def summary_step(view: quiz.SummaryView) -> None:
                      f"**{summary.harmful} harmful**.")
         if summary.no_ai:
             st.info(f"The AI was not shown for {summary.no_ai} case(s) "
-                    f"({'; '.join(summary.no_ai_reasons)}): no read after the AI was stored "
+                    f"({plain('; '.join(summary.no_ai_reasons))}): no read after the AI was stored "
                     "for them.")
         if summary.median_seconds_per_case is not None:
             st.caption(f"Median time per case: {summary.median_seconds_per_case:.0f} s.")
@@ -241,7 +242,7 @@ def summary_step(view: quiz.SummaryView) -> None:
 # ---- the page ------------------------------------------------------------------------------
 
 if message := session_state.pop("quiz_error", None):
-    st.error(message)
+    st.error(plain(message))
 if session_state["quiz_session"] is None:
     session_state["quiz_session"] = quiz.unfinished_session(store, user.user_id)
 if session_state["quiz_session"] is None:

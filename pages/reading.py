@@ -13,6 +13,7 @@ import streamlit as st
 from core import studies
 from core.errors import UserError
 from core.lexicon import DESCRIPTORS
+from core.plain_text import plain
 from core.study_report import own_result
 from core.study_tables import fmt_ci, fmt_pct
 from pages import ui
@@ -77,7 +78,7 @@ def own_results(phase: studies.PhaseView) -> None:
     st.success("You have read every case in both phases. Thank you!")
     result = own_result(store, phase.study_id, user)
     if result.note:
-        st.info(f"Your results: {result.note}.")
+        st.info(f"Your results: {plain(result.note)}.")
         return
     rows = []
     for name, summary in (("Unaided", result.unaided), ("With the AI", result.aided)):
@@ -111,7 +112,7 @@ INTRO = {
 
 
 def phase_page(phase: studies.PhaseView) -> None:
-    st.header(phase.name)
+    st.header(plain(phase.name))
     if phase.phase == "washout":
         st.info(f"Unaided reading done. Washout until {phase.washout_until:%Y-%m-%d %H:%M} UTC: "
                 "the aided session opens then.")
@@ -130,7 +131,7 @@ def phase_page(phase: studies.PhaseView) -> None:
     try:
         view = studies.next_study_case(store, phase.session_id, user)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     if isinstance(view, studies.PhaseDoneView):
         st.info("Every case of this phase is read.")
@@ -140,7 +141,7 @@ def phase_page(phase: studies.PhaseView) -> None:
 
 st.title("Study reading")
 if message := state.pop("reading_error", None):
-    st.error(message)
+    st.error(plain(message))
 mine = {phase.study_id: phase for phase in studies.my_studies(store, user)}
 if not mine:
     st.info("You are not a reader in any study yet; your supervisor sets studies up.")

@@ -9,6 +9,7 @@ import streamlit as st
 from core import quiz, studies
 from core.auth import User
 from core.errors import UserError
+from core.plain_text import plain
 from core.study_figures import roc_figure
 from core.study_report import StudyReport, study_report
 from core.study_tables import display_tables
@@ -100,9 +101,9 @@ def show_report(study: studies.Study) -> None:
     downloads(report, study)
     for result in report.results:
         if result.note:
-            st.info(f"{result.reader}: {result.note}.")
+            st.info(f"{plain(result.reader)}: {plain(result.note)}.")
     for table in display_tables(report):
-        st.markdown(f"#### {table.title}")
+        st.markdown(f"#### {plain(table.title)}")
         if table.frame.empty:
             st.caption(table.caption)
             continue
@@ -113,9 +114,9 @@ def show_report(study: studies.Study) -> None:
 
 
 def study_page(study: studies.Study) -> None:
-    st.header(study.name)
+    st.header(plain(study.name))
     st.caption(f"{len(study.case_ids)} cases · washout {study.washout_days:g} days · model "
-               f"{study.model_id} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
+               f"{plain(study.model_id)} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
     progress = studies.reader_progress(store, study.study_id, user)
     st.dataframe(progress.drop(columns="user_id"), hide_index=True, key="study_progress",
                  column_config={
@@ -140,7 +141,7 @@ def studies_list() -> None:
 
 st.title("Reader studies")
 if message := state.pop("studies_error", None):
-    st.error(message)
+    st.error(plain(message))
 st.radio("View", VIEWS, horizontal=True, key="studies_view", label_visibility="collapsed")
 if state["studies_view"] == VIEWS[0]:
     studies_list()

@@ -17,6 +17,7 @@ from core.auth import User
 from core.demo import still_to_train, start_demo_training
 from core.errors import StoreLocked, UserError
 from core.jobs import JobRunner, JobStatus
+from core.plain_text import plain
 from core.server_objects import server_objects
 from core.store import Store
 
@@ -26,6 +27,7 @@ AUTOTRAIN_ENV = "SONOCASE_AUTOTRAIN"
 JOB_TITLES = {"train": "Training models", "heatmaps": "Computing heatmaps",
               "import": "Importing cases", "backup": "Writing a backup"}
 _FLASH = "_flash"
+_STAMP = "_password_stamp"
 _JOBS_SEEN = "_jobs_seen_running"
 
 
@@ -82,13 +84,15 @@ def init_session() -> None:
 
 def current_user() -> User | None:
     """The logged-in user, re-read from the store so that a role change or a deactivation
-    takes effect on the next rerun; a deactivated user is logged out."""
+    takes effect on the next rerun; a deactivated user is logged out, and so is a session
+    started before the user's password was changed or reset."""
     user = st.session_state.get("user")
     if user is None:
         return None
     fresh = auth.get_user(get_store(), user.user_id)
-    if fresh is None:
-        st.session_state.clear()
+    stamp = auth.password_stamp(get_store(), user.user_id)
+    if fresh is None or st.session_state.setdefault(_STAMP, stamp) != stamp:
+        st.session_state.clear()  # deactivated, or the password changed in another session
         return None
     if fresh != user:
         st.session_state["user"] = fresh
@@ -112,6 +116,24 @@ def login(user: User) -> None:
     """Start a fresh session for ``user`` (nothing of a previous session is kept)."""
     st.session_state.clear()
     st.session_state["user"] = user
+    keep_session(user)
+
+
+def keep_session(user: User) -> None:
+    """This session goes on with the user's password as it is now (after logging in, or
+    after changing it here: the user's other sessions end)."""
+    st.session_state[_STAMP] = auth.password_stamp(get_store(), user.user_id)
+
+
+def client() -> str | None:
+    """The browser's address as :func:`core.auth.client_name` records it, for the per-client
+    login limit: the connection's address, or (for a connection from this machine, such as
+    a reverse proxy's) the first address the proxy forwarded; "local" when neither is known."""
+    address = st.context.ip_address
+    if address is None:
+        forwarded = st.context.headers.get("X-Forwarded-For", "")
+        address = forwarded.split(",")[0].strip() or "local"
+    return auth.client_name(get_store(), address)
 
 
 def logout() -> None:
@@ -127,7 +149,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop(_FLASH, None)
     if message:
-        st.success(message)
+        st.success(plain(message))
 
 
 def cached_model(model_id: str):

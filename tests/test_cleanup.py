@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.cleanup import remove_stale_temporaries
 from core.cli import main
 from core.store import Store
+from tests.app_pages import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600

@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from core.store import Store
+from tests.app_pages import clear_caches
 from tests.quiz_helpers import make_user
 from tests.streamlit_server import ROOT, streamlit_app
 

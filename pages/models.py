@@ -103,15 +103,32 @@ def gallery(dataset: str, preds) -> None:
         st.caption(f"No stored {title} heatmap of this case yet for "
                    f"{', '.join(labels.get(m, m) for m in missing)}.")
         if staff and st.button("Compute them now", key="models_compute"):
-            with st.spinner("Computing heatmaps..."):
-                for model_id in missing:
-                    heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id, method)
-            st.rerun()
+            refused = compute_heatmaps(missing, case_id, method, labels)
+            if not refused:
+                st.rerun()
+            for reason in refused:
+                st.error(reason)
     summaries = [heatmaps.localisation_summary(store, model_id, method, "test")
                  for model_id in model_ids]
     show_table(comparison.format_localisation(summaries, preds),
                f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",
                f"localisation_{method}", pd.DataFrame(summaries))
+
+
+def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
+                     labels: dict[str, str]) -> list[str]:
+    """Compute and store the maps of the case; returns, per model that could not (a refused
+    checkpoint, a missing file...), why, and goes on with the others."""
+    from core import heatmaps
+
+    refused = []
+    with st.spinner("Computing heatmaps..."):
+        for model_id in model_ids:
+            try:
+                heatmaps.heatmap_for_case(store, ui.cached_model(model_id), case_id, method)
+            except UserError as error:
+                refused.append(f"{plain(labels.get(model_id, model_id))}: {plain(error)}")
+    return refused
 
 
 # ---- page ---------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ session_state.setdefault("quiz_session", None)
 def act(action, *args, **kwargs) -> None:
     """Run a quiz action; a refusal is shown at the top of the step the store says."""
     try:
-        action(store, session_state["quiz_session"], user.user_id, *args, **kwargs)
+        action(store, session_state.get("quiz_session"), user.user_id, *args, **kwargs)
     except UserError as error:
         session_state["quiz_error"] = str(error)
 
@@ -82,10 +82,18 @@ def end_button(view) -> None:
               on_click=act, args=(quiz.end_session,))
 
 
+def answer(step: str, view) -> dict[str, object]:
+    """What the step's answer fields hold now; a field whose state an interrupted rerun
+    dropped reads as unanswered (the store then refuses the answer with its reason and the
+    step is drawn again from the store), never as a KeyError."""
+    return {name: session_state.get(field(step, view, name))
+            for name in ("birads", "probability", *DESCRIPTORS)}
+
+
 def submit_unaided(view: quiz.PresentView) -> None:
-    descriptors = {key: session_state[field("present", view, key)] for key in DESCRIPTORS}
-    act(quiz.submit_unaided, view.case_id, session_state[field("present", view, "birads")],
-        session_state[field("present", view, "probability")], descriptors,
+    given = answer("present", view)
+    descriptors = {key: given[key] for key in DESCRIPTORS}
+    act(quiz.submit_unaided, view.case_id, given["birads"], given["probability"], descriptors,
         seconds=seconds_on("present", view))
 
 
@@ -103,8 +111,9 @@ def present_step(view: quiz.PresentView) -> None:
 
 
 def submit_aided(view: quiz.AIView) -> None:
-    act(quiz.submit_aided, view.case_id, session_state[field("ai", view, "birads")],
-        session_state[field("ai", view, "probability")], seconds=seconds_on("ai", view))
+    given = answer("ai", view)
+    act(quiz.submit_aided, view.case_id, given["birads"], given["probability"],
+        seconds=seconds_on("ai", view))
 
 
 def ai_step(view: quiz.AIView) -> None:

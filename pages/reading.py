@@ -45,9 +45,11 @@ def seconds_on(view) -> float:
 
 
 def submit(view) -> None:
-    descriptors = {key: state[field(view, key)] for key in DESCRIPTORS}
+    """A field whose state an interrupted rerun dropped reads as unanswered (refused with its
+    reason, the case drawn again from the store), never as a KeyError."""
+    descriptors = {key: state.get(field(view, key)) for key in DESCRIPTORS}
     act(studies.submit_study_read, view.session_id, user, view.case_id,
-        state[field(view, "birads")], state[field(view, "probability")], descriptors,
+        state.get(field(view, "birads")), state.get(field(view, "probability")), descriptors,
         seconds=seconds_on(view))
 
 

@@ -55,3 +55,13 @@ def click(at: AppTest, label: str) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def change_password(at: AppTest, current: str, new: str) -> AppTest:
+    """Fill the Account page's password form (the new one twice), submit and rerun."""
+    fields = {widget.label: widget for widget in at.text_input}
+    fields["Current password"].input(current)
+    fields["New password"].input(new)
+    fields["Repeat the new password"].input(new)
+    next(button for button in at.button if button.label == "Change the password").click()
+    return at.run()

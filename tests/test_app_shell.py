@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.store import Store
+from tests.app_pages import change_password
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -153,12 +154,7 @@ def test_one_time_password_forces_a_new_password(db):
     assert "one-time password" in at.warning[0].value
     with pytest.raises(ValueError):
         at.switch_page("pages/progress.py")  # nothing but the account page until changed
-    fields = {widget.label: widget for widget in at.text_input}
-    fields["Current password"].input(PASSWORD)
-    fields["New password"].input("my very own")
-    fields["Repeat the new password"].input("my very own")
-    next(b for b in at.button if b.label == "Change the password").click()
-    at.run()
+    change_password(at, PASSWORD, "my very own")
     assert at.success[0].value.startswith("Password changed")
     with Store(db) as store:
         assert not auth.must_change_password(store, user.user_id)

@@ -1,7 +1,8 @@
 """Ten trainees answering at once in real browsers (Debian's chromium driven by Playwright)
 against one ``streamlit run``, with no thinking time: each click is sent as soon as its button
-is on screen, and every trainee's next click goes out while the others' runs are still being
-served, so reruns overlap and interrupt each other as under a full classroom's load.
+is on screen (the submit buttons double-clicked, as an impatient reader does), and every
+trainee's next click goes out while the others' runs are still being served, so reruns overlap
+and interrupt each other as under a full classroom's load.
 
 Every trainee must reach the session summary (nobody stranded on an error page), every read
 must be stored once, and the server's log must hold no uncaught error (the probe saw
@@ -40,9 +41,9 @@ def trainee_clicks(page, url: str, username: str):
     for number in range(CASES):
         page.get_by_role("button", name="Submit my read").wait_for()
         page.locator("label").filter(has_text=re.compile(r"^\s*4A\s*$")).first.click()
-        page.get_by_role("button", name="Submit my read").click()
+        page.get_by_role("button", name="Submit my read").dblclick()  # impatient: twice
         yield
-        page.get_by_role("button", name="Store my read and show the truth").click()
+        page.get_by_role("button", name="Store my read and show the truth").dblclick()
         yield
         last = number == CASES - 1
         page.get_by_role("button", name="See the summary" if last else "Next case").click()

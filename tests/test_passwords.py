@@ -9,7 +9,7 @@ import pytest
 from core import auth
 from core.auth import AuthError
 from core.errors import UserError
-from tests.app_pages import app_as
+from tests.app_pages import app_as, change_password
 from tests.test_auth import PASSWORD, Clock
 
 pytestmark = pytest.mark.usefixtures("fast_hashing")
@@ -137,12 +137,7 @@ def test_a_password_change_ends_the_users_other_sessions(app_db):
     elsewhere = app_as(user, "pages/account.py")
     other = auth.create_user(ui.get_store(), "bert", PASSWORD + "-b", "trainee")
     bystander = app_as(other, "pages/account.py")
-    inputs = {widget.label: widget for widget in here.text_input}
-    inputs["Current password"].input(PASSWORD)
-    inputs["New password"].input("gravel lantern orbit")
-    inputs["Repeat the new password"].input("gravel lantern orbit")
-    next(button for button in here.button if button.label == "Change the password").click()
-    here.run()
+    change_password(here, PASSWORD, "gravel lantern orbit")
     assert not here.error, [e.value for e in here.error]
     assert here.session_state["user"] == user  # the session that changed it goes on
     assert any("Password changed" in message.value for message in here.success)

@@ -21,7 +21,7 @@ from core.lexicon import BIRADS_CATEGORIES, DEFAULT_POSITIVE_FROM
 from core.quiz import PhaseSummary, phase_summary, quiz_model
 from core.stats.curves import cusum, last_signal, rolling_metrics
 from core.stats.metrics import threshold_metrics, wilson_arrays, wilson_ci
-from core.stats.roc import auc_ci, auc_from_counts
+from core.stats.roc import auc_ci, auc_from_counts, normal_cis
 from core.store import Store
 
 ACCEPTABLE_ERROR = 0.20
@@ -211,10 +211,10 @@ def _cohort_phases(counts: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame
         with np.errstate(invalid="ignore", divide="ignore"):
             out[name] = np.where(n > 0, k / n, np.nan)
         out[f"{name}_lo"], out[f"{name}_hi"] = wilson_arrays(k, n)
-    auc, low, high = auc_from_counts(pos, neg)
+    auc, var = auc_from_counts(pos, neg)
     enough = (n_pos >= 2) & (n_neg >= 2)  # as the quiz's summaries: an AUC needs 2 of each
     out["birads_auc"] = np.where(enough, auc, np.nan)
-    out["birads_auc_lo"], out["birads_auc_hi"] = low, high
+    out["birads_auc_lo"], out["birads_auc_hi"] = normal_cis(auc, var)
     return out.join(activity.set_index(["user_id", "mode"])).reset_index()
 
 

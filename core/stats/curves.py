@@ -9,7 +9,7 @@ import pandas as pd
 from core.errors import UserError
 from core.stats import inputs
 from core.stats.metrics import wilson_arrays
-from core.stats.roc import auc_from_counts, placements, with_normal_ci
+from core.stats.roc import auc_from_counts, normal_cis, placements, with_normal_ci
 
 
 MAX_COUNTED_LEVELS = 64  # scores with at most this many values: AUCs from counts per level
@@ -31,7 +31,8 @@ def _window_aucs(y: np.ndarray, score: np.ndarray, starts: np.ndarray, ends: np.
         at_level = index[None, :] == np.arange(len(levels))[:, None]
         pos = _window_sums(at_level & (y == 1), starts, ends).T
         neg = _window_sums(at_level & (y == 0), starts, ends).T
-        return auc_from_counts(pos, neg, level)
+        auc, var = auc_from_counts(pos, neg)
+        return (auc, *normal_cis(auc, var, level))
     auc, low, high = (np.full(len(starts), np.nan) for _ in range(3))
     for row, (start, end) in enumerate(zip(starts, ends)):
         truth, values = y[start:end], score[start:end]

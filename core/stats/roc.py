@@ -170,17 +170,16 @@ def auc_ci(y: Any, score: Any, level: float = 0.95) -> AucResult:
 def with_normal_ci(auc: float, var: float, level: float = 0.95) -> AucResult:
     """An AUC and its variance with pROC's CI: auc +- z * sd, clipped to [0, 1]."""
     var = max(var, 0.0)
-    half = _z(level) * np.sqrt(var)
-    return AucResult(auc, var, float(max(auc - half, 0.0)), float(min(auc + half, 1.0)))
+    low, high = normal_cis(np.asarray(auc), np.asarray(var), level)
+    return AucResult(auc, var, float(low), float(high))
 
 
-def auc_from_counts(pos: np.ndarray, neg: np.ndarray, level: float = 0.95
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AUCs and their DeLong CIs (as :func:`auc_ci`) from counts per score level, many sets at
-    once: ``pos[..., l]``/``neg[..., l]`` count the positives/negatives at the l-th lowest score.
-    For an ordinal score (BI-RADS) this replaces a pass over the cases with one over its few
-    levels. Returns (auc, ci_low, ci_high): the AUC is NaN without both classes, the CI
-    without two of each."""
+def auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs and their DeLong variances (as :func:`delong`) from counts per score level, many
+    sets at once: ``pos[..., l]``/``neg[..., l]`` count the positives/negatives at the l-th
+    lowest score. For an ordinal score (BI-RADS) this replaces a pass over the cases with one
+    over its few levels. The AUC is NaN without both classes, the variance without two of
+    each; :func:`normal_cis` turns them into CIs."""
     pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
     n_pos, n_neg = pos.sum(-1), neg.sum(-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -191,11 +190,18 @@ def auc_from_counts(pos: np.ndarray, neg: np.ndarray, level: float = 0.95
         auc = (pos * v10).sum(-1) / n_pos
         var10 = ((pos * v10 ** 2).sum(-1) - n_pos * auc ** 2) / (n_pos - 1)
         var01 = ((neg * v01 ** 2).sum(-1) - n_neg * auc ** 2) / (n_neg - 1)
-        half = _z(level) * np.sqrt(np.maximum(var10 / n_pos + var01 / n_neg, 0.0))
     auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
-    enough = (n_pos >= 2) & (n_neg >= 2)
-    return (auc, np.where(enough, np.maximum(auc - half, 0.0), np.nan),
-            np.where(enough, np.minimum(auc + half, 1.0), np.nan))
+    return auc, np.where((n_pos >= 2) & (n_neg >= 2), var10 / n_pos + var01 / n_neg, np.nan)
+
+
+def normal_cis(auc: np.ndarray, var: np.ndarray, level: float = 0.95
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`with_normal_ci`'s interval for arrays of AUCs and variances (NaN where the
+    variance is)."""
+    half = _z(level) * np.sqrt(np.maximum(var, 0.0))
+    defined = ~np.isnan(var)
+    return (np.where(defined, np.maximum(auc - half, 0.0), np.nan),
+            np.where(defined, np.minimum(auc + half, 1.0), np.nan))
 
 
 def _paired_from(aucs: np.ndarray, cov: np.ndarray, a: int, b: int, z_crit: float) -> PairedResult:

@@ -3,14 +3,16 @@
 The first run opens the store (or says which process holds it), creates the job runner (jobs
 a killed process left running are marked failed) and, once its page is out, starts the demo's
 background training. Nobody logged in: only the login page (or, on a store without users, the
-form that creates the first admin). Logged in with a one-time password: only the account page,
-to choose a new one. Otherwise the pages of the user's role; each page checks the role itself
-too.
+form that creates the first admin, for whoever has the setup token printed in the server's
+terminal). Logged in with a one-time password: only the account page, to choose a new one.
+Otherwise the pages of the user's role; each page checks the role itself too.
 """
 import streamlit as st
 
 from core import auth
 from core.errors import UserError
+from core.plain_text import plain
+from core.server_objects import server_objects
 from pages import ui
 
 # file, URL path, title, icon, roles that see it; the navigation keeps this order. No URL path
@@ -47,34 +49,42 @@ def login_page() -> None:
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
         try:
-            user = auth.authenticate(ui.get_store(), username, password)
+            user = auth.authenticate(ui.get_store(), username, password, client=ui.client())
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
             return
         ui.login(user)
         st.rerun()
 
 
 def first_admin_page() -> None:
+    objects = server_objects()
+    objects.announce_setup_token()
     st.title("Welcome to SonoCase")
-    st.write("This store has no accounts yet. Create the first administrator; you can add "
-             "trainees and supervisors afterwards.")
+    st.write("This store has no accounts yet. Whoever started the server creates the first "
+             "administrator: on the command line (`python -m core user add NAME --role "
+             "admin`, with the app stopped), or here with the one-time setup token printed "
+             "in the server's terminal. You can add trainees and supervisors afterwards.")
     with st.form("first_admin"):
+        token = st.text_input("Setup token (from the server's terminal)", type="password")
         username = st.text_input("User name", autocomplete="username")
         display_name = st.text_input("Display name (optional)")
         password = st.text_input("Password", type="password", autocomplete="new-password",
-                                 help=f"At least {auth.MIN_PASSWORD_LENGTH} characters.")
+                                 help=auth.PASSWORD_HELP)
         confirm = st.text_input("Repeat the password", type="password",
                                 autocomplete="new-password")
         submitted = st.form_submit_button("Create the administrator", type="primary")
     if submitted:
+        if not objects.setup_token_matches(token):
+            st.error("That is not the setup token printed in the server's terminal.")
+            return
         if password != confirm:
             st.error("The two passwords differ.")
             return
         try:
             user = auth.create_first_admin(ui.get_store(), username, password, display_name)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
             return
         ui.login(user)
         ui.flash(f"Administrator {user.username} created.")
@@ -83,7 +93,7 @@ def first_admin_page() -> None:
 
 def sidebar(user: auth.User) -> None:
     with st.sidebar:
-        st.caption(f"Logged in as **{user.display_name}** ({user.role})")
+        st.caption(f"Logged in as **{plain(user.display_name)}** ({user.role})")
         if st.button("Log out", icon=":material/logout:"):
             ui.logout()
         ui.job_status_panel()

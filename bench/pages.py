@@ -197,6 +197,7 @@ def main() -> None:
                   f"{'met' if browser <= 3 else 'NOT met'}")
         os.environ.update(SONOCASE_DB=str(path), SONOCASE_AUTOTRAIN="0")
         st.cache_resource.clear()
+        release_all()
         print("Quiz page, server-side time of one page run after a click (AppTest, cached "
               "heatmaps; the first AI step also pays the one-off heatmap module import):")
         for name, values in quiz_steps(path, users, args.steps).items():
@@ -209,6 +210,7 @@ def main() -> None:
             report(f"{name}, first", runs[:1])
             report(f"{name}, rerun", runs[1:])
         st.cache_resource.clear()
+        release_all()
         if args.keep:
             print(f"store kept at {path}")
 

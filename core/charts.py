@@ -32,6 +32,19 @@ def _line_with_band(figure: go.Figure, frame: pd.DataFrame, x: str, metric: str,
                                 "lines", name=name, line={"color": colour, "width": 2}))
 
 
+def _reference_lines(figure: go.Figure, lines: list[tuple[float, str, str, str]]) -> None:
+    """Dashed horizontal lines across the plot, each (y, label, colour, "top"/"bottom" for
+    the label's side), set in one layout update (``add_hline`` costs several ms a line)."""
+    figure.update_layout(
+        shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y,
+                 "y1": y, "line": {"dash": "dash", "color": colour}}
+                for y, _, colour, _ in lines],
+        annotations=[{"xref": "paper", "x": 1, "yref": "y", "y": y, "text": label,
+                      "showarrow": False, "xanchor": "right",
+                      "yanchor": "bottom" if side == "top" else "top"}
+                     for y, label, _, side in lines])
+
+
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
                          yaxis={"range": [0, 1.02], "tickformat": ".0%"},
@@ -56,9 +69,8 @@ def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
         if len(part):
             _line_with_band(figure, part, x, metric, mode, colour)
     if model_value is not None and pd.notna(model_value):
-        figure.add_hline(y=model_value, line={"dash": "dash", "color": "#555"},
-                         annotation_text=f"{model_name}: {model_value:.0%}",
-                         annotation_position="bottom right")
+        _reference_lines(figure, [(model_value, f"{model_name}: {model_value:.0%}", "#555",
+                                   "bottom")])
     if x == "position":
         _whole_cases(figure, curves["position"] if len(curves) else pd.Series(dtype=int))
     return _layout(figure, METRIC_TITLES[metric], X_TITLES[x], METRIC_TITLES[metric])
@@ -82,11 +94,9 @@ def cusum_chart(curve: pd.DataFrame) -> go.Figure:
                                             marker={"color": colour, "size": 11,
                                                     "symbol": symbol}))
         h1, h0 = curve["h1"].iloc[0], curve["h0"].iloc[0]
-        figure.add_hline(y=h1, line={"dash": "dash", "color": "#d62728"},
-                         annotation_text=f"unacceptable ({limits.get('p1', 0):.0%} wrong)")
-        figure.add_hline(y=-h0, line={"dash": "dash", "color": "#2ca02c"},
-                         annotation_text=f"acceptable ({limits.get('p0', 0):.0%} wrong)",
-                         annotation_position="bottom right")
+        _reference_lines(figure, [
+            (h1, f"unacceptable ({limits.get('p1', 0):.0%} wrong)", "#d62728", "top"),
+            (-h0, f"acceptable ({limits.get('p0', 0):.0%} wrong)", "#2ca02c", "bottom")])
     _whole_cases(figure, curve["attempt"] if len(curve) else pd.Series(dtype=int))
     figure.update_layout(title="Learning curve (CUSUM of wrong unaided calls)",
                          xaxis_title="Cases read", yaxis_title="CUSUM score",

@@ -18,13 +18,13 @@ import pandas as pd
 
 from core.auth import STAFF_ROLES, User
 from core.errors import UserError
-from core.lexicon import BIRADS_CATEGORIES, called_malignant
+from core.lexicon import BIRADS_CATEGORIES, called_malignant, calls_malignant
 from core.quiz.scoring import PhaseSummary, phase_summary
 from core.shown_model import quiz_model
-from core.stats.curves import cusum, rolling_metrics
-from core.stats.metrics import threshold_metrics, wilson_ci
-from core.stats.readers import change_ledger
-from core.stats.roc import AucResult, TooFewCases, auc_text, shown_auc
+from core.stats.curves import cusum, last_signal, rolling_metrics
+from core.stats.metrics import threshold_metrics, wilson_arrays, wilson_ci
+from core.stats.roc import (MIN_PER_CLASS, AucResult, TooFewCases, auc_from_counts, auc_text,
+                            logit_cis, shown_auc)
 from core.store import Store
 
 ACCEPTABLE_ERROR = 0.20
@@ -156,9 +156,7 @@ def _flag(correct: np.ndarray) -> Flag:
     """The struggling flag from the unaided reads' correctness (1 right, 0 wrong), in order."""
     if len(correct) < MIN_READS_TO_FLAG:
         return Flag(False, f"fewer than {MIN_READS_TO_FLAG} cases read")
-    signals = [s for s in cusum(1 - correct, ACCEPTABLE_ERROR, UNACCEPTABLE_ERROR)["signal"]
-               if s]
-    if signals and signals[-1] == "unacceptable":
+    if last_signal(1 - correct, ACCEPTABLE_ERROR, UNACCEPTABLE_ERROR) == "unacceptable":
         return Flag(True, f"the learning curve signals an error rate near "
                           f"{UNACCEPTABLE_ERROR:.0%}")
     recent = correct[-RECENT_READS:]
@@ -183,56 +181,116 @@ def trainees(store: Store, viewer: User) -> list[User]:
     return [User(*row) for row in rows]
 
 
-def _paired_change(unaided: pd.DataFrame, aided: pd.DataFrame) -> tuple[float, int, int]:
-    """(aided minus unaided accuracy, helpful, harmful changes) over cases read both ways."""
-    first = dict(zip(zip(unaided["session_id"], unaided["case_id"]),
-                     zip(unaided["truth"], unaided["pred"])))
-    pairs = [(*first[key], pred) for key, pred in
-             zip(zip(aided["session_id"], aided["case_id"]), aided["pred"]) if key in first]
-    if not pairs:
-        return float("nan"), 0, 0
-    truth, before, after = (np.array(column) for column in zip(*pairs))
-    ledger = change_ledger(truth, before, after)
-    return (float(np.mean(after == truth) - np.mean(before == truth)), ledger["helpful"],
-            ledger["harmful"])
+_POSITIVE = tuple(filter(calls_malignant, BIRADS_CATEGORIES))
+_PRACTICE = ("FROM reads r JOIN cases c USING (case_id) JOIN quiz_sessions s USING (session_id)"
+             " WHERE s.kind = 'practice' AND c.label IN ('benign', 'malignant')")
+_LEVEL_COUNTS = (  # reads per trainee, mode, truth and BI-RADS: every metric comes from these
+    "SELECT r.user_id, r.mode, (c.label = 'malignant')::INTEGER AS truth, r.birads,"
+    " count(*) AS n " + _PRACTICE + " GROUP BY ALL")
+_ACTIVITY = ("SELECT r.user_id, r.mode, max(r.created_at) AS last_active " + _PRACTICE +
+             " GROUP BY ALL")
+_CHANGES = (  # unaided and aided reads of the same case in the same session
+    "WITH calls AS (SELECT r.user_id, r.session_id, r.case_id, r.mode,"
+    "  (c.label = 'malignant') AS truth, list_contains(?, r.birads) AS called " + _PRACTICE + ")"
+    " SELECT u.user_id, count(*) AS pairs,"
+    "  sum((a.called = a.truth)::INTEGER) - sum((u.called = u.truth)::INTEGER) AS gained,"
+    "  sum((u.called <> u.truth AND a.called = a.truth)::INTEGER) AS helpful,"
+    "  sum((u.called = u.truth AND a.called <> a.truth)::INTEGER) AS harmful"
+    " FROM calls u JOIN calls a ON a.session_id = u.session_id AND a.case_id = u.case_id"
+    "  AND a.mode = 'aided' WHERE u.mode = 'unaided' GROUP BY u.user_id")
+_UNAIDED_CALLS = ("SELECT r.user_id, (list_contains(?, r.birads) = (c.label = 'malignant'))"
+                  "::INTEGER AS correct " + _PRACTICE + " AND r.mode = 'unaided'"
+                  " ORDER BY r.user_id, r.read_id")
 
 
-def _estimate_columns(prefix: str, summary: PhaseSummary | None) -> dict[str, float | str]:
-    columns: dict[str, float] = {}
-    for name in ("accuracy", "sensitivity", "specificity"):
-        estimate = getattr(summary, name) if summary else None
-        columns[f"{prefix}_{name}"] = estimate.value if estimate else np.nan
-        columns[f"{prefix}_{name}_lo"] = estimate.ci_low if estimate else np.nan
-        columns[f"{prefix}_{name}_hi"] = estimate.ci_high if estimate else np.nan
-    auc = summary.birads_auc if summary else None
-    (columns[f"{prefix}_birads_auc"], columns[f"{prefix}_birads_auc_lo"],
-     columns[f"{prefix}_birads_auc_hi"]) = _auc_numbers(auc)
-    columns[f"{prefix}_birads_auc_text"] = auc_text(auc, 2) if auc else "-"
-    return columns
+def _cohort_phases(counts: pd.DataFrame, activity: pd.DataFrame) -> pd.DataFrame:
+    """Per trainee and mode: cases read, last active and the quiz summaries' metric columns,
+    all from the counts per truth and BI-RADS level (no pass over the reads); the AUC and its
+    logit DeLong CI from the same counts (``auc_from_counts``), none below ``MIN_PER_CLASS``
+    cases of a class, as ``shown_auc``."""
+    if counts.empty:
+        return pd.DataFrame(columns=["user_id", "mode"])
+    levels = pd.Categorical(counts["birads"], categories=BIRADS_CATEGORIES)
+    table = counts.assign(birads=levels).pivot_table(
+        index=["user_id", "mode"], columns=["truth", "birads"], values="n", aggfunc="sum",
+        fill_value=0, observed=False)
+    table = table.reindex(columns=pd.MultiIndex.from_product([[0, 1], BIRADS_CATEGORIES]),
+                          fill_value=0)
+    neg, pos = table[0].to_numpy(float), table[1].to_numpy(float)
+    called = np.isin(BIRADS_CATEGORIES, _POSITIVE)
+    tp, tn = pos[:, called].sum(1), neg[:, ~called].sum(1)
+    n_pos, n_neg = pos.sum(1), neg.sum(1)
+    out = pd.DataFrame(index=table.index)
+    out["n"] = (n_pos + n_neg).astype(int)
+    for name, k, n in (("accuracy", tp + tn, n_pos + n_neg), ("sensitivity", tp, n_pos),
+                       ("specificity", tn, n_neg)):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[name] = np.where(n > 0, k / n, np.nan)
+        out[f"{name}_lo"], out[f"{name}_hi"] = wilson_arrays(k, n)
+    auc, var = auc_from_counts(pos, neg)
+    enough = (n_pos >= MIN_PER_CLASS) & (n_neg >= MIN_PER_CLASS)
+    low, high = logit_cis(auc, var, n_pos, n_neg)
+    out["birads_auc"] = np.where(enough, auc, np.nan)
+    out["birads_auc_lo"] = np.where(enough, low, np.nan)
+    out["birads_auc_hi"] = np.where(enough, high, np.nan)
+    out["birads_auc_text"] = [
+        auc_text(AucResult(a, v, lo, hi) if ok else TooFewCases(int(p), int(n)), 2)
+        for a, v, lo, hi, ok, p, n in zip(auc, var, low, high, enough, n_pos, n_neg)]
+    return out.join(activity.set_index(["user_id", "mode"])).reset_index()
+
+
+def _cohort_flags(calls: pd.DataFrame) -> dict[int, Flag]:
+    """The struggling flag of every trainee from their unaided calls in order."""
+    if calls.empty:
+        return {}
+    correct = calls["correct"].to_numpy(dtype=int)
+    bounds = np.flatnonzero(np.diff(calls["user_id"].to_numpy())) + 1
+    return {int(user_id): _flag(part) for user_id, part in
+            zip(calls["user_id"].to_numpy()[np.r_[0, bounds]], np.split(correct, bounds))}
 
 
 def cohort_table(store: Store, viewer: User) -> pd.DataFrame:
     """One row per trainee: cases read, last active, unaided and aided metrics with 95% CIs,
-    the change from unaided to aided accuracy on the same cases, and the struggling flag."""
+    the change from unaided to aided accuracy on the same cases, and the struggling flag.
+
+    Counted in DuckDB (reads per trainee, mode, truth and BI-RADS; the unaided/aided pairs),
+    so the cost grows with the trainees, not their reads; only the CUSUM behind the flag
+    walks each trainee's unaided calls, in one query."""
     people = trainees(store, viewer)
+    positive = list(_POSITIVE)
     with store.read() as cur:
-        every = _with_scores(cur.execute(_READS + " ORDER BY r.read_id").df())
-    groups = dict(tuple(every.groupby(["user_id", "mode"]))) if len(every) else {}
+        counts = cur.execute(_LEVEL_COUNTS).df()
+        activity = cur.execute(_ACTIVITY).df()
+        changes = cur.execute(_CHANGES, [positive]).df().set_index("user_id")
+        calls = cur.execute(_UNAIDED_CALLS, [positive]).df()
+    phases_of = {(row.user_id, row.mode): row for row in
+                 _cohort_phases(counts, activity).itertuples(index=False)}
+    flags = _cohort_flags(calls)
     rows = []
     for person in people:
-        unaided = groups.get((person.user_id, "unaided"), every.iloc[:0])
-        aided = groups.get((person.user_id, "aided"), every.iloc[:0])
-        change, helpful, harmful = _paired_change(unaided, aided)
-        flag = _flag(unaided["correct"].to_numpy(dtype=int))
-        active = [part["created_at"].max() for part in (unaided, aided) if len(part)]
-        rows.append({"user_id": person.user_id, "trainee": person.display_name,
-                     "cases_read": len(unaided), "last_active": max(active, default=None),
-                     **_estimate_columns("unaided", _phase(unaided) if len(unaided) else None),
-                     **_estimate_columns("aided", _phase(aided) if len(aided) else None),
-                     "accuracy_change": change, "helpful_changes": helpful,
-                     "harmful_changes": harmful, "struggling": flag.struggling,
-                     "flag_reason": flag.reason})
+        row: dict[str, object] = {"user_id": person.user_id, "trainee": person.display_name}
+        unaided, aided = (phases_of.get((person.user_id, mode)) for mode in MODES)
+        row["cases_read"] = int(unaided.n) if unaided is not None else 0
+        active = [phase.last_active for phase in (unaided, aided) if phase is not None]
+        row["last_active"] = max(active, default=None)
+        for mode, phase in zip(MODES, (unaided, aided)):
+            for column in _METRIC_COLUMNS:
+                row[f"{mode}_{column}"] = (getattr(phase, column) if phase is not None
+                                           else "-" if column.endswith("_text") else np.nan)
+        pairs = changes.loc[person.user_id] if person.user_id in changes.index else None
+        row["accuracy_change"] = (float(pairs["gained"]) / pairs["pairs"] if pairs is not None
+                                  else np.nan)
+        row["helpful_changes"] = int(pairs["helpful"]) if pairs is not None else 0
+        row["harmful_changes"] = int(pairs["harmful"]) if pairs is not None else 0
+        flag = flags.get(person.user_id, _flag(np.zeros(0, dtype=int)))
+        row["struggling"], row["flag_reason"] = flag.struggling, flag.reason
+        rows.append(row)
     return pd.DataFrame(rows)
+
+
+_METRIC_COLUMNS = (*(f"{name}{end}" for name in ("accuracy", "sensitivity", "specificity",
+                                                  "birads_auc") for end in ("", "_lo", "_hi")),
+                   "birads_auc_text")
 
 
 def compare(store: Store, viewer: User, user_ids: list[int], metric: str = "accuracy",

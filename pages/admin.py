@@ -18,6 +18,7 @@ from core.errors import UserError
 from core.jobs import JobFn, JobStatus, recent_jobs
 from core.models.framing import FRAMING_CHOICES
 from core.model_overview import heatmap_coverage, trained_models
+from core.plain_text import plain
 from core.splits import make_split
 from pages import ui
 
@@ -33,7 +34,7 @@ SCORE = st.column_config.NumberColumn(format="%.3f")
 
 
 def show_one_time_password(username: str, password: str) -> None:
-    st.success(f"One-time password for **{username}**, shown only now: hand it over in "
+    st.success(f"One-time password for **{plain(username)}**, shown only now: hand it over in "
                "person. They must choose their own password at their first login.")
     st.code(password, language=None)
 
@@ -51,7 +52,7 @@ def add_user_form() -> None:
             created = auth.create_user(store, username, password, role, display_name,
                                        must_change_password=True)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             show_one_time_password(created.username, password)
 
@@ -69,7 +70,7 @@ def manage_user(accounts: list[auth.Account]) -> None:
             try:
                 auth.set_role(store, account.user_id, role)
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
             else:
                 ui.flash(f"{account.username} is now a {role}.")
                 st.rerun()
@@ -85,7 +86,7 @@ def manage_user(accounts: list[auth.Account]) -> None:
             try:
                 auth.set_active(store, account.user_id, not account.active)
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
             else:
                 ui.flash(f"{account.username} {label.lower()}d.")
                 st.rerun()
@@ -108,7 +109,7 @@ def start_job(kind: str, params: dict, make_job: Callable[[], JobFn]) -> None:
     try:
         runner.start(kind, params, make_job())
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
     else:
         st.rerun()
 
@@ -144,7 +145,7 @@ def job_panel(kind: str, show_result) -> bool:
     elif job.status == "cancelled":
         st.warning(f"The last {kind} job was cancelled.")
     else:
-        st.error(f"The last {kind} job {job.message}")
+        st.error(f"The last {kind} job {plain(job.message)}")
     return False
 
 
@@ -174,7 +175,7 @@ def upload_form() -> None:
         except UserError as error:
             if path is not None:
                 admin_jobs.discard_upload(path)
-            st.error(str(error))
+            st.error(plain(error))
         else:
             st.rerun()
 
@@ -216,10 +217,10 @@ def split_form(names: list[str]) -> None:
             st.session_state["admin_split"] = make_split(
                 store, dataset, test_size, int(seed), int(folds), include_normal)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
     summary = st.session_state["admin_split"]
     if summary is not None and summary.dataset == dataset:
-        st.success(f"Split of {dataset} (seed {summary.seed}): {summary.groups} groups, "
+        st.success(f"Split of {plain(dataset)} (seed {summary.seed}): {summary.groups} groups, "
                    f"{summary.duplicate_groups} with more than one case (patients or "
                    "near-duplicate images, kept on one side).")
         st.dataframe(split_counts(summary), hide_index=True, key="split_counts")
@@ -429,7 +430,7 @@ def jobs_tab() -> None:
             try:
                 started = start_demo_training(store, runner)
             except UserError as error:
-                st.error(str(error))
+                st.error(plain(error))
             else:
                 ui.flash("Training started." if started else "Every demo model is trained.")
                 st.rerun()

@@ -16,6 +16,7 @@ from core.errors import UserError
 from core.images import jpeg_bytes, load_grey, stored_png, zoom
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import Box, zoom_box
+from core.plain_text import plain
 from core.store import Store
 from pages import ui
 
@@ -72,7 +73,7 @@ def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam
     try:
         return case_heatmap(store, model_id, case_id, method, ui.cached_model)
     except UserError as error:
-        st.warning(f"The heatmap cannot be shown: {error}")
+        st.warning(f"The heatmap cannot be shown: {plain(error)}")
         return None
 
 

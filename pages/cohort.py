@@ -10,6 +10,7 @@ from core import charts, progress, shown_model
 from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
 from core.errors import UserError
+from core.plain_text import plain
 from pages import ui
 
 user = ui.require_role(*STAFF_ROLES)
@@ -69,7 +70,7 @@ def cohort_section(table) -> None:
     names = dict(zip(table["user_id"], table["trainee"]))
     chosen = st.selectbox("Open a trainee's curves", list(names), format_func=names.get,
                           key="cohort_open")
-    st.page_link("pages/progress.py", label=f"Curves of {names[chosen]}",
+    st.page_link("pages/progress.py", label=f"Curves of {plain(names[chosen])}",
                  icon=":material/monitoring:", query_params={"user": str(chosen)})
 
 
@@ -97,7 +98,7 @@ def quiz_model_section() -> None:
     labels |= {model_id: f"{model_id} ({arch}, cv AUC {auc:.3f})" if auc is not None
                else f"{model_id} ({arch})" for model_id, arch, auc in models}
     current = shown_model.quiz_model(store)
-    st.write(f"Now: **{current.model_id or 'none'}** ({current.reason}).")
+    st.write(f"Now: **{plain(current.model_id or 'none')}** ({plain(current.reason)}).")
     with st.form("cohort_quiz_model"):
         options = list(labels)
         saved = shown_model.saved_quiz_model(store)
@@ -108,7 +109,7 @@ def quiz_model_section() -> None:
         try:
             shown_model.set_quiz_model(store, user, chosen)
         except UserError as error:
-            st.error(str(error))
+            st.error(plain(error))
         else:
             ui.flash("The quiz model is saved.")
             st.rerun()

@@ -8,6 +8,7 @@ from core import comparison, figure_export, model_charts
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
+from core.plain_text import plain
 from core.stats.roc import MIN_PER_CLASS
 from pages import ui
 
@@ -77,7 +78,6 @@ def not_trained(archs: list[str]) -> None:
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
     from core.heatmaps import METHOD_TITLES, method_title
-    from core.heatmaps.case_heatmap import case_heatmap  # torch only to compute a missing map
     from core.heatmaps.localisation import localisation_summary
 
     cases = comparison.gallery_cases(store, user, dataset)
@@ -107,15 +107,32 @@ def gallery(dataset: str, preds) -> None:
         st.caption(f"No stored {title} heatmap of this case yet for "
                    f"{', '.join(labels.get(m, m) for m in missing)}.")
         if staff and st.button("Compute them now", key="models_compute"):
-            with st.spinner("Computing heatmaps..."):
-                for model_id in missing:
-                    case_heatmap(store, model_id, case_id, method, ui.cached_model)
-            st.rerun()
+            refused = compute_heatmaps(missing, case_id, method, labels)
+            if not refused:
+                st.rerun()
+            for reason in refused:
+                st.error(reason)
     summaries = [localisation_summary(store, model_id, method, "test")
                  for model_id in model_ids]
     show_table(comparison.format_localisation(summaries, preds),
                f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",
                f"localisation_{method}", pd.DataFrame(summaries))
+
+
+def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
+                     labels: dict[str, str]) -> list[str]:
+    """Compute and store the maps of the case; returns, per model that could not (a refused
+    checkpoint, a missing file...), why, and goes on with the others."""
+    from core.heatmaps.case_heatmap import case_heatmap  # torch only to compute a missing map
+
+    refused = []
+    with st.spinner("Computing heatmaps..."):
+        for model_id in model_ids:
+            try:
+                case_heatmap(store, model_id, case_id, method, ui.cached_model)
+            except UserError as error:
+                refused.append(f"{plain(labels.get(model_id, model_id))}: {plain(error)}")
+    return refused
 
 
 # ---- page ---------------------------------------------------------------------------------
@@ -148,7 +165,7 @@ with settings:
                                     help="The newest model of each architecture by default.")
     bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
     if not presentation:
-        st.caption(f"Test split of **{dataset}** only, biopsy-proven cases; each model at its "
+        st.caption(f"Test split of **{plain(dataset)}** only, biopsy-proven cases; each model at its "
                    "stored threshold (chosen without test rows).")
         if not export_ok:
             st.caption(figure_export.NO_BROWSER)
@@ -165,7 +182,7 @@ try:
                              comparison.predictions_version(store, dataset), tuple(model_ids),
                              int(bins))
 except UserError as error:
-    st.error(str(error))
+    st.error(plain(error))
     st.stop()
 
 if section == "ROC curves":

@@ -9,6 +9,7 @@ import streamlit as st
 
 from core import charts, progress
 from core.errors import UserError
+from core.plain_text import plain
 from pages import ui
 
 user = ui.require_role("trainee", "supervisor", "admin")
@@ -94,7 +95,7 @@ if user.role == "trainee" and requested_user() is not None:
     try:
         progress.check_access(user, requested_user())
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         st.stop()
 target = choose_trainee()
 reads = progress.trainee_reads(store, user, target) if target is not None else None
@@ -105,5 +106,5 @@ elif reads is not None:
     headline(progress.phases(reads), level)
     flag = progress.struggling(reads)
     if flag.struggling:
-        st.warning(f"Needs attention: {flag.reason}.")
+        st.warning(f"Needs attention: {plain(flag.reason)}.")
     curve_tabs(reads, level)

@@ -12,6 +12,7 @@ from core.stats.roc import MIN_PER_CLASS, auc_text
 from core.images import load_grey, outline, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
+from core.plain_text import plain
 from core.quiz import flow, scoring, selection
 from pages import case_widgets, ui
 from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
@@ -26,8 +27,8 @@ session_state.setdefault("quiz_session", None)
 def act(action, *args, **kwargs) -> None:
     """Run a quiz action on the open session; a refusal is shown at the top of the step the
     store says."""
-    case_widgets.act("quiz_error", action, store, session_state["quiz_session"], user.user_id,
-                     *args, **kwargs)
+    case_widgets.act("quiz_error", action, store, session_state.get("quiz_session"),
+                     user.user_id, *args, **kwargs)
 
 
 def seconds_on(step: str, view) -> float:
@@ -79,10 +80,18 @@ def end_button(view) -> None:
               on_click=act, args=(flow.end_session,))
 
 
+def answer(step: str, view) -> dict[str, object]:
+    """What the step's answer fields hold now; a field whose state an interrupted rerun
+    dropped reads as unanswered (the store then refuses the answer with its reason and the
+    step is drawn again from the store), never as a KeyError."""
+    return {name: session_state.get(field(step, view, name))
+            for name in ("birads", "probability", *DESCRIPTORS)}
+
+
 def submit_unaided(view: flow.PresentView) -> None:
-    descriptors = {key: session_state[field("present", view, key)] for key in DESCRIPTORS}
-    act(flow.submit_unaided, view.case_id, session_state[field("present", view, "birads")],
-        session_state[field("present", view, "probability")], descriptors,
+    given = answer("present", view)
+    descriptors = {key: given[key] for key in DESCRIPTORS}
+    act(flow.submit_unaided, view.case_id, given["birads"], given["probability"], descriptors,
         seconds=seconds_on("present", view))
 
 
@@ -100,8 +109,9 @@ def present_step(view: flow.PresentView) -> None:
 
 
 def submit_aided(view: flow.AIView) -> None:
-    act(flow.submit_aided, view.case_id, session_state[field("ai", view, "birads")],
-        session_state[field("ai", view, "probability")], seconds=seconds_on("ai", view))
+    given = answer("ai", view)
+    act(flow.submit_aided, view.case_id, given["birads"], given["probability"],
+        seconds=seconds_on("ai", view))
 
 
 def ai_step(view: flow.AIView) -> None:
@@ -140,7 +150,7 @@ def descriptor_table(view: flow.TruthView) -> str | None:
     for key in keys:
         reference, mine = view.descriptors.get(key, "-"), yours.get(key, "-")
         agreed = " ✓" if key in yours and mine == reference else ""
-        lines.append(f"| {key.replace('_', ' ')} | {reference} | {mine}{agreed} |")
+        lines.append(f"| {key.replace('_', ' ')} | {plain(reference)} | {plain(mine)}{agreed} |")
     return "\n".join(lines)
 
 
@@ -170,7 +180,7 @@ def truth_step(view: flow.TruthView) -> None:
     with text_column:
         colour = "red" if view.label == "malignant" else "green"
         st.markdown(f"### :{colour}[{view.label.capitalize()}]")
-        st.markdown("\n".join(f"- {line}" for line in view.verdicts))
+        st.markdown("\n".join(f"- {plain(line)}" for line in view.verdicts))
         if view.birads_ref:
             st.write(f"Reference BI-RADS: **{view.birads_ref}**")
         table = descriptor_table(view)
@@ -181,7 +191,7 @@ def truth_step(view: flow.TruthView) -> None:
         zoom = bool(view.mask_path) and st.toggle("Zoom to the nodule",
                                                   key=field("truth", view, "zoom"))
         if view.ai is None:
-            st.info(f"AI: {view.no_ai_reason}. No read after the AI was stored for this case.")
+            st.info(f"AI: {plain(view.no_ai_reason)}. No read after the AI was stored for this case.")
             training_progress()
         last = view.position == view.total
         st.button("See the summary" if last else "Next case", type="primary",
@@ -235,7 +245,7 @@ def summary_step(view: flow.SummaryView) -> None:
                      f"**{summary.harmful} harmful**.")
         if summary.no_ai:
             st.info(f"The AI was not shown for {summary.no_ai} case(s) "
-                    f"({'; '.join(summary.no_ai_reasons)}): no read after the AI was stored "
+                    f"({plain('; '.join(summary.no_ai_reasons))}): no read after the AI was stored "
                     "for them.")
         if summary.median_seconds_per_case is not None:
             st.caption(f"Median time per case: {summary.median_seconds_per_case:.0f} s.")
@@ -246,7 +256,7 @@ def summary_step(view: flow.SummaryView) -> None:
 # ---- the page ------------------------------------------------------------------------------
 
 if message := session_state.pop("quiz_error", None):
-    st.error(message)
+    st.error(plain(message))
 if session_state["quiz_session"] is None:
     session_state["quiz_session"] = flow.unfinished_session(store, user.user_id)
 if session_state["quiz_session"] is None:

@@ -11,6 +11,7 @@ import streamlit as st
 
 from core.errors import UserError
 from core.lexicon import DESCRIPTORS
+from core.plain_text import plain
 from core.studies import protocol
 from core.studies.report import own_result
 from core.studies.tables import fmt_ci, fmt_pct
@@ -39,9 +40,11 @@ def seconds_on(view) -> float:
 
 
 def submit(view) -> None:
-    descriptors = {key: state[field(view, key)] for key in DESCRIPTORS}
+    """A field whose state an interrupted rerun dropped reads as unanswered (refused with its
+    reason, the case drawn again from the store), never as a KeyError."""
+    descriptors = {key: state.get(field(view, key)) for key in DESCRIPTORS}
     act(protocol.submit_study_read, view.session_id, user.user_id, view.case_id,
-        state[field(view, "birads")], state[field(view, "probability")], descriptors,
+        state.get(field(view, "birads")), state.get(field(view, "probability")), descriptors,
         seconds=seconds_on(view))
 
 
@@ -72,7 +75,7 @@ def own_results(phase: protocol.PhaseView) -> None:
     st.success("You have read every case in both phases. Thank you!")
     result = own_result(store, phase.study_id, user)
     if result.note:
-        st.info(f"Your results: {result.note}.")
+        st.info(f"Your results: {plain(result.note)}.")
         return
     rows = []
     for name, summary in (("Unaided", result.unaided), ("With the AI", result.aided)):
@@ -107,7 +110,7 @@ INTRO = {
 
 
 def phase_page(phase: protocol.PhaseView) -> None:
-    st.header(phase.name)
+    st.header(plain(phase.name))
     if phase.phase == "washout":
         st.info(f"Unaided reading done. Washout until {phase.washout_until:%Y-%m-%d %H:%M} UTC: "
                 "the aided session opens then.")
@@ -126,7 +129,7 @@ def phase_page(phase: protocol.PhaseView) -> None:
     try:
         view = protocol.next_study_case(store, phase.session_id, user.user_id)
     except UserError as error:
-        st.error(str(error))
+        st.error(plain(error))
         return
     if isinstance(view, protocol.PhaseDoneView):
         st.info("Every case of this phase is read.")
@@ -136,7 +139,7 @@ def phase_page(phase: protocol.PhaseView) -> None:
 
 st.title("Study reading")
 if message := state.pop("reading_error", None):
-    st.error(message)
+    st.error(plain(message))
 mine = {phase.study_id: phase for phase in protocol.my_studies(store, user.user_id)}
 if not mine:
     st.info("You are not a reader in any study yet; your supervisor sets studies up.")

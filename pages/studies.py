@@ -12,6 +12,7 @@ from core import shown_model
 from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
 from core.errors import UserError
+from core.plain_text import plain
 from core.studies import definitions, protocol
 from core.studies.figures import roc_figure
 from core.studies.printable import report_html
@@ -105,9 +106,9 @@ def show_report(study: definitions.Study) -> None:
     downloads(report, study)
     for result in report.results:
         if result.note:
-            st.info(f"{result.reader}: {result.note}.")
+            st.info(f"{plain(result.reader)}: {plain(result.note)}.")
     for table in display_tables(report):
-        st.markdown(f"#### {table.title}")
+        st.markdown(f"#### {plain(table.title)}")
         if table.frame.empty:
             st.caption(table.caption)
             continue
@@ -118,9 +119,9 @@ def show_report(study: definitions.Study) -> None:
 
 
 def study_page(study: definitions.Study) -> None:
-    st.header(study.name)
+    st.header(plain(study.name))
     st.caption(f"{len(study.case_ids)} cases · washout {study.washout_days:g} days · model "
-               f"{study.model_id} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
+               f"{plain(study.model_id)} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
     progress = protocol.reader_progress(store, study.study_id, user)
     st.dataframe(progress.drop(columns="user_id"), hide_index=True, key="study_progress",
                  column_config={
@@ -145,7 +146,7 @@ def studies_list() -> None:
 
 st.title("Reader studies")
 if message := state.pop("studies_error", None):
-    st.error(message)
+    st.error(plain(message))
 st.radio("View", VIEWS, horizontal=True, key="studies_view", label_visibility="collapsed")
 if state["studies_view"] == VIEWS[0]:
     studies_list()

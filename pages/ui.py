@@ -1,5 +1,5 @@
-"""Streamlit-only helpers shared by the pages: the cached store, job runner and models, the
-logged-in user and role checks, the background-job panel.
+"""Streamlit-only helpers shared by the pages: the process's store and job runner, the cached
+models, the logged-in user and role checks, the background-job panel.
 
 Everything else lives in ``core``; this module only adapts it to Streamlit. The server process
 is the store's only writer: every page reaches the store through :func:`get_store`.
@@ -14,10 +14,11 @@ import streamlit as st
 
 from core import auth
 from core.auth import User
-from core.cleanup import remove_stale_temporaries
 from core.demo import still_to_train, start_demo_training
 from core.errors import StoreLocked
 from core.jobs import JobRunner, JobStatus
+from core.plain_text import plain
+from core.server_objects import server_objects
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -26,30 +27,25 @@ AUTOTRAIN_ENV = "SONOCASE_AUTOTRAIN"
 JOB_TITLES = {"train": "Training models", "heatmaps": "Computing heatmaps",
               "import": "Importing cases", "backup": "Writing a backup"}
 _FLASH = "_flash"
+_STAMP = "_password_stamp"
 _JOBS_SEEN = "_jobs_seen_running"
 
 
-@st.cache_resource
 def get_store() -> Store:
-    """The server's one store connection (this process is the single writer). Opening it
-    removes the temporaries killed processes left in the data folder."""
-    store = Store()
-    removed = remove_stale_temporaries(store)
-    if removed:
-        log.info("removed %d stale temporary file(s) or folder(s)", len(removed))
-    return store
+    """The server's one store connection (this process is the single writer), held for the
+    whole process (``core.server_objects``), never in a cache a browser can clear."""
+    return server_objects().store
 
 
-@st.cache_resource
 def get_runner() -> JobRunner:
     """The process's one job runner; creating it marks jobs left running by a killed process
     failed (app.py creates it first thing)."""
-    return JobRunner(get_store())
+    return server_objects().runner
 
 
 def start() -> None:
     """First thing of every run: the store and the job runner, or, when another process holds
-    the store, its message and the run stopped. Nothing is cached then, so a rerun after the
+    the store, its message and the run stopped. Nothing is kept then, so a rerun after the
     other process let go opens the store."""
     try:
         get_runner()
@@ -58,17 +54,20 @@ def start() -> None:
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
 def start_autotrain() -> threading.Thread | None:
     """Once per server process, called after the first page is out: unless
     ``SONOCASE_AUTOTRAIN=0``, start quick training of the demo models still missing. The
     check imports torch, so it runs in a thread of its own."""
-    if os.environ.get(AUTOTRAIN_ENV, "1").strip() == "0":
-        return None
-    starter = threading.Thread(target=_start_demo_training, args=(get_store(), get_runner()),
-                               daemon=True, name="demo-training-starter")
-    starter.start()
-    return starter
+    def starter() -> threading.Thread | None:
+        if os.environ.get(AUTOTRAIN_ENV, "1").strip() == "0":
+            return None
+        thread = threading.Thread(target=_start_demo_training,
+                                  args=(get_store(), get_runner()), daemon=True,
+                                  name="demo-training-starter")
+        thread.start()
+        return thread
+
+    return server_objects().once("autotrain", starter)
 
 
 def _start_demo_training(store: Store, runner: JobRunner) -> None:
@@ -85,13 +84,15 @@ def init_session() -> None:
 
 def current_user() -> User | None:
     """The logged-in user, re-read from the store so that a role change or a deactivation
-    takes effect on the next rerun; a deactivated user is logged out."""
+    takes effect on the next rerun; a deactivated user is logged out, and so is a session
+    started before the user's password was changed or reset."""
     user = st.session_state.get("user")
     if user is None:
         return None
     fresh = auth.get_user(get_store(), user.user_id)
-    if fresh is None:
-        st.session_state.clear()
+    stamp = auth.password_stamp(get_store(), user.user_id)
+    if fresh is None or st.session_state.setdefault(_STAMP, stamp) != stamp:
+        st.session_state.clear()  # deactivated, or the password changed in another session
         return None
     if fresh != user:
         st.session_state["user"] = fresh
@@ -115,6 +116,24 @@ def login(user: User) -> None:
     """Start a fresh session for ``user`` (nothing of a previous session is kept)."""
     st.session_state.clear()
     st.session_state["user"] = user
+    keep_session(user)
+
+
+def keep_session(user: User) -> None:
+    """This session goes on with the user's password as it is now (after logging in, or
+    after changing it here: the user's other sessions end)."""
+    st.session_state[_STAMP] = auth.password_stamp(get_store(), user.user_id)
+
+
+def client() -> str | None:
+    """The browser's address as :func:`core.auth.client_name` records it, for the per-client
+    login limit: the connection's address, or (for a connection from this machine, such as
+    a reverse proxy's) the first address the proxy forwarded; "local" when neither is known."""
+    address = st.context.ip_address
+    if address is None:
+        forwarded = st.context.headers.get("X-Forwarded-For", "")
+        address = forwarded.split(",")[0].strip() or "local"
+    return auth.client_name(get_store(), address)
 
 
 def logout() -> None:
@@ -130,7 +149,7 @@ def flash(message: str) -> None:
 def show_flash() -> None:
     message = st.session_state.pop(_FLASH, None)
     if message:
-        st.success(message)
+        st.success(plain(message))
 
 
 @st.cache_resource(max_entries=6, show_spinner="Loading the model...")

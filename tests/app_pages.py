@@ -7,12 +7,15 @@ from pathlib import Path
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from core.server_objects import release_all
+
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 
 
 def clear_caches() -> None:
-    """Forget the cached store, runner and figures of an earlier test."""
+    """Close the store and forget the runner and cached figures of an earlier test."""
+    release_all()
     st.cache_resource.clear()
     st.cache_data.clear()
 
@@ -52,3 +55,13 @@ def click(at: AppTest, label: str) -> AppTest:
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at
+
+
+def change_password(at: AppTest, current: str, new: str) -> AppTest:
+    """Fill the Account page's password form (the new one twice), submit and rerun."""
+    fields = {widget.label: widget for widget in at.text_input}
+    fields["Current password"].input(current)
+    fields["New password"].input(new)
+    fields["Repeat the new password"].input(new)
+    next(button for button in at.button if button.label == "Change the password").click()
+    return at.run()

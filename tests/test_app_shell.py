@@ -2,6 +2,8 @@
 checks, logout, forced password change, the admin page."""
 from __future__ import annotations
 
+import re
+
 import threading
 from pathlib import Path
 
@@ -10,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import auth
 from core.store import Store
+from tests.app_pages import change_password
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -54,22 +57,35 @@ def titles(at: AppTest) -> list[str]:
     return [title.value for title in at.title]
 
 
-def test_empty_store_offers_the_first_admin(db):
+def fill(at: AppTest, **values: str) -> AppTest:
+    """Type into the text inputs named by their labels, click the first button, rerun."""
+    inputs = {widget.label: widget for widget in at.text_input}
+    for label, value in values.items():
+        inputs[label].input(value)
+    at.button[0].click()
+    return at.run()
+
+
+TOKEN = "Setup token (from the server's terminal)"
+
+
+def test_empty_store_offers_the_first_admin_only_with_the_terminals_token(db, capfd):
     at = app().run()
     assert titles(at) == ["Welcome to SonoCase"]
-    inputs = {widget.label: widget for widget in at.text_input}
-    inputs["User name"].input("root")
-    inputs["Password"].input(PASSWORD)
-    inputs["Repeat the password"].input(PASSWORD + "!")
-    at.button[0].click()
-    at.run()
+    token = re.search(r"one-time setup token: (\S+)", capfd.readouterr().err).group(1)
+    first = {"User name": "root", "Password": PASSWORD, "Repeat the password": PASSWORD}
+    for typed in ("", "guess", token[:-1]):  # whoever opens the page first: refused
+        fill(at, **{TOKEN: typed}, **first)
+        assert "not the setup token" in at.error[0].value
+        assert at.session_state["user"] is None
+    with Store(db) as store:
+        assert not auth.has_users(store)
+    fill(at, **{TOKEN: token, "Repeat the password": PASSWORD + "!"})
     assert "differ" in at.error[0].value
-    inputs = {widget.label: widget for widget in at.text_input}
-    inputs["Repeat the password"].input(PASSWORD)
-    at.button[0].click()
-    at.run()
+    fill(at, **{"Repeat the password": PASSWORD})
     assert at.session_state["user"].role == "admin"
     assert "Administration" in titles(at)
+    assert token not in capfd.readouterr().err  # printed once, at the first visit
     with Store(db) as store:
         assert [a.username for a in auth.list_users(store)] == ["root"]
 
@@ -138,13 +154,8 @@ def test_one_time_password_forces_a_new_password(db):
     assert "one-time password" in at.warning[0].value
     with pytest.raises(ValueError):
         at.switch_page("pages/progress.py")  # nothing but the account page until changed
-    fields = {widget.label: widget for widget in at.text_input}
-    fields["Current password"].input(PASSWORD)
-    fields["New password"].input("my very own")
-    fields["Repeat the new password"].input("my very own")
-    next(b for b in at.button if b.label == "Change the password").click()
-    at.run()
-    assert at.success[0].value == "Password changed."
+    change_password(at, PASSWORD, "my very own")
+    assert at.success[0].value.startswith("Password changed")
     with Store(db) as store:
         assert not auth.must_change_password(store, user.user_id)
         assert auth.authenticate(store, "alice", "my very own") == user

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 from core.cleanup import remove_stale_temporaries
 from core.cli import main
 from core.store import Store
+from tests.app_pages import clear_caches
 
 ROOT = Path(__file__).resolve().parent.parent
 HOUR = 3600
@@ -89,10 +90,10 @@ def test_the_app_removes_them_when_it_starts(tmp_path, monkeypatch):
     stale, _ = stale_and_kept(data)
     monkeypatch.setenv("SONOCASE_DB", str(data / "results.duckdb"))
     monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-    st.cache_resource.clear()
+    clear_caches()
     try:
         at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
         assert not at.exception
     finally:
-        st.cache_resource.clear()
+        clear_caches()
     assert not [name for name in stale if (data / name).exists()]

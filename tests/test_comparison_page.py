@@ -166,3 +166,41 @@ def test_a_trainee_with_no_finished_case_gets_an_empty_gallery(filled, app_db):
     at = show_section(page_as(User(newcomer, "eve", "Eve", "trainee")).run(), "Heatmap gallery")
     assert not at.exception
     assert "No case is open to you" in at.info[0].value
+
+
+class _Payload:
+    """Pickled, it would create a folder when loaded."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.mkdir, (self.marker,))
+
+
+def test_compute_them_now_shows_why_a_refused_checkpoint_gives_no_map(filled, app_db,
+                                                                       tmp_path):
+    import torch
+
+    from core.models.checkpoints import FORMAT
+
+    marker = tmp_path / "payload-ran"
+    model_id = filled["models"]["resnet50"]
+    evil = app_db.parent / "models" / model_id / "evil.pt"
+    evil.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": FORMAT, "arch": "resnet50", "image_size": 32, "state_dict": {},
+                "class_names": ["benign", "malignant"], "config": {},
+                "extra": _Payload(str(marker))}, evil)
+    with Store(app_db) as store, store.transaction() as cur:
+        cur.execute("UPDATE models SET checkpoint_path = ?, checkpoint_sha256 = ?"
+                    " WHERE model_id = ?", [f"models/{model_id}/evil.pt",
+                                            hashlib.sha256(evil.read_bytes()).hexdigest(),
+                                            model_id])
+    at = show_section(page_as(users(filled)["admin"]).run(), "Heatmap gallery")
+    at.button(key="models_compute").click()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("pickled code" in error.value for error in at.error), [e.value for e in at.error]
+    assert not marker.exists()

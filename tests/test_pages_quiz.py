@@ -349,3 +349,38 @@ def test_the_chosen_practice_set_and_length_make_the_session(library):
                                             " WHERE session_id = ?", [session]).fetchone()[0])
     assert len(chosen) == 2 and {labels[c] for c in chosen} == {"malignant"}
     assert [s.value for s in at.subheader] == ["Case 1 of 2"]
+
+
+def drop_widget(at: AppTest, key: str) -> None:
+    """What an interrupted rerun under load can leave: the widget neither in the browser's
+    next message nor in the session state (Streamlit dropped it as not drawn)."""
+    def prune(node) -> None:
+        children = getattr(node, "children", {})
+        for index, child in list(children.items()):
+            if getattr(child, "key", None) == key:
+                del children[index]
+            else:
+                prune(child)
+
+    prune(at._tree)
+    del at.session_state[key]
+
+
+@pytest.mark.parametrize("lost", ["shape", "birads"])
+def test_a_submit_whose_widget_state_was_dropped_draws_the_step_again(library, lost):
+    path, users = library
+    at = start(app_as(users["anna"]))
+    view = current_view(path, users["anna"])
+    at.radio(key=f"quiz_present_{view.session_id}_{view.case_id}_birads").set_value("4A")
+    drop_widget(at, f"quiz_present_{view.session_id}_{view.case_id}_{lost}")
+    next(button for button in at.button if button.label == "Submit my read").click()
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    if lost == "birads":  # refused with its reason, the case drawn again from the store
+        assert "choose a BI-RADS category" in [e.value for e in at.error]
+        assert reads(path, users["anna"].user_id) == []
+        assert [b.label for b in at.button if b.label == "Submit my read"]
+    else:  # an optional descriptor lost: the read is stored without it
+        assert [(mode, birads) for _, mode, birads, _, _ in reads(
+            path, users["anna"].user_id)] == [("unaided", "4A")]
+        assert [b.label for b in at.button if b.label.startswith("Store my read")]

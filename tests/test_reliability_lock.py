@@ -17,6 +17,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from websockets.sync.client import connect
 
 from core.store import Store
+from tests.app_pages import clear_caches
 from tests.quiz_helpers import make_user
 from tests.streamlit_server import ROOT, streamlit_app
 
@@ -94,7 +95,7 @@ def test_the_app_as_second_writer_shows_the_clear_message(tmp_path, monkeypatch)
         assert holder.stdout.readline().strip() == "held"
         monkeypatch.setenv("SONOCASE_DB", str(db))
         monkeypatch.setenv("SONOCASE_AUTOTRAIN", "0")
-        st.cache_resource.clear()
+        clear_caches()
         at = AppTest.from_file(ROOT / "app.py", default_timeout=60).run()
         assert not at.exception, [e.message for e in at.exception]
         assert any("is in use by process" in error.value for error in at.error)
@@ -106,4 +107,4 @@ def test_the_app_as_second_writer_shows_the_clear_message(tmp_path, monkeypatch)
     finally:
         holder.kill()
         holder.wait()
-        st.cache_resource.clear()
+        clear_caches()

@@ -9,28 +9,64 @@ import pandas as pd
 
 from core.errors import UserError
 from core.stats import inputs
-from core.stats.metrics import wilson_ci
-from core.stats.roc import MIN_PER_CLASS, placements, with_logit_ci
+from core.stats.metrics import wilson_arrays
+from core.stats.roc import MIN_PER_CLASS, auc_from_counts, logit_cis, placements, with_logit_ci
 
 
-def _window_row(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None,
-                level: float) -> dict[str, Any]:
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    row: dict[str, Any] = {"n": len(y), "n_pos": n_pos, "n_neg": n_neg}
-    for name, k, n in (("accuracy", int((y == pred).sum()), len(y)),
-                       ("sensitivity", int(((y == 1) & (pred == 1)).sum()), n_pos),
-                       ("specificity", int(((y == 0) & (pred == 0)).sum()), n_neg)):
-        row[name] = k / n if n else np.nan
-        row[f"{name}_lo"], row[f"{name}_hi"] = wilson_ci(k, n, level)
-    if score is not None:
-        row["auc"] = row["auc_lo"] = row["auc_hi"] = np.nan
-        if min(n_pos, n_neg) >= MIN_PER_CLASS:  # the placements directly: checked once
-            v10, v01 = placements(y, score[None, :])
+MAX_COUNTED_LEVELS = 64  # scores with at most this many values: AUCs from counts per level
+
+
+def _window_sums(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (along the last axis) over each window ``[start, end)``."""
+    total = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, -1)], -1)
+    return total[..., ends] - total[..., starts]
+
+
+def _window_aucs(y: np.ndarray, score: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                 level: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The AUC and its logit DeLong CI of each window (NaN below ``MIN_PER_CLASS`` cases of a
+    class): from counts per score level (cumulative sums, all windows at once) for an ordinal
+    score such as BI-RADS; window by window from the placements otherwise."""
+    levels, index = np.unique(score, return_inverse=True)
+    if len(levels) <= MAX_COUNTED_LEVELS:
+        at_level = index[None, :] == np.arange(len(levels))[:, None]
+        pos = _window_sums(at_level & (y == 1), starts, ends).T
+        neg = _window_sums(at_level & (y == 0), starts, ends).T
+        auc, var = auc_from_counts(pos, neg)
+        enough = np.minimum(pos.sum(-1), neg.sum(-1)) >= MIN_PER_CLASS
+        return tuple(np.where(enough, values, np.nan) for values in
+                     (auc, *logit_cis(auc, var, pos.sum(-1), neg.sum(-1), level)))
+    auc, low, high = (np.full(len(starts), np.nan) for _ in range(3))
+    for row, (start, end) in enumerate(zip(starts, ends)):
+        truth, values = y[start:end], score[start:end]
+        n_pos, n_neg = int(truth.sum()), int(len(truth) - truth.sum())
+        if min(n_pos, n_neg) >= MIN_PER_CLASS:
+            v10, v01 = placements(truth, values[None, :])
             variance = float(v10.var(ddof=1) / n_pos + v01.var(ddof=1) / n_neg)
             result = with_logit_ci(float(v10.mean()), variance, n_pos, n_neg, level)
-            row["auc"], row["auc_lo"], row["auc_hi"] = result.auc, result.ci_low, result.ci_high
-    return row
+            auc[row], low[row], high[row] = result.auc, result.ci_low, result.ci_high
+    return auc, low, high
+
+
+def _windows(y: np.ndarray, pred: np.ndarray, score: np.ndarray | None, starts: np.ndarray,
+             ends: np.ndarray, level: float) -> dict[str, np.ndarray]:
+    """The metric columns of the windows ``[start, end)`` of the time-ordered attempts."""
+    n_pos = _window_sums(y, starts, ends)
+    n = (ends - starts).astype(float)
+    n_neg = n - n_pos
+    columns: dict[str, np.ndarray] = {"n": ends - starts, "n_pos": n_pos.astype(int),
+                                      "n_neg": n_neg.astype(int)}
+    for name, hits, of in (("accuracy", y == pred, n),
+                           ("sensitivity", (y == 1) & (pred == 1), n_pos),
+                           ("specificity", (y == 0) & (pred == 0), n_neg)):
+        k = _window_sums(hits, starts, ends)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            columns[name] = np.where(of > 0, k / of, np.nan)
+        columns[f"{name}_lo"], columns[f"{name}_hi"] = wilson_arrays(k, of, level)
+    if score is not None:
+        columns["auc"], columns["auc_lo"], columns["auc_hi"] = _window_aucs(
+            y, score, starts, ends, level)
+    return columns
 
 
 def rolling_metrics(df: pd.DataFrame, window: int = 20, by: str = "attempt",
@@ -59,22 +95,18 @@ def rolling_metrics(df: pd.DataFrame, window: int = 20, by: str = "attempt",
     y = inputs.binary(df["truth"])[order]
     pred = inputs.binary(df["pred"], "pred")[order]
     score = inputs.scores(df["score"])[order] if "score" in df.columns else None
-
-    def window_row(selected: slice | np.ndarray) -> dict[str, Any]:
-        return _window_row(y[selected], pred[selected],
-                           None if score is None else score[selected], level)
-
-    rows = []
+    # every window is a run of consecutive attempts: counted all at once by cumulative sums
     if by == "attempt":
-        for end in range(len(y)):
-            rows.append({"position": end + 1, "created_at": created[end],
-                         **window_row(slice(max(0, end - window + 1), end + 1))})
+        ends = np.arange(1, len(y) + 1)
+        starts = np.maximum(0, ends - window)
+        head = {"position": ends, "created_at": created}
     else:
         days = pd.DatetimeIndex(created).normalize()
-        for day in days.unique():
-            in_window = (days > day - pd.Timedelta(days=window)) & (days <= day)
-            rows.append({"date": day, **window_row(np.asarray(in_window))})
-    return pd.DataFrame(rows)
+        unique = days.unique()
+        ends = days.searchsorted(unique, side="right")
+        starts = days.searchsorted(unique - pd.Timedelta(days=window), side="right")
+        head = {"date": unique}
+    return pd.DataFrame({**head, **_windows(y, pred, score, starts, ends, level)})
 
 
 def cusum_limits(p0: float, p1: float, alpha: float = 0.05, beta: float = 0.05) -> dict[str, float]:
@@ -185,3 +217,19 @@ def cusum(failures: Any, p0: float, p1: float, alpha: float = 0.05,
                           "competent": np.maximum.accumulate(lc >= limits["h_lc"] - _ROUNDING)})
     frame.attrs["limits"] = limits
     return frame
+
+
+def last_signal(failures: Any, p0: float, p1: float, alpha: float = 0.05,
+                beta: float = 0.05) -> str:
+    """The ``signal`` :func:`cusum` gives last ("acceptable", "unacceptable", or "" when the
+    test has never signalled), without building its table: one tight pass, for a cohort."""
+    limits = cusum_limits(p0, p1, alpha, beta)
+    s, h0, h1 = limits["s"], limits["h0"], limits["h1"]
+    running, last = 0.0, ""
+    for failed in inputs.binary(failures, "failures").tolist():
+        running += failed - s
+        if running >= h1:
+            running, last = 0.0, "unacceptable"
+        elif running <= -h0:
+            running, last = 0.0, "acceptable"
+    return last

@@ -42,20 +42,28 @@ def percent_text(estimate: Estimate) -> str:
 
 def wilson_ci(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson's score interval for k successes out of n; (NaN, NaN) when n = 0."""
+    if n and not 0 <= k <= n:
+        raise UserError(f"need 0 <= k <= n, got k={k}, n={n}")
+    low, high = wilson_arrays(np.array([k]), np.array([n]), level)
+    return float(low[0]), float(high[0])
+
+
+def wilson_arrays(k: np.ndarray, n: np.ndarray, level: float = 0.95
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wilson_ci` for arrays of counts at once (NaN where n = 0)."""
     if not 0 < level < 1:
         raise UserError(f"confidence level must lie between 0 and 1, got {level}")
-    if n == 0:
-        return float("nan"), float("nan")
-    if not 0 <= k <= n:
-        raise UserError(f"need 0 <= k <= n, got k={k}, n={n}")
     z = NormalDist().inv_cdf(0.5 + level / 2)
-    p = k / n
-    denominator = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denominator
-    half = z / denominator * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    low = 0.0 if k == 0 else max(centre - half, 0.0)  # exact ends: no rounding past 0 or 1
-    high = 1.0 if k == n else min(centre + half, 1.0)
-    return float(low), float(high)
+    k, n = np.asarray(k, dtype=float), np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denominator = 1 + z * z / n
+        centre = (p + z * z / (2 * n)) / denominator
+        half = z / denominator * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        low = np.where(k == 0, 0.0, np.maximum(centre - half, 0.0))  # exact ends: no
+        high = np.where(k == n, 1.0, np.minimum(centre + half, 1.0))  # rounding past 0 or 1
+    empty = n == 0
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
 
 
 def confusion(y: Any, pred: Any) -> dict[str, int]:

@@ -187,8 +187,38 @@ def auc_ci(y: Any, score: Any, level: float = 0.95, method: str = "delong") -> A
 def with_normal_ci(auc: float, var: float, level: float = 0.95) -> AucResult:
     """An AUC and its variance with pROC's CI: auc +- z * sd, clipped to [0, 1]."""
     var = max(var, 0.0)
-    half = _z(level) * np.sqrt(var)
-    return AucResult(auc, var, float(max(auc - half, 0.0)), float(min(auc + half, 1.0)))
+    low, high = normal_cis(np.asarray(auc), np.asarray(var), level)
+    return AucResult(auc, var, float(low), float(high))
+
+
+def auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """AUCs and their DeLong variances (as :func:`delong`) from counts per score level, many
+    sets at once: ``pos[..., l]``/``neg[..., l]`` count the positives/negatives at the l-th
+    lowest score. For an ordinal score (BI-RADS) this replaces a pass over the cases with one
+    over its few levels. The AUC is NaN without both classes, the variance without two of
+    each; :func:`normal_cis` turns them into CIs."""
+    pos, neg = np.asarray(pos, dtype=float), np.asarray(neg, dtype=float)
+    n_pos, n_neg = pos.sum(-1), neg.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a positive at level l outranks the negatives below it, ties one half (v10), and a
+        # negative is outranked by the positives above it, ties one half (v01)
+        v10 = (np.cumsum(neg, -1) - neg / 2) / n_neg[..., None]
+        v01 = (n_pos[..., None] - np.cumsum(pos, -1) + pos / 2) / n_pos[..., None]
+        auc = (pos * v10).sum(-1) / n_pos
+        var10 = ((pos * v10 ** 2).sum(-1) - n_pos * auc ** 2) / (n_pos - 1)
+        var01 = ((neg * v01 ** 2).sum(-1) - n_neg * auc ** 2) / (n_neg - 1)
+    auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+    return auc, np.where((n_pos >= 2) & (n_neg >= 2), var10 / n_pos + var01 / n_neg, np.nan)
+
+
+def normal_cis(auc: np.ndarray, var: np.ndarray, level: float = 0.95
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`with_normal_ci`'s interval for arrays of AUCs and variances (NaN where the
+    variance is)."""
+    half = _z(level) * np.sqrt(np.maximum(var, 0.0))
+    defined = ~np.isnan(var)
+    return (np.where(defined, np.maximum(auc - half, 0.0), np.nan),
+            np.where(defined, np.minimum(auc + half, 1.0), np.nan))
 
 
 def with_logit_ci(auc: float, var: float, n_pos: int, n_neg: int,
@@ -202,16 +232,28 @@ def with_logit_ci(auc: float, var: float, n_pos: int, n_neg: int,
     that one half pair tied; the end on the estimate's side is then 1 (or 0), as Wilson's
     interval does at k = n. The returned ``auc`` and ``var`` are the unadjusted estimates.
     """
-    pairs = n_pos * n_neg
-    if pairs < 1:
+    if n_pos * n_neg < 1:
         raise UserError("an AUC needs at least one positive and one negative case")
-    half = 0.5 / pairs
-    adjusted = min(max(auc, half), 1.0 - half)
-    sd = np.sqrt(max(var, 0.5 / pairs ** 2))
-    centre = np.log(adjusted / (1.0 - adjusted))
-    spread = _z(level) * sd / (adjusted * (1.0 - adjusted))
-    low, high = (float(1.0 / (1.0 + np.exp(-(centre + sign * spread)))) for sign in (-1, 1))
-    return AucResult(auc, max(var, 0.0), 0.0 if auc == 0.0 else low, 1.0 if auc == 1.0 else high)
+    low, high = logit_cis(np.asarray(auc), np.asarray(var), n_pos, n_neg, level)
+    return AucResult(auc, max(var, 0.0), float(low), float(high))
+
+
+def logit_cis(auc: np.ndarray, var: np.ndarray, n_pos: Any, n_neg: Any,
+              level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`with_logit_ci`'s interval for arrays of AUCs, variances and class sizes (NaN
+    where the AUC or the variance is)."""
+    auc, var = np.asarray(auc, dtype=float), np.asarray(var, dtype=float)
+    pairs = np.asarray(n_pos, dtype=float) * np.asarray(n_neg, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        half = 0.5 / pairs
+        adjusted = np.clip(auc, half, 1.0 - half)
+        sd = np.sqrt(np.maximum(var, 0.5 / pairs ** 2))
+        centre = np.log(adjusted / (1.0 - adjusted))
+        spread = _z(level) * sd / (adjusted * (1.0 - adjusted))
+        low = np.where(auc == 0.0, 0.0, 1.0 / (1.0 + np.exp(-(centre - spread))))
+        high = np.where(auc == 1.0, 1.0, 1.0 / (1.0 + np.exp(-(centre + spread))))
+    undefined = np.isnan(auc) | np.isnan(var) | (pairs < 1)
+    return np.where(undefined, np.nan, low), np.where(undefined, np.nan, high)
 
 
 @dataclass(frozen=True)

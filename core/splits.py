@@ -6,9 +6,10 @@ perceptual hashes (64-bit DCT, ``cases.phash``) at most :data:`NEAR_DUPLICATE_BI
 :mod:`core.frame_match` confirms as the same scan (calipers, text, a re-crop or the next frame
 of one sweep do not hide it), at a higher score beyond :data:`FAR_BITS`; two cases that both
 carry a patient ID are never candidates. Candidates it rejects from
-:data:`core.frame_match.REPORTED_SCORE` up are reported. Whole groups go to train or test,
-greedily filling per-label targets, so the test part is ``test_size`` of each label to within
-a group. Cross-validation folds over the training part are grouped and stratified the same way
+:data:`core.frame_match.ONE_SIDE_SCORE` up (possibly one lesion in another frame) are reported
+and tie their groups into one unit. Whole units go to train or test, greedily filling per-label
+targets, so the test part is ``test_size`` of each label to within a unit. Cross-validation
+folds over the training part are grouped by unit and stratified the same way
 (``StratifiedGroupKFold``). Groups whose cases carry different labels (BUSI files some scans
 under both benign and malignant) are conflicts: ``excluded`` (their truth is unknown) unless
 kept on request, and listed. Normal images are ``excluded`` unless asked for. Everything
@@ -34,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.errors import UserError
-from core.frame_match import (FAR_SAME_SCAN_SCORE, REPORTED_SCORE, SAME_SCAN_SCORE, Frame,
+from core.frame_match import (FAR_SAME_SCAN_SCORE, ONE_SIDE_SCORE, SAME_SCAN_SCORE, Frame,
                               prepare, similarity)
 from core.images import load_grey
 from core.store import Store
@@ -58,9 +59,10 @@ class PairCheck:
 class Grouping:
     group_ids: list[str]
     joined: list[PairCheck]         # candidates the pixel test confirmed
-    rejected: list[PairCheck]       # best rejected pair per pair of groups, from REPORTED_SCORE
+    rejected: list[PairCheck]       # best rejected pair per pair of groups, from ONE_SIDE_SCORE
     candidates: int                 # candidate pairs checked
     unreadable: list[int]           # cases whose image could not be read (pHash only)
+    unit_ids: list[str]             # groups tied by the rejected pairs: kept on one side
 
 
 @dataclass
@@ -138,7 +140,8 @@ def find_groups(case_ids: list[int], patients: list[str | None], phashes: list[s
     patient, are near-duplicates, or (given ``frame``, the prepared image of a case index, None
     if unreadable) are candidates the pixel test confirms; directly or through a chain. Two
     cases that both carry a patient ID are never candidates: different IDs are different
-    patients."""
+    patients. Unit key per case: groups further tied by rejected candidates scoring
+    ``ONE_SIDE_SCORE`` or more (possibly one lesion in another frame)."""
     union = _UnionFind(len(case_ids))
     first_of_patient: dict[str, int] = {}
     for index, patient in enumerate(patients):
@@ -162,16 +165,23 @@ def find_groups(case_ids: list[int], patients: list[str | None], phashes: list[s
     closest: dict[tuple[int, int], PairCheck] = {}
     for check in checks:
         roots = tuple(sorted((union.find(check.a), union.find(check.b))))
-        if roots[0] != roots[1] and check.score >= REPORTED_SCORE and (
+        if roots[0] != roots[1] and check.score >= ONE_SIDE_SCORE and (
                 roots not in closest or check.score > closest[roots].score):
             closest[roots] = check
+    group_ids = _keys(case_ids, union)
+    for check in closest.values():
+        union.union(check.a, check.b)
+    return Grouping(group_ids, joined, sorted(closest.values(), key=lambda check: -check.score),
+                    len(candidates), unreadable, _keys(case_ids, union))
+
+
+def _keys(case_ids: list[int], union: _UnionFind) -> list[str]:
+    """``g<smallest case id in its set>`` per case."""
     smallest: dict[int, int] = {}
     for index, case_id in enumerate(case_ids):
         root = union.find(index)
         smallest[root] = min(smallest.get(root, case_id), case_id)
-    return Grouping([f"g{smallest[union.find(i)]}" for i in range(len(case_ids))], joined,
-                    sorted(closest.values(), key=lambda check: -check.score), len(candidates),
-                    unreadable)
+    return [f"g{smallest[union.find(i)]}" for i in range(len(case_ids))]
 
 
 def _assign_test(groups: dict[str, Counter], test_size: float, rng: np.random.Generator
@@ -200,7 +210,7 @@ def _assign_folds(train: list[dict], folds: int, seed: int) -> dict[int, int]:
     """case_id -> fold, grouped and stratified by label."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    groups = {row["group_id"] for row in train}
+    groups = {row["unit"] for row in train}
     if len(groups) < folds:
         raise UserError(f"only {len(groups)} groups of training cases: too few for {folds} "
                         "folds (use --folds with a smaller number, or 0 for none)")
@@ -208,7 +218,7 @@ def _assign_folds(train: list[dict], folds: int, seed: int) -> dict[int, int]:
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     assignment = {}
     for fold, (_, held_out) in enumerate(splitter.split(labels, labels,
-                                                       [row["group_id"] for row in train])):
+                                                       [row["unit"] for row in train])):
         for index in held_out:
             assignment[train[index]["case_id"]] = fold
     return assignment
@@ -265,22 +275,22 @@ def make_split(store: Store, dataset: str, test_size: float = 0.3, seed: int = 0
     cases = _load_cases(store, dataset)
     grouping = find_groups([c["case_id"] for c in cases], [c["patient_id"] for c in cases],
                            [c["phash"] for c in cases], _frame_loader(store, cases))
-    for case, group in zip(cases, grouping.group_ids):
-        case["group_id"] = group
+    for case, group, unit in zip(cases, grouping.group_ids, grouping.unit_ids):
+        case["group_id"], case["unit"] = group, unit
     labels_of = defaultdict(set)
     for case in cases:
         labels_of[case["group_id"]].add(case["label"])
-    groups: dict[str, Counter] = defaultdict(Counter)
+    units: dict[str, Counter] = defaultdict(Counter)
     for case in cases:
         conflicted = len(labels_of[case["group_id"]]) > 1 and not keep_conflicts
         case["split"] = ("excluded" if conflicted or (case["label"] == "normal"
                                                       and not include_normal) else None)
         if case["split"] is None:
-            groups[case["group_id"]][case["label"]] += 1
-    test_groups = _assign_test(groups, test_size, np.random.default_rng(seed)) if groups else set()
+            units[case["unit"]][case["label"]] += 1
+    test_units = _assign_test(units, test_size, np.random.default_rng(seed)) if units else set()
     for case in cases:
         if case["split"] is None:
-            case["split"] = "test" if case["group_id"] in test_groups else "train"
+            case["split"] = "test" if case["unit"] in test_units else "train"
     train = [c for c in cases if c["split"] == "train"]
     fold_of = _assign_folds(train, folds, seed) if folds and train else {}
     with store.transaction() as cur:

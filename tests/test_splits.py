@@ -74,6 +74,7 @@ def test_pixel_test_joins_a_marked_copy_and_not_a_look_alike():
     assert grouping.candidates == 3  # 0~1, 0~2, 1~2; 3 is too far for a look
     assert all(check.score < grouping.joined[0].score for check in grouping.rejected)
     assert {(c.a, c.b) for c in grouping.rejected} <= {(0, 2), (1, 2)}
+    assert grouping.unit_ids[2] == ("g1" if grouping.rejected else "g3")
 
 
 def test_far_candidates_need_a_higher_score_and_unreadable_images_are_listed():
@@ -88,6 +89,28 @@ def test_far_candidates_need_a_higher_score_and_unreadable_images_are_listed():
     assert score > SAME_SCAN_SCORE
     assert (far.group_ids[1] == "g1") == (score >= FAR_SAME_SCAN_SCORE)
     assert far.unreadable == [2] and far.group_ids[2] == "g3"
+
+
+def test_a_close_rejected_pair_is_kept_on_one_side_but_not_grouped(store):
+    """A frame that only partly matches benign/4 (score 0.30-0.40: maybe that lesion in another
+    frame) is filed as malignant with a hash 12 bits away: no conflict, no shared group, yet
+    on the same side for every seed."""
+    build(store)
+    partly = (0.25 * scan(4) + 0.75 * scan(500)).astype(np.uint8)
+    save_cases(store, "toy", "folder", [NewCase("malignant/partly-4.png", "malignant", partly)])
+    with store.transaction() as cur:
+        ids = dict(cur.execute("SELECT source_path, case_id FROM cases").fetchall())
+        (phash,) = cur.execute("SELECT phash FROM cases WHERE case_id = ?",
+                               [ids["benign/4.png"]]).fetchone()
+        cur.execute("UPDATE cases SET phash = ? WHERE case_id = ?",
+                    [f"{int(phash, 16) ^ 0xFFF:016x}", ids["malignant/partly-4.png"]])
+    pair = [ids["benign/4.png"], ids["malignant/partly-4.png"]]
+    for seed in range(5):
+        summary = make_split(store, "toy", seed=seed)
+        rows = split_rows(store)
+        assert rows[pair[0]][2] != rows[pair[1]][2] and len(summary.conflicts) == 1
+        assert rows[pair[0]][0] == rows[pair[1]][0] != "excluded"
+        assert [p["case_ids"] for p in summary.rejected if p["bits"] == 12] == [pair]
 
 
 def test_cases_with_patient_ids_are_never_joined_by_pixels():

@@ -37,14 +37,15 @@ def _summary(summary, seconds: float) -> str:
     for fold, labels in summary.folds.items():
         detail = ", ".join(f"{label} {n}" for label, n in labels.items())
         lines.append(f"  fold {fold}   {sum(labels.values()):>6}  ({detail})")
-    lines.append(f"pixel test: {summary.candidates} candidate pairs, {len(summary.joined)} joined "
-                 "as the same scan (score, pHash distance):")
+    lines.append(f"pixel test: {summary.candidates} candidate pairs; {len(summary.joined)} joined "
+                 f"as the same scan, {len(summary.rejected)} rejected but close enough to keep "
+                 "on one side (score, pHash distance):")
     lines += [f"  joined   {_pair(pair)}" for pair in summary.joined]
     shown = summary.rejected[:SHOWN_REJECTED]
     lines += [f"  rejected {_pair(pair)}" for pair in shown]
     if len(summary.rejected) > len(shown):
-        lines.append(f"  ... {len(summary.rejected) - len(shown)} more rejected from score "
-                     f"{summary.rejected[-1]['score']:.2f} up (--json lists them)")
+        lines.append(f"  ... {len(summary.rejected) - len(shown)} more rejected, down to score "
+                     f"{summary.rejected[-1]['score']:.2f} (--json lists them)")
     if summary.unreadable:
         lines.append("warning: images the pixel test could not read (grouped by pHash only): "
                      + ", ".join(summary.unreadable))

@@ -75,7 +75,7 @@ class SplitSummary:
     duplicate_groups: int                       # groups with more than one case
     conflicts: list[dict] = field(default_factory=list)
     joined: list[dict] = field(default_factory=list)    # candidate pairs the pixel test joined
-    rejected: list[dict] = field(default_factory=list)  # closest candidates it kept apart
+    rejected: list[dict] = field(default_factory=list)  # close rejects: kept on one side
     candidates: int = 0                         # candidate pairs the pixel test looked at
     unreadable: list[str] = field(default_factory=list)  # images the pixel test could not read
 

@@ -25,6 +25,7 @@ from core.models.registry import grey_to_input
 from core.stats.roc import auc_mw
 
 StepCallback = Callable[[int, int], None]  # (step within the epoch, steps in the epoch)
+BatchImages = Callable[[np.ndarray], torch.Tensor]  # case indices -> uint8 (B, 1, S, S)
 BN_REFRESH_IMAGES = 128  # training images that re-estimate batch-norm statistics
 
 
@@ -69,9 +70,12 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
                     scheduler: torch.optim.lr_scheduler.LRScheduler, weights: torch.Tensor,
                     profile: Profile, shuffle: torch.Generator, noise: torch.Generator,
                     on_step: StepCallback | None = None,
-                    cancel: threading.Event | None = None) -> float:
+                    cancel: threading.Event | None = None,
+                    draw: BatchImages | None = None) -> float:
     """One pass over ``indices`` (shuffled with ``shuffle``, a CPU generator; augmented with
-    ``noise``, on the images' device); returns the mean training loss."""
+    ``noise``, on the images' device); returns the mean training loss. ``draw`` gives a
+    batch's images where they are drawn anew at each step (lesion framing: a fresh marked box,
+    :mod:`core.models.data`); without it the batch reads ``images``."""
     model.train()
     device = images.device
     chunks = batches(indices, profile.batch_size, shuffle)
@@ -80,7 +84,8 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
         index = torch.from_numpy(chunk).to(device)
-        x = to_model(augment(images[index].float() / 255, profile.augmentation, noise), profile)
+        grey = images[index] if draw is None else draw(chunk)
+        x = to_model(augment(grey.float() / 255, profile.augmentation, noise), profile)
         with _autocast(device, profile):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), labels[index], weight=weights)
@@ -171,7 +176,8 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         val_idx: np.ndarray | None, profile: Profile, lr: float, seed: int,
         on_step: Callable[[int, int, int], None] | None = None,
         cancel: threading.Event | None = None,
-        on_epoch: Callable[[int], None] | None = None) -> FitResult:
+        on_epoch: Callable[[int], None] | None = None,
+        draw: BatchImages | None = None) -> FitResult:
     """Train ``model`` on ``train_idx``. With early stopping, validate on ``val_idx`` after each
     epoch and end with the weights of the best epoch (highest AUC, then lowest loss); stop once
     ``patience`` epochs bring nothing better, but not before half the epochs (a small validation
@@ -179,7 +185,9 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
     With ``profile.ema`` the judged (and kept) weights are an exponential moving average over
     epochs: on a few hundred cases one epoch's weights swing, and picking the best of them on a
     small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress;
-    ``on_epoch(epoch)`` runs before each epoch."""
+    ``on_epoch(epoch)`` runs before each epoch. ``draw`` gives training batches' images where
+    they are drawn anew (see :func:`train_one_epoch`); validation and batch-norm statistics
+    always read the fixed ``images``."""
     device = images.device
     noise = torch.Generator(device=device).manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
@@ -202,7 +210,7 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
             on_epoch(epoch)
         step_report = (lambda s, n, e=epoch: on_step(e, s, n)) if on_step else None
         loss = train_one_epoch(model, images, labels, train_idx, optimizer, scheduler, weights,
-                               profile, shuffle, noise, step_report, cancel)
+                               profile, shuffle, noise, step_report, cancel, draw)
         record = {"epoch": epoch, "loss": loss}
         result.epochs_run = epoch
         judged = model

@@ -1,7 +1,8 @@
 """The training loop as plain functions, in the manner of torchvision's reference
 ``train.py``: one epoch, evaluation, and fitting with optional early stopping.
 
-Images stay uint8 on the training device; each batch is scaled, augmented and normalised there.
+Images stay uint8 on the training device; each batch is scaled, augmented and normalised there
+(for lesion framing, its images are first cropped from fresh marked boxes: ``draw``).
 Progress goes to a callback after every step; a set ``cancel`` event stops at the next step.
 """
 from __future__ import annotations

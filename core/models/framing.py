@@ -110,7 +110,8 @@ def lesion_box(mask: np.ndarray) -> Box:
 
 def reach_box(bounds: Bounds) -> Box:
     """A square about the lesion's centre that holds every box :func:`marked_box` can draw for
-    it (with a pixel to spare for rounding): training caches this much of each image."""
+    it (two pixels to spare on each side for rounding): training caches this much of each
+    image."""
     top, bottom, left, right = bounds
     side = math.ceil(REACH * largest_side(bounds)) + 4
     return Box(round((top + bottom - side) / 2), round((left + right - side) / 2), side, side)

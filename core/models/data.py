@@ -39,12 +39,14 @@ class MarkedRegions:
     reaches: list[Box]
     context: torch.Tensor
 
-    def draw(self, indices: np.ndarray, rng: np.random.Generator, size: int) -> torch.Tensor:
-        """A fresh marked box for each of ``indices``, read at ``size`` (uint8 (B, 1, S, S),
-        on the context's device): resized with antialiasing, as PIL frames a prediction."""
+    def draw(self, indices: np.ndarray | torch.Tensor, rng: np.random.Generator, size: int
+             ) -> torch.Tensor:
+        """A fresh marked box for each of ``indices`` (an array, or a tensor on any device),
+        read at ``size`` (uint8 (B, 1, S, S), on the context's device): resized with
+        antialiasing, as PIL frames a prediction."""
         cached = self.context.shape[-1]
         crops = []
-        for i in indices:
+        for i in torch.as_tensor(indices).tolist():
             box, reach = marked_box(self.bounds[i], rng), self.reaches[i]
             scale = cached / reach.height
             top = round((box.top - reach.top) * scale)

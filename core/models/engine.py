@@ -26,7 +26,7 @@ from core.models.registry import grey_to_input
 from core.stats.roc import auc_mw
 
 StepCallback = Callable[[int, int], None]  # (step within the epoch, steps in the epoch)
-BatchImages = Callable[[np.ndarray], torch.Tensor]  # case indices -> uint8 (B, 1, S, S)
+BatchImages = Callable[[np.ndarray | torch.Tensor], torch.Tensor]  # indices -> uint8 (B,1,S,S)
 BN_REFRESH_IMAGES = 128  # training images that re-estimate batch-norm statistics
 
 

@@ -1,16 +1,21 @@
-"""Framing: the square a lesion-framed model reads, pasting its maps back, choosing a framing."""
+"""Framing: the operator's marked box a lesion-framed model reads (drawn anew in training, fixed
+per case elsewhere), pasting its maps back, choosing a framing."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
+import torch
 
 from core.errors import UserError
 from core.heatmaps.compute import compute_heatmap
 from core.heatmaps.stored import read_region
-from core.models.framing import (Box, choose_framing, crop, frame_box, inside, lesion_box,
-                                 model_input, paste_map, zoom_box)
+from core.models.data import REACH_SCALE, MarkedRegions
+from core.models.framing import (Box, case_seed, choose_framing, crop, describe_region,
+                                 frame_box, inside, lesion_bounds, lesion_box, marked_box,
+                                 model_input, paste_map, reach_box, region_record, zoom_box)
 from core.models.loading import load_model
 from core.models.train import train_models
 from models_helpers import add_tiny_dataset, torch_threads  # noqa: F401
@@ -24,19 +29,108 @@ def _mask(shape, top, bottom, left, right) -> np.ndarray:
     return mask
 
 
-def test_lesion_box_is_a_square_holding_the_lesion_with_room_below():
-    box = lesion_box(_mask((300, 400), 100, 140, 150, 230))  # 40 tall, 80 wide
-    assert box.height == box.width > 80
-    assert box.top < 100 and box.top + box.height > 140
-    assert box.left < 150 and box.left + box.width > 230
-    below = box.top + box.height - 140
-    above = 100 - box.top
-    assert below > above  # the posterior region gets more room than the tissue above
+WIDE = (100, 140, 150, 230)  # a lesion 40 tall and 80 wide: its extent is 80
+
+
+def _draws(bounds, n=400) -> list[Box]:
+    return [marked_box(bounds, np.random.default_rng(seed)) for seed in range(n)]
+
+
+def test_a_marked_box_is_a_loose_off_centre_square_holding_the_whole_lesion():
+    top, bottom, left, right = WIDE
+    boxes = _draws(WIDE)
+    ratios = np.array([box.height / 80 for box in boxes])
+    assert all(box.height == box.width for box in boxes)
+    assert ratios.min() >= 1.3 - 1 / 160 and ratios.max() <= 2.2 + 1 / 160
+    assert ratios.min() < 1.35 and ratios.max() > 2.15  # the whole range is drawn
+    across = np.array([(box.left + box.width / 2 - (left + right) / 2) / box.width
+                       for box in boxes])
+    depth = np.array([(box.top + box.height / 2 - (top + bottom) / 2) / box.height
+                      for box in boxes])
+    assert np.abs(across).max() <= 0.2 + 1 / 100 and np.abs(depth).max() <= 0.2 + 1 / 100
+    assert across.min() < -0.1 and across.max() > 0.1 and depth.min() < -0.05
+    room_below = np.mean([box.top + box.height - bottom for box in boxes])
+    room_above = np.mean([top - box.top for box in boxes])
+    assert room_below > room_above  # posterior shadowing or enhancement gets more room
+    assert all(box.top <= top and box.top + box.height >= bottom and box.left <= left
+               and box.left + box.width >= right for box in boxes)
 
 
 def test_a_tiny_lesion_still_gets_surrounding_tissue():
-    box = lesion_box(_mask((300, 400), 50, 52, 60, 62))
-    assert box.height >= 32
+    assert min(box.height for box in _draws((50, 52, 60, 62), 50)) >= 32
+
+
+def test_every_marked_box_lies_within_its_reach():
+    for bounds in (WIDE, (10, 90, 300, 320), (50, 52, 60, 62), (0, 300, 0, 400)):
+        reach = reach_box(bounds)
+        assert reach.height == reach.width
+        for box in _draws(bounds, 300):
+            assert reach.top <= box.top and box.top + box.height <= reach.top + reach.height
+            assert reach.left <= box.left and box.left + box.width <= reach.left + reach.width
+
+
+def test_each_case_has_its_own_box_fixed_by_its_mask():
+    mask = _mask((300, 400), *WIDE)
+    box = lesion_box(mask)
+    assert box == lesion_box(mask.copy()) == lesion_box(mask.astype(np.uint8) * 255 > 127)
+    assert box == frame_box("lesion", mask.shape, mask, 3)
+    assert case_seed(mask) == case_seed(mask.astype(np.uint8))  # the pixels, not their type
+    around_lesion = set()
+    for shift in range(8):  # the same lesion shape elsewhere: another case, another draw
+        other = lesion_box(_mask((300, 400), 100 + shift, 140 + shift, 150, 230))
+        around_lesion.add((other.top - shift, other.left, other.height))
+    assert len(around_lesion) == 8
+
+
+def test_training_draws_a_new_box_each_time_and_reads_it_as_prediction_would():
+    shape = (120, 160)
+    image = (np.add.outer(np.arange(shape[0]), np.arange(shape[1])) // 2).astype(np.uint8)
+    mask = _mask(shape, 40, 70, 60, 100)
+    image[mask] = 250
+    bounds = lesion_bounds(mask)
+    reach = reach_box(bounds)
+    context = model_input(image, reach, math.ceil(REACH_SCALE * 32))
+    regions = MarkedRegions([bounds], [reach], torch.from_numpy(context)[None, None])
+    drawn = regions.draw(np.array([0, 0, 0]), np.random.default_rng(4), 32)
+    assert drawn.shape == (3, 1, 32, 32) and drawn.dtype == torch.uint8
+    assert not torch.equal(drawn[0], drawn[1])  # a fresh box for every draw
+    rng = np.random.default_rng(4)
+    for framed in drawn:
+        expected = model_input(image, marked_box(bounds, rng), 32).astype(float)
+        assert np.abs(framed[0].numpy() - expected).mean() < 4  # same box, same pixels
+
+
+def test_training_batches_read_fresh_boxes_and_repeat_with_the_seed(store, monkeypatch):
+    import core.models.data as data_module
+
+    add_tiny_dataset(store)
+    data = data_module.load_cases(store, "tiny", 32, "lesion")
+    assert data.regions is not None and data.regions.context.shape[-1] > 64
+    first, again = data.training_images(7), data.training_images(7)
+    indices = np.arange(4)
+    epoch_one, epoch_two = first(indices), first(indices)
+    assert not torch.equal(epoch_one, epoch_two)  # drawn anew every epoch
+    assert torch.equal(again(torch.arange(4)), epoch_one)  # the same run again from the seed
+    assert not torch.equal(epoch_one, data.images[:4])  # not the cases' own fixed boxes
+    assert data_module.load_cases(store, "tiny", 32, "full").regions is None
+
+    draws = []
+    real = data_module.MarkedRegions.draw
+    monkeypatch.setattr(data_module.MarkedRegions, "draw",
+                        lambda self, *a: draws.append(a[0]) or real(self, *a))
+    train_models(store, "tiny", ["resnet50"], **FAST)
+    assert len(draws) == 1 and len(draws[0]) == 4  # one batch of the four fold-1 cases
+
+
+def test_what_a_model_reads_is_described_for_people():
+    assert describe_region("lesion") == ("reads the marked region: a box an operator would "
+                                         "draw, 1.3-2.2x the lesion, off-centre up to 20%")
+    assert describe_region("full") == "reads the whole image"
+    assert "oracle" in describe_region("lesion", {"profile": {}})  # trained on the old square
+    assert describe_region("lesion", {"region": region_record("lesion")}) == \
+        describe_region("lesion")
+    with pytest.raises(UserError, match="framing must be"):
+        describe_region("middle")
 
 
 def test_an_empty_or_missing_mask_is_refused_by_name():
@@ -74,8 +168,8 @@ def _inside(box: Box, shape) -> bool:
         and box.left + box.width <= shape[1]
 
 
-def test_the_zoomed_view_is_twice_the_lesion_square_about_its_centre():
-    mask = _mask((300, 400), 100, 140, 150, 230)
+def test_the_zoomed_view_is_twice_the_marked_box_about_its_centre():
+    mask = _mask((600, 800), 250, 290, 350, 430)
     square = lesion_box(mask)
     view = zoom_box(square, mask.shape)
     assert view.height == view.width == 2 * square.height
@@ -90,7 +184,7 @@ def test_the_zoomed_view_moves_inside_the_image_and_never_outgrows_it():
     assert _inside(view, corner.shape) and view.height == 2 * lesion_box(corner).height
     assert view.top == 0 and view.left + view.width == 400
     big = _mask((300, 400), 20, 280, 50, 350)          # twice its square is larger than the image
-    assert zoom_box(lesion_box(big), big.shape) == Box(0, 50, 300, 300)
+    assert zoom_box(lesion_box(big), big.shape).height == 300
 
 
 def test_a_lesion_fills_the_framed_input():
@@ -100,7 +194,7 @@ def test_a_lesion_fills_the_framed_input():
     framed = model_input(image, lesion_box(mask), 64)
     whole = model_input(image, frame_box("full", image.shape, None), 64)
     assert framed.shape == whole.shape == (64, 64)
-    assert (framed < 100).mean() > 5 * (whole < 100).mean()
+    assert (framed < 100).mean() > 3 * (whole < 100).mean()  # even in the loosest box
 
 
 def test_paste_map_puts_the_map_in_its_box_and_nothing_elsewhere():
@@ -133,7 +227,10 @@ def test_a_lesion_framed_model_is_recorded_and_its_maps_stay_in_the_lesion_box(s
                                       [model_id]).fetchone()
         mask_path = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?",
                                 [ids[1]]).fetchone()[0]
-    assert framing == loaded.framing == json.loads(config)["profile"]["framing"] == "lesion"
+    config = json.loads(config)
+    assert framing == loaded.framing == config["profile"]["framing"] == "lesion"
+    assert config["region"]["description"] == describe_region("lesion", loaded.config)
+    assert config["region"]["side_ratio"] == [1.3, 2.2]
     from core.images import load_grey
     mask = load_grey(store, mask_path) > 127
     box = lesion_box(mask)

@@ -1,7 +1,8 @@
 """The training loop as plain functions, in the manner of torchvision's reference
 ``train.py``: one epoch, evaluation, and fitting with optional early stopping.
 
-Images stay uint8 on the training device; each batch is scaled, augmented and normalised there.
+Images stay uint8 on the training device; each batch is scaled, augmented and normalised there
+(for lesion framing, its images are first cropped from fresh marked boxes: ``draw``).
 The batches' indices go to the device once per pass (pinned, non-blocking), not once per step,
 so a GPU is never stalled by a blocking host-to-device copy. Mixed precision (bf16) is used only
 for training: probabilities come from fp32 logits (bf16 keeps 8 bits of mantissa, so its
@@ -30,6 +31,7 @@ from core.models.registry import grey_to_input
 from core.stats.roc import auc_mw
 
 StepCallback = Callable[[int, int], None]  # (step within the epoch, steps in the epoch)
+BatchImages = Callable[[np.ndarray | torch.Tensor], torch.Tensor]  # indices -> uint8 (B,1,S,S)
 BN_REFRESH_IMAGES = 128  # training images that re-estimate batch-norm statistics
 
 
@@ -106,9 +108,12 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
                     scheduler: torch.optim.lr_scheduler.LRScheduler, weights: torch.Tensor,
                     profile: Profile, shuffle: torch.Generator, noise: torch.Generator,
                     on_step: StepCallback | None = None,
-                    cancel: threading.Event | None = None) -> float:
+                    cancel: threading.Event | None = None,
+                    draw: BatchImages | None = None) -> float:
     """One pass over ``indices`` (shuffled with ``shuffle``, a CPU generator; augmented with
-    ``noise``, on the images' device); returns the mean training loss."""
+    ``noise``, on the images' device); returns the mean training loss. ``draw`` gives a
+    batch's images where they are drawn anew at each step (lesion framing: a fresh marked box,
+    :mod:`core.models.data`); without it the batch reads ``images``."""
     model.train()
     device = images.device
     chunks = on_device(batches(indices, profile.batch_size, shuffle), device)
@@ -116,7 +121,8 @@ def train_one_epoch(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     for step, index in enumerate(chunks, start=1):
         if cancel is not None and cancel.is_set():
             raise TrainingCancelled("training cancelled")
-        x = to_model(augment(images[index].float() / 255, profile.augmentation, noise), profile)
+        grey = images[index] if draw is None else draw(index)
+        x = to_model(augment(grey.float() / 255, profile.augmentation, noise), profile)
         with _autocast(device, profile):
             logits = model(x)
         loss = F.cross_entropy(logits.float(), labels[index], weight=weights)
@@ -205,7 +211,8 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         val_idx: np.ndarray | None, profile: Profile, lr: float, seed: int,
         on_step: Callable[[int, int, int], None] | None = None,
         cancel: threading.Event | None = None,
-        on_epoch: Callable[[int], None] | None = None) -> FitResult:
+        on_epoch: Callable[[int], None] | None = None,
+        draw: BatchImages | None = None) -> FitResult:
     """Train ``model`` on ``train_idx``. With early stopping, validate on ``val_idx`` after each
     epoch and end with the weights of the best epoch (highest AUC, then lowest loss); stop once
     ``patience`` epochs bring nothing better, but not before half the epochs (a small validation
@@ -213,7 +220,9 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
     With ``profile.ema`` the judged (and kept) weights are an exponential moving average over
     epochs: on a few hundred cases one epoch's weights swing, and picking the best of them on a
     small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress;
-    ``on_epoch(epoch)`` runs before each epoch."""
+    ``on_epoch(epoch)`` runs before each epoch. ``draw`` gives training batches' images where
+    they are drawn anew (see :func:`train_one_epoch`); validation and batch-norm statistics
+    always read the fixed ``images``."""
     device = images.device
     noise = torch.Generator(device=device).manual_seed(seed)
     shuffle = torch.Generator().manual_seed(seed)
@@ -238,7 +247,7 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
             on_epoch(epoch)
         step_report = (lambda s, n, e=epoch: on_step(e, s, n)) if on_step else None
         loss = train_one_epoch(model, images, labels, train_idx, optimizer, scheduler, weights,
-                               profile, shuffle, noise, step_report, cancel)
+                               profile, shuffle, noise, step_report, cancel, draw)
         record = {"epoch": epoch, "loss": loss}
         result.epochs_run = epoch
         judged = model

@@ -1,18 +1,29 @@
-"""What part of an ultrasound image a model reads: the whole frame, or the lesion's region.
+"""What part of an ultrasound image a model reads: the whole frame, or the region an operator
+marks around the lesion.
 
-``lesion`` framing crops a square around the lesion mask, as a sonographer frames a nodule:
-the lesion fills most of it, with a rim of surrounding tissue (margin, echogenicity against
-fat and gland) and room below it (posterior shadowing or enhancement). A square keeps the
-lesion's proportions, so orientation (taller than wide) survives the resize. At a small input
-size this is what lets a model see margins at all: squeezed whole, a 10 mm lesion in a 40 mm
-frame is a dozen pixels wide. Parts of the square beyond the image are black, as outside the
-scanned field. ``full`` squeezes the whole image to the input size.
+``lesion`` framing reads the box an operator would draw around the nodule, as lesion-level AI
+in clinics (S-Detect, Koios DS) reads the region the sonographer marks: loose and off-centre,
+never the expert's outline. It is simulated from the lesion mask (:func:`marked_box`): a square
+of side 1.3-2.2 times the lesion's extent (its larger side), its centre off the lesion's by up
+to 20% of the side across and from 10% above to 20% below (an operator leaves room for
+posterior shadowing or enhancement), moved where needed so the whole lesion stays inside (an
+operator never cuts the nodule). A square keeps the lesion's proportions, so orientation
+(taller than wide) survives the resize. At a small input size this is what lets a model see
+margins at all: squeezed whole, a 10 mm lesion in a 40 mm frame is a dozen pixels wide. Parts
+of the square beyond the image are black, as outside the scanned field.
+
+Training draws a fresh box for every case in every epoch (an augmentation: the model learns
+from many operators); everything else (validation, test, predictions, quiz, heatmaps, zoomed
+views) reads each case's own box, :func:`lesion_box`, drawn with a seed from the SHA-256 of the
+mask's pixels: fixed per case, the same in any store. ``full`` squeezes the whole image to the
+input size.
 
 Heatmaps are computed on the framed input and pasted back into the box they came from, so they
 always sit on the stored image; outside a lesion box the map is zero.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -23,10 +34,21 @@ from core.errors import UserError
 
 FRAMINGS = ("lesion", "full")
 FRAMING_CHOICES = ("auto", *FRAMINGS)  # what a user may ask for (see choose_framing)
-CONTEXT = 0.2      # tissue shown on each side of the lesion, as a share of its larger extent
-POSTERIOR = 0.15   # the square's centre sits this share of the lesion's height below its own
-MIN_SIDE_PX = 32   # a tiny lesion still gets some surrounding tissue
+SIDE_RATIO = (1.3, 2.2)          # the marked square's side, in lesion extents
+OFFSET_ACROSS = 0.2              # its centre left or right of the lesion's, up to this x side
+OFFSET_DEPTH = (-0.1, 0.2)       # ... and above (-) or below (+) it, this range x side
+MIN_SIDE_PX = 32                 # a tiny lesion still gets some surrounding tissue
 ZOOM = 2.0         # a view zoomed on the lesion shows its square widened this many times
+REACH = 2 * (0.5 + max(OFFSET_ACROSS, *map(abs, OFFSET_DEPTH)))  # any marked box lies within
+# a square this many of its largest sides wide about the lesion's centre (see reach_box)
+REGIONS = {
+    "full": "reads the whole image",
+    "lesion": (f"reads the marked region: a box an operator would draw, "
+               f"{SIDE_RATIO[0]:g}-{SIDE_RATIO[1]:g}x the lesion, off-centre up to "
+               f"{OFFSET_ACROSS:.0%}"),
+}
+ORACLE_REGION = ("reads the square around the expert's lesion outline (trained before "
+                 "marked regions: an oracle box; retrain it)")
 
 
 @dataclass(frozen=True)
@@ -39,21 +61,89 @@ class Box:
     width: int
 
 
-def lesion_box(mask: np.ndarray) -> Box:
-    """The square around the mask's lesion (its bounding box, with context and room below)."""
+Bounds = tuple[int, int, int, int]  # a lesion's top, bottom, left, right (end-exclusive) rows/cols
+
+
+def lesion_bounds(mask: np.ndarray) -> Bounds:
+    """The bounding box of the mask's lesion: top, bottom, left, right (end-exclusive)."""
     rows, cols = np.nonzero(mask)
     if rows.size == 0:
         raise UserError("the lesion mask is empty")
-    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-    extent = max(bottom - top, right - left)
-    side = max(MIN_SIDE_PX, math.ceil(extent * (1 + 2 * CONTEXT)))
-    centre_row = (top + bottom) / 2 + POSTERIOR * (bottom - top)
-    centre_col = (left + right) / 2
-    return Box(round(centre_row - side / 2), round(centre_col - side / 2), side, side)
+    return int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+
+
+def largest_side(bounds: Bounds) -> int:
+    """The side of the largest square an operator marks around a lesion with ``bounds``."""
+    top, bottom, left, right = bounds
+    return max(MIN_SIDE_PX, math.ceil(SIDE_RATIO[1] * max(bottom - top, right - left)))
+
+
+def marked_box(bounds: Bounds, rng: np.random.Generator) -> Box:
+    """A square an operator might draw around a lesion with ``bounds``, drawn from ``rng``
+    (see the module's docstring): side and offsets uniform in their ranges, then moved the
+    least needed to hold the whole lesion."""
+    top, bottom, left, right = bounds
+    ratio = rng.uniform(*SIDE_RATIO)
+    side = max(MIN_SIDE_PX, round(ratio * max(bottom - top, right - left)))
+    centre_row = (top + bottom) / 2 + rng.uniform(*OFFSET_DEPTH) * side
+    centre_col = (left + right) / 2 + rng.uniform(-OFFSET_ACROSS, OFFSET_ACROSS) * side
+    box_top = min(max(round(centre_row - side / 2), bottom - side), top)
+    box_left = min(max(round(centre_col - side / 2), right - side), left)
+    return Box(box_top, box_left, side, side)
+
+
+def case_seed(mask: np.ndarray) -> int:
+    """The seed of a case's own marked box: from the SHA-256 of its mask's pixels (and shape),
+    so the box is the same in every store that holds the case, whatever its case id."""
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    digest = hashlib.sha256(f"marked box {mask.shape}".encode())
+    digest.update(np.packbits(mask).tobytes())
+    return int.from_bytes(digest.digest()[:8], "little")
+
+
+def lesion_box(mask: np.ndarray) -> Box:
+    """The region a lesion-framed model reads of a case: the box its operator marked around the
+    mask's lesion (:func:`marked_box` with the case's own seed, :func:`case_seed`). Every
+    path but training reads this one box: predictions, heatmaps, zoomed views."""
+    return marked_box(lesion_bounds(mask), np.random.default_rng(case_seed(mask)))
+
+
+def reach_box(bounds: Bounds) -> Box:
+    """A square about the lesion's centre that holds every box :func:`marked_box` can draw for
+    it (two pixels to spare on each side for rounding): training caches this much of each
+    image."""
+    top, bottom, left, right = bounds
+    side = math.ceil(REACH * largest_side(bounds)) + 4
+    return Box(round((top + bottom - side) / 2), round((left + right - side) / 2), side, side)
+
+
+def describe_region(framing: str, config: dict | None = None) -> str:
+    """One line for people on what a model with ``framing`` reads; with the model's stored
+    ``config``, a lesion-framed model trained before marked regions is named for what it read."""
+    if framing == "lesion" and config is not None and "region" not in config:
+        return ORACLE_REGION
+    if framing not in REGIONS:
+        raise unknown_framing(framing)
+    return REGIONS[framing]
+
+
+def unknown_framing(framing: str) -> UserError:
+    return UserError(f"framing must be one of {', '.join(FRAMINGS)} (got {framing!r})")
+
+
+def region_record(framing: str) -> dict:
+    """What a model reads, as its checkpoint and model row record it (``config['region']``)."""
+    record = {"description": describe_region(framing)}
+    if framing == "lesion":
+        record.update(side_ratio=list(SIDE_RATIO), offset_across=OFFSET_ACROSS,
+                      offset_depth=list(OFFSET_DEPTH), min_side_px=MIN_SIDE_PX,
+                      training="a fresh box per case and epoch",
+                      elsewhere="the case's own box, seeded by its mask's SHA-256")
+    return record
 
 
 def zoom_box(square: Box, shape: tuple[int, int], factor: float = ZOOM) -> Box:
-    """A view for people of what a model read (``square``: the lesion's, from
+    """A view for people of what a model read (``square``: the case's marked box, from
     :func:`lesion_box`): the square widened ``factor`` times about the same centre, moved to
     lie inside an image of ``shape`` where it fits, never larger than the image."""
     height, width = shape
@@ -65,11 +155,12 @@ def zoom_box(square: Box, shape: tuple[int, int], factor: float = ZOOM) -> Box:
 
 def frame_box(framing: str, shape: tuple[int, int], mask: np.ndarray | None,
               case: object = None) -> Box:
-    """The box a model with ``framing`` reads in an image of ``shape``."""
+    """The box a model with ``framing`` reads in an image of ``shape``: the whole image, or
+    the case's marked box (:func:`lesion_box`). Every path but training frames through here."""
     if framing == "full":
         return Box(0, 0, int(shape[0]), int(shape[1]))
     if framing != "lesion":
-        raise UserError(f"framing must be one of {', '.join(FRAMINGS)} (got {framing!r})")
+        raise unknown_framing(framing)
     which = f"case {case}" if case is not None else "this case"
     if mask is None:
         raise UserError(f"{which} has no lesion mask; a lesion-framed model needs one")

@@ -3,7 +3,8 @@
 Both: AdamW (fused), linear warm-up then cosine decay per step, class-weighted cross-entropy,
 gradient clipping, batch-norm statistics re-estimated before every evaluation, channels_last for
 the CNNs (1.3-2.5x faster training on CPUs as well as GPUs), predictions averaged over the image
-and its left-right mirror. Both read what ``--framing`` chooses (core.models.framing).
+and its left-right mirror. Both read what ``--framing`` chooses (core.models.framing: the
+whole image, or the operator's marked box, drawn anew per case and epoch in training).
 
 quick: 64 px, batch 32, fold 0 of the training split stops training early and chooses the
 threshold. The judged weights are a moving average over epochs (decay 0.8): single epochs'

@@ -33,7 +33,7 @@ from core.errors import UserError
 from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
 from core.models.data import CaseTensors, cases_without_mask, check_split, load_cases
 from core.models.engine import TrainingCancelled, backend_flags, batches, evaluate, fit
-from core.models.framing import choose_framing
+from core.models.framing import choose_framing, region_record
 from core.models.profiles import Profile, learning_rate, profile_for
 from core.models.registry import CLASS_NAMES, build_model, parse_archs
 from core.models.weights import find_weights, load_imagenet
@@ -159,7 +159,8 @@ class _Trainer:
     def fit(self, model, train_idx, val_idx, seed: int, phase: str):
         on_step = self.reporter.step_callback(phase, self.profile.epochs)
         return fit(model, self.data.images, self.data.labels, train_idx, val_idx, self.profile,
-                   self.lr, seed, on_step, self.cancel, self.choose_threads)
+                   self.lr, seed, on_step, self.cancel, self.choose_threads,
+                   self.data.training_images(seed))
 
     def choose_threads(self, _epoch: int) -> None:
         """On a CPU, the cores free now, chosen again each epoch: a page rendering or another
@@ -254,7 +255,8 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
     counts = {source: int(n) for source, n in zip(*np.unique(
         [row[2] for row in _rows(data, prob, validation)], return_counts=True))}
     config = {
-        "profile": profile.as_dict(), "learning_rate": trainer.lr, "optimizer": "AdamW",
+        "profile": profile.as_dict(), "region": region_record(profile.framing),
+        "learning_rate": trainer.lr, "optimizer": "AdamW",
         "schedule": f"linear warm-up {profile.warmup_epochs} epoch(s), cosine decay, per step",
         "loss": "cross-entropy, inverse-frequency class weights from the training cases",
         "weights_file": weights_path.name if weights_path else None,

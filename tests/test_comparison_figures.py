@@ -23,7 +23,7 @@ def synthetic_predictions(n: int = 126, seed: int = 0) -> pd.DataFrame:
     frames = []
     for k, arch in enumerate(comparison.ARCH_NAMES):
         prob = 1 / (1 + np.exp(-((0.6 + 0.15 * k) * (2 * truth - 1) + rng.normal(0, 1.2, n))))
-        frames.append(pd.DataFrame({"model_id": f"{arch}-m", "arch": arch,
+        frames.append(pd.DataFrame({"model_id": f"{arch}-m", "arch": arch, "init": "scratch",
                                     "label": comparison.arch_name(arch), "case_id": np.arange(n),
                                     "truth": truth, "prob": prob, "threshold": 0.5}))
     return pd.concat(frames, ignore_index=True)

@@ -19,6 +19,7 @@ answered unaided, nor one waiting for its AI step or for a reader study's aided 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,8 @@ from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics,
                                 wilson_ci)
-from core.stats.roc import AucResult, TooFewCases, compare_all, roc_points, shown_auc
+from core.stats.roc import (MIN_PER_CLASS, AucResult, TooFewCases, compare_all, roc_points,
+                            shown_auc)
 from core.store import Store
 
 # The paper's order, with ``core.models.registry``'s titles (kept here so that this page does
@@ -283,19 +285,29 @@ def format_study_table(table: pd.DataFrame) -> pd.DataFrame:
 
 def pairwise_table(preds: pd.DataFrame) -> pd.DataFrame:
     """Every pair of models by DeLong's paired test on shared test cases, Holm-corrected:
-    a, b, diff (AUC a - AUC b), ci_low, ci_high, z, p, p_holm, n."""
+    a, b, diff (AUC a - AUC b), ci_low, ci_high, z, p, p_holm, n and note. Below
+    ``MIN_PER_CLASS`` shared cases of a class no test is run: the figures are NaN and ``note``
+    says why (as for the AUCs themselves)."""
     truth, scores = aligned_scores(preds)
-    pairs = compare_all(truth, scores, LEVEL)
-    frame = pd.DataFrame([{"a": p["a"], "b": p["b"], "diff": p["diff"], "ci_low": p["ci"][0],
-                           "ci_high": p["ci"][1], "z": p["z"], "p": p["p"],
-                           "p_holm": p["p_holm"], "n": len(truth)} for p in pairs],
-                         columns=["a", "b", "diff", "ci_low", "ci_high", "z", "p", "p_holm",
-                                  "n"])
-    return frame
+    n_pos = int(truth.sum())
+    too_few = TooFewCases(n_pos, len(truth) - n_pos)
+    if min(too_few.n_pos, too_few.n_neg) < MIN_PER_CLASS:
+        untested = {"diff": np.nan, "z": np.nan, "p": np.nan, "p_holm": np.nan,
+                    "ci": [np.nan, np.nan]}
+        pairs = [{"a": a, "b": b, **untested} for a, b in combinations(scores, 2)]
+        note = str(too_few)
+    else:
+        pairs, note = compare_all(truth, scores, LEVEL), ""
+    return pd.DataFrame([{"a": p["a"], "b": p["b"], "diff": p["diff"], "ci_low": p["ci"][0],
+                          "ci_high": p["ci"][1], "z": p["z"], "p": p["p"],
+                          "p_holm": p["p_holm"], "n": len(truth), "note": note} for p in pairs],
+                        columns=["a", "b", "diff", "ci_low", "ci_high", "z", "p", "p_holm", "n",
+                                 "note"])
 
 
 def format_pairwise_table(pairs: pd.DataFrame) -> pd.DataFrame:
-    """The pairwise tests as text, with a plain-words verdict at 5% after Holm's correction."""
+    """The pairwise tests as text, with a plain-words verdict at 5% after Holm's correction
+    (or why there is no test)."""
     def p_text(p: float) -> str:
         return "—" if pd.isna(p) else ("< 0.001" if p < 0.001 else f"{p:.3f}")
 
@@ -306,8 +318,8 @@ def format_pairwise_table(pairs: pd.DataFrame) -> pd.DataFrame:
         "z": [f"{z:.2f}" if not pd.isna(z) else "—" for z in pairs["z"]],
         "p": [p_text(p) for p in pairs["p"]],
         "p (Holm)": [p_text(p) for p in pairs["p_holm"]],
-        "Verdict": ["differ" if p < 0.05 else "no evidence of a difference"
-                    for p in pairs["p_holm"].fillna(1.0)],
+        "Verdict": [note or ("differ" if p < 0.05 else "no evidence of a difference")
+                    for note, p in zip(pairs["note"], pairs["p_holm"].fillna(1.0))],
     })
 
 

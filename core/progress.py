@@ -11,7 +11,7 @@ of their unaided accuracy over their last 50 cases is below 70 %.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -133,11 +133,10 @@ def _auc_numbers(auc: AucResult | TooFewCases | None) -> tuple[float, float, flo
 
 
 def _phase(part: pd.DataFrame) -> PhaseSummary:
-    """The quiz's phase summary, its BI-RADS AUC as the app shows AUCs (``shown_auc``)."""
+    """The quiz's phase summary of a trainee's reads in one mode."""
     seconds = [None if np.isnan(value) else float(value)
                for value in part["seconds"].to_numpy(dtype=float)]
-    summary = phase_summary(part["truth"].tolist(), part["birads"].tolist(), seconds)
-    return replace(summary, birads_auc=shown_auc(part["truth"], part["score"]))
+    return phase_summary(part["truth"].tolist(), part["birads"].tolist(), seconds)
 
 
 def phases(reads: pd.DataFrame) -> dict[str, PhaseSummary]:

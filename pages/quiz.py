@@ -232,8 +232,7 @@ def summary_step(view: flow.SummaryView) -> None:
                                    f"{counted(phase.sensitivity)}")
             columns[2].metric("Specificity", percent_text(phase.specificity),
                               help=f"benign cases called benign: {counted(phase.specificity)}")
-            columns[3].metric("BI-RADS AUC", auc_text(phase.birads_auc, 2)
-                              if phase.birads_auc else "too few cases",
+            columns[3].metric("BI-RADS AUC", auc_text(phase.birads_auc, 2),
                               help=f"Needs {MIN_PER_CLASS} malignant and {MIN_PER_CLASS} "
                                    "benign cases.")
             columns[4].metric("Median time", "-" if phase.median_seconds is None

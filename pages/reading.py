@@ -76,6 +76,7 @@ def own_results(phase: protocol.PhaseView) -> None:
     result = own_result(store, phase.study_id, user)
     if result.note:
         st.info(f"Your results: {plain(result.note)}.")
+    if not result.unaided:
         return
     rows = []
     for name, summary in (("Unaided", result.unaided), ("With the AI", result.aided)):

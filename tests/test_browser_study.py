@@ -21,20 +21,23 @@ from tests.quiz_helpers import add_model, make_cases
 from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
 PASSWORD = "correct-horse-9"
-READERS = {"anna": ("Anna", ("2", "4A", "3", "5"), ("4B", "2", "5", "3")),
-           "ben": ("Ben", ("3", "3", "4C", "2"), ("5", "4A", "2", "4B"))}
+READERS = {"anna": ("Anna", ("2", "4A", "3", "5", "2", "4B", "3", "4C", "2", "5"),
+                    ("4B", "2", "5", "3", "4A", "2", "5", "3", "4C", "2")),
+           "ben": ("Ben", ("3", "3", "4C", "2", "4A", "5", "2", "3", "4B", "2"),
+                   ("5", "4A", "2", "4B", "3", "4C", "2", "5", "3", "4A"))}
+CASES = 10  # the test split of 30 cases: 5 malignant and 5 benign, the fewest a study takes
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
 
 @pytest.fixture
 def served_store(tmp_path):
-    """A store with 4 test-split cases (2 benign, 2 malignant), a fake model with cached
+    """A store with 10 test-split cases (5 benign, 5 malignant), a fake model with cached
     heatmaps, a supervisor and two trainees, served by ``streamlit run app.py``; the server
     is always stopped."""
     path = tmp_path / "data" / "results.duckdb"
     with Store(path) as store:
-        cases = make_cases(store, n=12, size=96)
+        cases = make_cases(store, n=30, size=96)
         add_model(store, "resnet50-browser", cases)
         auth.create_user(store, "sue", PASSWORD, "supervisor", "Sue",
                          must_change_password=False)
@@ -74,7 +77,7 @@ def set_up_study(page, url: str) -> None:
 def at_case(page, index: int) -> None:
     """Wait until case ``index`` is shown and the script run that draws it has ended (until
     then the previous case's form may still be on the page)."""
-    page.get_by_text(f"Case {index} of 4").wait_for()
+    page.get_by_text(f"Case {index} of {CASES}").wait_for()
     settled(page)
 
 
@@ -109,8 +112,9 @@ def read_study(page, url: str, username: str, unaided: tuple, aided: tuple) -> N
 
 
 def expected_aucs(path: Path) -> dict[str, str]:
-    """Each reader's (and the pooled) BI-RADS AUC with its DeLong CI, unaided and aided,
-    straight from ``core.stats`` on the stored reads, as the report writes them."""
+    """Each reader's (and the pooled) BI-RADS AUC with its logit DeLong CI (or "too few
+    cases"), unaided and aided, straight from ``core.stats`` on the stored reads, as the
+    report writes them."""
     with Store(path, read_only=True) as store, store.read() as cur:
         reads = cur.execute("""
             SELECT u.display_name, r.case_id, r.mode, r.birads,
@@ -122,7 +126,7 @@ def expected_aucs(path: Path) -> dict[str, str]:
         for mode in ("unaided", "aided"):
             part = rows[rows["mode"] == mode]
             auc = reader_summary(part["y"].to_numpy(), part["birads"])["birads_auc"]
-            found[f"{reader}, {mode}"] = fmt_ci(auc["auc"], *auc["ci"])
+            found[f"{reader}, {mode}"] = auc.get("too_few") or fmt_ci(auc["auc"], *auc["ci"])
     return found
 
 

@@ -154,6 +154,20 @@ def test_pairwise_table_is_compare_all_with_holm(filled):
     assert list(verdicts == "differ") == list(pairs["p_holm"] < 0.05)
 
 
+def test_no_pairwise_test_runs_on_too_few_cases_of_a_class(filled):
+    store, _ = filled
+    preds = comparison.load_test_predictions(store, DATASET)
+    malignant = sorted(set(preds[preds["truth"] == 1]["case_id"]))
+    few = preds[(preds["truth"] == 0) | preds["case_id"].isin(malignant[:4])]
+    pairs = comparison.pairwise_table(few)
+    assert len(pairs) == 15 and pairs[["diff", "z", "p", "p_holm"]].isna().all().all()
+    assert pairs["note"].str.startswith("too few cases for an AUC (4 positive").all()
+    shown = comparison.format_pairwise_table(pairs)
+    assert (shown["Verdict"] == pairs["note"]).all() and (shown["p"] == "—").all()
+    enough = preds[(preds["truth"] == 0) | preds["case_id"].isin(malignant[:5])]
+    assert not comparison.pairwise_table(enough)["p"].isna().any()
+
+
 def test_paired_tests_use_only_the_cases_every_model_scored(filled):
     store, info = filled
     dropped = info["test_cases"][:5]

@@ -56,7 +56,7 @@ def hostile(app_db):
     """A trainee, a supervisor and a study whose names hold Markdown; cases whose histology
     and descriptors hold it too; the trainee at the truth step of a practice case."""
     with Store(app_db) as store:
-        cases = make_cases(store, n=12)
+        cases = make_cases(store, n=30)  # a test split of 5 malignant and 5 benign: a study
         add_model(store, "resnet50-md", cases)
         with store.transaction() as cur:
             cur.execute("UPDATE cases SET histology = ?, descriptors = ?",

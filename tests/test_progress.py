@@ -13,6 +13,7 @@ from core import progress, shown_model
 from core.errors import UserError
 from core.stats.curves import cusum, rolling_metrics
 from core.stats.metrics import threshold_metrics
+from core.stats.readers import birads_scores
 from core.stats.roc import TooFewCases, auc_ci, auc_text
 from tests.quiz_helpers import add_model, add_practice_reads, labels_of, make_cases, make_user
 
@@ -168,6 +169,17 @@ def test_too_few_cases_show_no_auc_in_the_model_level_and_the_cohort(cohort):
     table = progress.cohort_table(store, supervisor).set_index("trainee")
     full = progress.phases(progress.trainee_reads(store, supervisor, good.user_id))["unaided"]
     assert table.loc["Good Trainee", "unaided_birads_auc_text"] == auc_text(full.birads_auc, 2)
+
+
+def test_a_phase_with_four_malignant_shows_too_few_cases_and_five_an_auc(cohort):
+    store, _, good, _, supervisor = cohort
+    reads = progress.trainee_reads(store, supervisor, good.user_id)
+    four = progress.phases(reads.head(9))["unaided"]  # 4 malignant, 5 benign
+    assert four.birads_auc == TooFewCases(4, 5)
+    assert auc_text(four.birads_auc, 2) == "too few cases (4 + 5)"
+    five = reads.head(10)  # 5 and 5: the quiz summary's AUC, with its logit CI
+    expected = auc_ci(five["truth"], birads_scores(five["birads"]), method="logit")
+    assert progress.phases(five)["unaided"].birads_auc == expected
 
 
 def test_no_model_means_no_model_level(store):

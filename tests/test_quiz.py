@@ -15,7 +15,7 @@ from core.quiz import flow, scoring, selection
 from core.reads import Answer
 from core.stats.metrics import threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
-from core.stats.roc import auc_ci
+from core.stats.roc import TooFewCases, auc_ci, auc_text
 from core.store import Store
 from tests.quiz_helpers import add_model, labels_of, make_cases, make_user
 
@@ -428,12 +428,14 @@ def test_a_new_miss_of_a_reviewed_case_starts_over(store):
     assert selection.practice_cases(store, trainee.user_id, "all", 1) == [missed]
 
 
-def test_the_summary_matches_the_statistics_functions(setup):
-    store, _, trainee = setup
+def test_the_summary_matches_the_statistics_functions(store):
+    cases = make_cases(store, n=10)  # 5 malignant, 5 benign: the fewest that show an AUC
+    trainee = make_user(store, "trainee1")
+    add_model(store, "resnet50-test", cases)
     labels = labels_of(store)
-    session = flow.start_session(store, trainee.user_id, "all", 8, seed=18)
-    plan = ["2", "3", "4A", "4B", "4C", "5", "3", "4A"]
-    revised = ["2", "4A", "4A", "3", "4C", "5", "4B", "2"]
+    session = flow.start_session(store, trainee.user_id, "all", 10, seed=18)
+    plan = ["2", "3", "4A", "4B", "4C", "5", "3", "4A", "2", "5"]
+    revised = ["2", "4A", "4A", "3", "4C", "5", "4B", "2", "3", "4C"]
     order = []
     for step, (first, second) in enumerate(zip(plan, revised)):
         case = flow.state(store, session, trainee.user_id).case_id
@@ -446,16 +448,16 @@ def test_the_summary_matches_the_statistics_functions(setup):
     for phase, answers in ((summary.unaided, plan), (summary.aided, revised)):
         called = [int(calls_malignant(b)) for b in answers]
         expected = threshold_metrics(truth, called)
-        assert phase.n == 8 and phase.correct == sum(c == t for c, t in zip(called, truth))
+        assert phase.n == 10 and phase.correct == sum(c == t for c, t in zip(called, truth))
         assert phase.sensitivity == expected["sensitivity"]
         assert phase.specificity == expected["specificity"]
-        assert phase.birads_auc == auc_ci(truth, birads_scores(answers))
+        assert phase.birads_auc == auc_ci(truth, birads_scores(answers), method="logit")
     ledger = change_ledger(truth, [int(calls_malignant(b)) for b in plan],
                            [int(calls_malignant(b)) for b in revised])
     assert (summary.helpful, summary.harmful) == (ledger["helpful"], ledger["harmful"])
     assert summary.helpful + summary.harmful > 0
-    assert summary.unaided.median_seconds == 3.5 and summary.aided.median_seconds == 1
-    assert summary.median_seconds_per_case == 4.5 and summary.no_ai == 0
+    assert summary.unaided.median_seconds == 4.5 and summary.aided.median_seconds == 1
+    assert summary.median_seconds_per_case == 5.5 and summary.no_ai == 0
 
 
 def test_the_summary_of_a_session_without_reads_is_none(setup):
@@ -464,15 +466,28 @@ def test_the_summary_of_a_session_without_reads_is_none(setup):
     assert scoring.session_summary(store, session, trainee.user_id) is None
 
 
-def test_the_summary_auc_needs_two_of_each_class(setup):
+def test_the_summary_shows_too_few_cases_below_five_of_a_class(setup):
     store, _, trainee = setup
     session = flow.start_session(store, trainee.user_id, "all", 1)
     case = flow.state(store, session, trainee.user_id).case_id
     flow.submit_unaided(store, session, trainee.user_id, case, "3", 10)
     summary = scoring.session_summary(store, session, trainee.user_id)
-    assert summary.unaided.birads_auc is None and summary.unaided.n == 1
+    assert isinstance(summary.unaided.birads_auc, TooFewCases) and summary.unaided.n == 1
     assert math.isnan(summary.unaided.sensitivity.value) or \
         math.isnan(summary.unaided.specificity.value)
+
+
+def test_a_session_of_four_malignant_cases_shows_too_few_cases(setup):
+    store, _, trainee = setup
+    labels = labels_of(store)
+    shown = play(store, trainee.user_id, "all", 8, lambda case: right_answer(labels[case]))
+    with store.read() as cur:
+        session = cur.execute("SELECT max(session_id) FROM quiz_sessions").fetchone()[0]
+    summary = scoring.session_summary(store, session, trainee.user_id)
+    assert len(shown) == 8 and summary.unaided.correct == 8
+    assert summary.unaided.birads_auc == TooFewCases(4, 4)  # every case right, yet no AUC
+    assert summary.unaided.accuracy.ci_low < 1 == summary.unaided.accuracy.ci_high
+    assert auc_text(summary.aided.birads_auc) == "too few cases (4 + 4)"
 
 
 def test_ending_a_session_early_keeps_its_reads_and_stops_it(setup):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 from datetime import datetime, timedelta
 
@@ -15,14 +16,14 @@ import pytest
 from core.errors import UserError
 from core.quiz import flow, selection
 from core.reads import locked_cases
-from core.stats.mrmc import or_analysis
+from core.stats.mrmc import as_paired_test, or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
 from core.stats.roc import paired_test
 from core.studies import protocol
-from core.studies.definitions import PUBLISHED_READER
-from core.studies.report import own_result, study_report
+from core.studies.definitions import POOLED, PUBLISHED_READER
+from core.studies.report import PAIRED_METHOD, own_result, study_report
 from core.studies.printable import report_html
-from core.studies.tables import display_tables, report_frames
+from core.studies.tables import display_tables, fmt_ci, fmt_p, report_frames
 from tests.quiz_helpers import add_model, labels_of, make_cases, make_user
 
 T0 = datetime(2026, 3, 2, 9, 0)
@@ -30,16 +31,27 @@ TRUTH_FIELDS = {"label", "histology", "birads_ref", "descriptors", "mask_path", 
                 "truth_prob"}
 
 
-@pytest.fixture
-def lab(store):
-    """12 cases (6 benign, 6 malignant), a model with predictions, three trainees and a
-    supervisor."""
-    cases = make_cases(store, n=12)
+def lab_of(store, n: int):
+    """``n`` cases (benign and malignant in turn), a model with predictions, three trainees
+    and a supervisor."""
+    cases = make_cases(store, n=n)
     add_model(store, "resnet50-study", cases, heatmaps=False)
     people = {name: make_user(store, name, role) for name, role in
               (("anna", "trainee"), ("ben", "trainee"), ("cleo", "trainee"),
                ("sue", "supervisor"))}
     return store, cases, people
+
+
+@pytest.fixture
+def lab(store):
+    """12 cases (6 benign, 6 malignant); see ``lab_of``."""
+    return lab_of(store, 12)
+
+
+@pytest.fixture
+def wide_lab(store):
+    """20 cases: room for two studies of 5 malignant and 5 benign each."""
+    return lab_of(store, 20)
 
 
 def new_study(lab, readers=("anna", "ben"), washout=14.0, seed=0, cases=None) -> int:
@@ -50,13 +62,14 @@ def new_study(lab, readers=("anna", "ben"), washout=14.0, seed=0, cases=None) ->
 
 
 def read_phase(store, study_id, user, choose, start: datetime,
-               step=timedelta(minutes=1)) -> datetime:
-    """Read every case of the reader's current phase, ``choose(case_id)`` giving
-    (birads, probability); returns the time of the last read."""
+               step=timedelta(minutes=1), limit: int | None = None) -> datetime:
+    """Read every case of the reader's current phase (the first ``limit`` only, if given),
+    ``choose(case_id)`` giving (birads, probability); returns the time of the last read."""
     session_id = protocol.start_or_resume(store, study_id, user.user_id, now=start)
     view = protocol.next_study_case(store, session_id, user.user_id, now=start)
     when = start
-    while not isinstance(view, protocol.PhaseDoneView):
+    while not isinstance(view, protocol.PhaseDoneView) and (limit is None
+                                                             or when < start + limit * step):
         birads, probability = choose(view.case_id)
         view = protocol.submit_study_read(store, session_id, user.user_id, view.case_id, birads,
                                          probability, now=when)
@@ -119,7 +132,7 @@ def test_the_default_model_is_the_quiz_model(lab):
     ({"supervisor": "anna"}, "only supervisors and admins"),
     ({"name": "  "}, "give the study a name"),
     ({"cases": "none"}, "case set is empty"),
-    ({"cases": "three malignant"}, "at least 2 malignant and 2 benign"),
+    ({"cases": "four malignant"}, "at least 5 malignant and 5 benign.*4 malignant and 6"),
     ({"cases": "duplicate"}, "twice"),
     ({"cases": "unknown"}, "no case 10000"),
     ({"readers": []}, "at least one reader"),
@@ -139,7 +152,8 @@ def test_set_up_refuses_bad_input_and_stores_nothing(lab, change, message):
     people = {**people, "inactive": inactive}
     labels = labels_of(store)
     malignant = [c for c in cases if labels[c] == "malignant"]
-    chosen = {"all": cases, "none": [], "three malignant": malignant[:3] + [cases[0]],
+    benign = [c for c in cases if c not in malignant]
+    chosen = {"all": cases, "none": [], "four malignant": malignant[:4] + benign,
               "duplicate": cases + cases[:1], "unknown": [10_000, *cases]
               }[change.get("cases", "all")]
     with pytest.raises(UserError, match=message):
@@ -254,17 +268,17 @@ def test_reads_store_the_mode_the_model_shown_and_the_clock(lab):
 def test_out_of_order_duplicate_and_foreign_reads_are_refused(lab):
     store, cases, people = lab
     anna, ben = people["anna"], people["ben"]
-    study_id = new_study(lab, washout=0, cases=cases[:8])
+    study_id = new_study(lab, washout=0, cases=cases[:10])
     anna_order = orders(store, study_id)[anna.user_id][0]
     session_id = protocol.start_or_resume(store, study_id, anna.user_id, now=T0)
     assert protocol.start_or_resume(store, study_id, anna.user_id, now=T0) == session_id
-    with pytest.raises(UserError, match="next one is case 1 of 8"):
+    with pytest.raises(UserError, match="next one is case 1 of 10"):
         protocol.submit_study_read(store, session_id, anna.user_id, anna_order[1], "3", 20, now=T0)
     protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "3", 20, now=T0)
     with pytest.raises(UserError, match="already stored"):
         protocol.submit_study_read(store, session_id, anna.user_id, anna_order[0], "5", 90, now=T0)
     with pytest.raises(UserError, match="not part of this study"):
-        protocol.submit_study_read(store, session_id, anna.user_id, cases[8], "3", 20, now=T0)
+        protocol.submit_study_read(store, session_id, anna.user_id, cases[10], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
         protocol.submit_study_read(store, session_id, ben.user_id, anna_order[1], "3", 20, now=T0)
     with pytest.raises(UserError, match="belongs to another reader"):
@@ -361,6 +375,11 @@ def test_report_numbers_equal_core_stats_on_the_same_reads(finished):
     pairs = direct_pairs(store, study_id)
     frames = report_frames(report)
     assert len(frames["reads"]) == 48
+    long = pd.concat([pd.DataFrame({"reader": pairs["user_id"], "modality": mode,
+                                    "case": pairs["case_id"], "truth": pairs["y"],
+                                    "rating": birads_scores(pairs[column])})
+                      for mode, column in (("unaided", "b0"), ("aided", "b1"))])
+    multi_reader = or_analysis(long, cov="jackknife")
     for user_id, rows in [*pairs.groupby("user_id"), (None, pairs)]:
         y = rows["y"].to_numpy()
         result = report.result(user_id)
@@ -381,27 +400,39 @@ def test_report_numbers_equal_core_stats_on_the_same_reads(finished):
                  + expected["metrics"]["specificity"]["value"]) / 2)
         before = (birads_scores(rows["b0"]) >= 2).astype(int)
         after = (birads_scores(rows["b1"]) >= 2).astype(int)
-        paired = paired_test(y, birads_scores(rows["b1"]), birads_scores(rows["b0"]))
-        assert_close(result.paired, paired.as_dict())
         ledger = change_ledger(y, before, after)
-        assert_close(result.ledger, ledger)
+        if user_id is None:  # pooled reads: the multi-reader test replaces the pooled ones
+            paired = as_paired_test(multi_reader, "aided", "unaided")
+            assert_close(result.paired, paired)
+            assert_close(result.ledger, {**ledger, "mcnemar": None})
+        else:
+            paired = {**paired_test(y, birads_scores(rows["b1"]),
+                                    birads_scores(rows["b0"])).as_dict(),
+                      "method": PAIRED_METHOD}
+            assert_close(result.paired, paired)
+            assert_close(result.ledger, ledger)
         ai = (rows["ai"] >= rows["threshold"]).astype(int).to_numpy()
         bias = automation_bias(y, before, after, ai, birads_scores(rows["b0"]),
                                birads_scores(rows["b1"]))
         assert_close(result.bias, bias)
         test_row = frames["tests"][frames["tests"]["reader"] == result.reader].iloc[0]
-        assert test_row["delong_p"] == pytest.approx(paired.p, nan_ok=True)
-        assert test_row["mcnemar_p_exact"] == pytest.approx(ledger["mcnemar"]["p_exact"])
-    long = pd.concat([pd.DataFrame({"reader": pairs["user_id"], "modality": mode,
-                                    "case": pairs["case_id"], "truth": pairs["y"],
-                                    "rating": birads_scores(pairs[column])})
-                      for mode, column in (("unaided", "b0"), ("aided", "b1"))])
-    expected = or_analysis(long, cov="jackknife")
+        assert test_row["auc_test_p"] == pytest.approx(paired["p"], nan_ok=True)
+        assert test_row["auc_test_method"] == paired["method"]
+        assert (test_row["mcnemar_b"], test_row["mcnemar_c"]) == \
+            (ledger["mcnemar"]["b"], ledger["mcnemar"]["c"])
+        assert test_row["mcnemar_p_exact"] == pytest.approx(
+            math.nan if user_id is None else ledger["mcnemar"]["p_exact"], nan_ok=True)
     for key in ("f", "p", "df_den", "diff", "ci", "fixed_readers", "var_error", "cov2"):
-        assert_close(report.mrmc[key], expected[key], key)
+        assert_close(report.mrmc[key], multi_reader[key], key)
     assert sorted(report.mrmc["auc"]["aided"].values()) == \
-        pytest.approx(sorted(expected["auc"]["aided"].values()))
-    assert report.result(people["cleo"].user_id).note.startswith("needs 2 malignant")
+        pytest.approx(sorted(multi_reader["auc"]["aided"].values()))
+    assert report.result(people["cleo"].user_id).note.startswith(
+        "needs a malignant and a benign case")
+
+
+def pooled_test_row(report) -> pd.Series:
+    tests = next(t for t in display_tables(report) if t.key == "tests").frame
+    return tests[tests["Reader"] == POOLED].iloc[0]
 
 
 def test_the_multi_reader_analysis_needs_two_finished_readers(lab):
@@ -413,11 +444,66 @@ def test_the_multi_reader_analysis_needs_two_finished_readers(lab):
     report = study_report(store, study_id, people["sue"])
     assert report.mrmc is None and "1 so far" in report.mrmc_note
     assert "mrmc" not in report_frames(report)
+    pooled = report.result(None)  # no multi-reader analysis: the pooled tests stay
+    assert pooled.paired["method"] == PAIRED_METHOD and pooled.ledger["mcnemar"] is not None
+    assert pooled_test_row(report)["McNemar p (exact)"] == fmt_p(
+        pooled.ledger["mcnemar"]["p_exact"])
     last = read_phase(store, study_id, people["ben"], reading_policy(3, labels), last)
     read_phase(store, study_id, people["ben"], reading_policy(4, labels), last)
     report = study_report(store, study_id, people["sue"])
     assert report.mrmc is not None and report.mrmc["readers"] == ["anna", "ben"]
     assert not report_frames(report)["mrmc"].empty
+    row = pooled_test_row(report)  # the multi-reader p, not a pooled one
+    assert row["p (AUC test)"] == fmt_p(report.mrmc["p"])
+    pairs = direct_pairs(store, study_id)
+    pooled_p = paired_test(pairs["y"], birads_scores(pairs["b1"]), birads_scores(pairs["b0"])).p
+    assert row["p (AUC test)"] != fmt_p(pooled_p)
+    assert row["AUC test"].startswith("Obuchowski-Rockette") and "2 readers" in row["AUC test"]
+    assert row["McNemar p (exact)"] == "—"
+    assert report.mrmc["diff_of"] == "aided - unaided"
+    assert row["Difference (95% CI)"] == fmt_ci(report.mrmc["diff"], *report.mrmc["ci"])
+
+
+def test_too_few_cases_read_in_both_phases_show_no_auc_and_no_paired_test(lab):
+    store, _, people = lab
+    labels = labels_of(store)
+    study_id = new_study(lab, readers=("anna",), washout=0)
+    last = read_phase(store, study_id, people["anna"], reading_policy(1, labels), T0)
+    read_phase(store, study_id, people["anna"], reading_policy(2, labels), last, limit=7)
+    report = study_report(store, study_id, people["sue"])
+    anna = report.result(people["anna"].user_id)
+    n_pos = anna.unaided["n_pos"]
+    assert anna.n_cases == 7 and min(n_pos, 7 - n_pos) < 5
+    assert anna.paired is None and anna.note.startswith("too few cases for AUCs")
+    assert anna.ledger["n"] == 7 and anna.unaided["metrics"]["accuracy"]["n"] == 7
+    summary = next(t for t in display_tables(report) if t.key == "summary").frame
+    shown = summary[summary["Reader"] == "anna"]
+    assert list(shown["BI-RADS AUC (95% CI)"]) == [anna.unaided["birads_auc"]["too_few"],
+                                                   anna.aided["birads_auc"]["too_few"]]
+    assert shown["BI-RADS AUC (95% CI)"].str.startswith("too few cases for an AUC").all()
+    assert report_frames(report)["tests"].empty
+    assert "too few cases for AUCs" in report_html(report)
+
+
+def test_a_study_set_up_with_four_malignant_shows_too_few_cases(lab, monkeypatch):
+    store, cases, people = lab
+    labels = labels_of(store)
+    monkeypatch.setattr(protocol, "MIN_PER_CLASS", 2)  # as studies were set up before
+    study_id = new_study(lab, readers=("anna", "ben"), washout=0, cases=cases[:8])
+    for seed, name in enumerate(("anna", "ben")):
+        last = read_phase(store, study_id, people[name], reading_policy(seed, labels), T0)
+        read_phase(store, study_id, people[name], reading_policy(seed + 10, labels), last)
+    report = study_report(store, study_id, people["sue"])
+    assert report.mrmc is None and "needs 5 malignant and 5 benign" in report.mrmc_note
+    assert all(r.paired is None for r in report.results)
+    assert report.model["auc"]["too_few"].startswith("too few cases for an AUC (4 positive")
+    summary = next(t for t in display_tables(report) if t.key == "summary").frame
+    readers, model = (summary[(summary["Phase"] == "model alone") == alone]
+                      for alone in (False, True))
+    assert len(readers) == 6  # anna, ben and their reads pooled, unaided and aided
+    for column in ("BI-RADS AUC (95% CI)", "Probability AUC (95% CI)"):
+        assert readers[column].str.startswith("too few cases for an AUC (4 positive").all()
+    assert list(model["Probability AUC (95% CI)"]) == [report.model["auc"]["too_few"]]
 
 
 def test_published_figures_stand_beside_ours_computed_the_same_way(finished):
@@ -471,27 +557,27 @@ def locked(store, user_id: int) -> set[int]:
         return locked_cases(cur, user_id)
 
 
-def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(lab):
-    store, cases, people = lab
+def test_the_cases_of_unfinished_studies_are_locked_for_their_reader(wide_lab):
+    store, cases, people = wide_lab
     anna = people["anna"]
-    first = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
-    new_study(lab, readers=("anna", "ben"), washout=0, cases=cases[4:8])
-    assert locked(store, anna.user_id) == set(cases[:8])
-    assert locked(store, people["ben"].user_id) == set(cases[4:8])
+    first = new_study(wide_lab, readers=("anna",), washout=0, cases=cases[:10])
+    new_study(wide_lab, readers=("anna", "ben"), washout=0, cases=cases[10:20])
+    assert locked(store, anna.user_id) == set(cases[:20])
+    assert locked(store, people["ben"].user_id) == set(cases[10:20])
     assert locked(store, people["cleo"].user_id) == set()
     last = read_phase(store, first, anna, lambda case: ("3", 30), T0)
-    assert locked(store, anna.user_id) == set(cases[:8])
+    assert locked(store, anna.user_id) == set(cases[:20])
     read_phase(store, first, anna, lambda case: ("3", 30), last)
-    assert locked(store, anna.user_id) == set(cases[4:8])
+    assert locked(store, anna.user_id) == set(cases[10:20])
 
 
 def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
     store, cases, people = lab
     anna = people["anna"]
-    study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:4])
+    study_id = new_study(lab, readers=("anna",), washout=0, cases=cases[:10])
     picked = set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0))
     assert picked == set(cases) - locked(store, anna.user_id)
-    assert picked.isdisjoint(cases[:4])
+    assert picked.isdisjoint(cases[:10])
     assert set(selection.practice_cases(store, people["ben"].user_id, "all", 50, seed=0)
                ) == set(cases)
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)

@@ -9,8 +9,9 @@ from streamlit.testing.v1 import AppTest
 
 from core.store import Store
 from core.studies import protocol
-from core.studies.report import study_report
-from core.studies.tables import fmt_ci
+from core.studies.definitions import POOLED
+from core.studies.report import PAIRED_METHOD, study_report
+from core.studies.tables import fmt_ci, fmt_p
 from tests.app_pages import APP, ROOT, app_as, click, page_text
 from tests.quiz_helpers import HISTOLOGY, add_model, make_cases, make_user
 
@@ -19,10 +20,10 @@ TRUTH_WORDS = ("benign", "malignant", *HISTOLOGY.values(), "Reference BI-RADS", 
 
 @pytest.fixture
 def lab(app_db):
-    """A store with 12 cases (4 in the test split), a model with cached heatmaps, two
-    trainees and a supervisor, served to the app."""
+    """A store with 30 cases (10 in the test split: 5 malignant, 5 benign, the fewest a study
+    takes), a model with cached heatmaps, two trainees and a supervisor, served to the app."""
     with Store(app_db) as store:
-        cases = make_cases(store, n=12)
+        cases = make_cases(store, n=30)
         add_model(store, "resnet50-study", cases)
         users = {name: make_user(store, name, role, display_name=name.capitalize())
                  for name, role in (("anna", "trainee"), ("ben", "trainee"),
@@ -108,25 +109,26 @@ def test_trainees_read_both_phases_without_seeing_the_truth(lab):
     at = app_as(anna, "pages/reading.py")
     assert [t.value for t in at.title] == ["Study reading"]
     click(at, "Start reading")
-    for index in range(4):
+    answers = [(("3", "4A", "2", "5")[index % 4], 10 + 8 * index) for index in range(10)]
+    for index, (birads, probability) in enumerate(answers):
         assert len(at.image) == 1 and "AI probability" not in page_text(at)
-        assert f"Case {index + 1} of 4" in page_text(at)
+        assert f"Case {index + 1} of 10" in page_text(at)
         for word in TRUTH_WORDS:
             assert word not in page_text(at), word
-        read_case(at, ("3", "4A", "2", "5")[index], 10 + 20 * index)
+        read_case(at, birads, probability)
     reads = stored_reads(path, anna.user_id)
     assert [(r[1], r[2], r[3], r[4]) for r in reads] == [
-        ("unaided", b, float(p), None) for b, p in (("3", 10), ("4A", 30), ("2", 50), ("5", 70))]
+        ("unaided", b, float(p), None) for b, p in answers]
     click(at, "Start the aided reading")
-    for _ in range(4):
+    for _ in range(10):
         assert "AI probability of malignancy" in [m.label for m in at.metric]
         assert at.image[0].captions == ["Grad-CAM heatmap"]
         text = page_text(at)
         for word in ("Reference BI-RADS", "outline", *HISTOLOGY.values(), "Your first read"):
             assert word not in text, word
         read_case(at, "4B", 60)
-    aided = stored_reads(path, anna.user_id)[4:]
-    assert [r[1] for r in aided] == ["aided"] * 4 and all(r[4] is not None for r in aided)
+    aided = stored_reads(path, anna.user_id)[10:]
+    assert [r[1] for r in aided] == ["aided"] * 10 and all(r[4] is not None for r in aided)
     with Store(path) as store:
         assert protocol.reader_phase(store, study_id, anna.user_id).phase == "done"
     assert "Your results" in [h.value for h in at.subheader]
@@ -139,8 +141,8 @@ def test_the_washout_notice_shows_between_the_phases(lab):
     study_id = set_up(path, users, washout=14)
     at = app_as(users["ben"], "pages/reading.py")
     click(at, "Start reading")
-    for birads in ("2", "3", "4C", "5"):
-        read_case(at, birads, 40)
+    for index in range(10):
+        read_case(at, ("2", "3", "4C", "5")[index % 4], 40)
     with Store(path) as store:
         until = protocol.reader_phase(store, study_id, users["ben"].user_id).washout_until
     assert f"Washout until {until:%Y-%m-%d %H:%M} UTC" in at.info[0].value
@@ -156,7 +158,8 @@ def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
                               (users["ben"], ("3", "3", "4A", "4C", "2", "5", "3", "4A"))):
             for phase in range(2):
                 session_id = protocol.start_or_resume(store, study_id, user.user_id)
-                for answer in answers[4 * phase: 4 * phase + 4]:
+                for index in range(10):
+                    answer = answers[(4 * phase + index) % len(answers)]
                     view = protocol.next_study_case(store, session_id, user.user_id)
                     protocol.submit_study_read(store, session_id, user.user_id, view.case_id, answer, 50)
         report = study_report(store, study_id, users["sue"])
@@ -167,6 +170,13 @@ def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
             auc = getattr(result, phase)["birads_auc"]
             row = summary[(summary["Reader"] == result.reader) & (summary["Phase"] == phase)]
             assert list(row["BI-RADS AUC (95% CI)"]) == [fmt_ci(auc["auc"], *auc["ci"])]
+    tests = table_with(at, "p (AUC test)")
+    pooled = tests[tests["Reader"] == POOLED].iloc[0]  # the multi-reader test, no McNemar p
+    assert pooled["p (AUC test)"] == fmt_p(report.mrmc["p"])
+    assert pooled["AUC test"].startswith("Obuchowski-Rockette")
+    assert pooled["McNemar p (exact)"] == "—"
+    assert set(tests["AUC test"]) == {PAIRED_METHOD, pooled["AUC test"]}
+    assert "logit DeLong 95% CIs" in page_text(at)
     assert "Multi-reader analysis" in page_text(at)
     assert "difference (aided - unaided)" in list(table_with(at, "Test")["Quantity"])
     published = table_with(at, "Source")

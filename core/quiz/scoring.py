@@ -1,6 +1,7 @@
 """A practice session's reads scored against the truth: correct calls, Wilson-CI accuracy,
-sensitivity and specificity, the ordinal BI-RADS AUC, the changes the AI step made and the time
-spent (BI-RADS 4A and above called malignant)."""
+sensitivity and specificity, the ordinal BI-RADS AUC as the app shows AUCs (logit DeLong CI, or
+"too few cases"), the changes the AI step made and the time spent (BI-RADS 4A and above called
+malignant)."""
 from __future__ import annotations
 
 import statistics
@@ -10,33 +11,33 @@ from core.lexicon import calls_malignant
 from core.quiz.flow import load
 from core.stats.metrics import Estimate, threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
-from core.stats.roc import AucResult, auc_ci
+from core.stats.roc import AucResult, TooFewCases, shown_auc
 from core.store import Store
 
 
 @dataclass(frozen=True)
 class PhaseSummary:
     """One set of reads (unaided or aided) against the truth; BI-RADS 4A and above called
-    malignant. ``birads_auc`` needs two malignant and two benign cases (else None)."""
+    malignant. ``birads_auc`` is ``shown_auc``'s: ``TooFewCases`` below ``MIN_PER_CLASS``
+    malignant or benign cases."""
 
     n: int
     correct: int
     accuracy: Estimate
     sensitivity: Estimate
     specificity: Estimate
-    birads_auc: AucResult | None
+    birads_auc: AucResult | TooFewCases
     median_seconds: float | None
 
 
 def phase_summary(truth: list[int], birads: list[str],
                   seconds: list[float | None]) -> PhaseSummary:
     """Correct calls, accuracy, sensitivity and specificity (Wilson CIs), the ordinal BI-RADS
-    AUC (DeLong CI) and the median time of a set of reads; ``truth`` 1 for malignant."""
+    AUC (``shown_auc``: logit DeLong CI) and the median time of a set of reads; ``truth`` 1
+    for malignant."""
     called = [int(calls_malignant(b)) for b in birads]
     metrics = threshold_metrics(truth, called)
-    positives = sum(truth)
-    auc = (auc_ci(truth, birads_scores(birads))
-           if positives >= 2 and len(truth) - positives >= 2 else None)
+    auc = shown_auc(truth, birads_scores(birads))
     timed = [s for s in seconds if s is not None]
     return PhaseSummary(len(truth), sum(c == t for c, t in zip(called, truth)),
                         metrics["accuracy"], metrics["sensitivity"], metrics["specificity"], auc,

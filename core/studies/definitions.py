@@ -12,7 +12,6 @@ import pandas as pd
 from core.auth import utcnow
 from core.lexicon import DEFAULT_POSITIVE_FROM
 
-MIN_PER_CLASS = 2
 MODES = ("unaided", "aided")
 POOLED = "All readers (pooled reads)"
 MODEL_ALONE = "model alone"
@@ -30,10 +29,12 @@ SINGLE_POINT_NOTE = (
     "The paper's reader \"AUCs\" (0.597 unaided, 0.904 aided) are single-point figures: "
     f"(sensitivity + specificity) / 2 at one cut-off (BI-RADS {DEFAULT_POSITIVE_FROM} and "
     "above called malignant), not areas under ROC curves. Ours are computed the same way in the "
-    "column 'single-point (sens+spec)/2'; our real ordinal BI-RADS ROC AUCs, with DeLong 95% "
-    "CIs, are in the column 'BI-RADS AUC'.")
+    "column 'single-point (sens+spec)/2'; our real ordinal BI-RADS ROC AUCs, with logit "
+    "DeLong 95% CIs, are in the column 'BI-RADS AUC'.")
 POOLED_NOTE = ("Pooled: every reader's paired reads stacked and treated as independent; the "
-               "multi-reader analysis treats readers and cases as random.")
+               "multi-reader analysis treats readers and cases as random. Once it exists, its "
+               "F test replaces the pooled AUC test, and the pooled McNemar test (no "
+               "multi-reader equivalent) is left out.")
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,12 @@ class Study:
 @dataclass(frozen=True)
 class ReaderResult:
     """One reader's (or the pooled) analysis over the cases read in both phases. ``unaided``
-    and ``aided`` are ``reader_summary`` dicts; ``paired`` DeLong's test of the BI-RADS AUCs
-    (a = aided, b = unaided); ``ledger`` ``change_ledger`` (with McNemar); ``bias``
-    ``automation_bias``. All None, with ``note`` saying why, while there are too few cases."""
+    and ``aided`` are ``reader_summary`` dicts; ``paired`` the test of the BI-RADS AUCs in the
+    keys of ``PairedResult.as_dict()`` plus ``method`` (a = aided, b = unaided): DeLong's, or
+    for the pooled reads the multi-reader analysis's (``mrmc.as_paired_test``); ``ledger``
+    ``change_ledger`` (its ``mcnemar`` None where the multi-reader test replaced the pooled
+    ones); ``bias`` ``automation_bias``. All None without a case of each class, ``paired``
+    None below ``MIN_PER_CLASS`` of either, with ``note`` saying why."""
 
     reader: str
     user_id: int | None

@@ -30,7 +30,8 @@ from core.errors import UserError
 from core.reads import AIOutput, ai_output, insert_read, validate_answer
 from core.shown_model import quiz_model
 from core.store import Store
-from core.studies.definitions import MIN_PER_CLASS, MODES, Study
+from core.stats.roc import MIN_PER_CLASS
+from core.studies.definitions import MODES, Study
 
 DEFAULT_WASHOUT_DAYS = 14.0
 MAX_WASHOUT_DAYS = 365.0
@@ -167,8 +168,8 @@ def _check_cases(cur: duckdb.DuckDBPyConnection, case_ids: list[int]) -> None:
     malignant = sum(labels[c] == "malignant" for c in case_ids)
     if min(malignant, len(case_ids) - malignant) < MIN_PER_CLASS:
         raise UserError(f"a study needs at least {MIN_PER_CLASS} malignant and "
-                        f"{MIN_PER_CLASS} benign cases (for the AUC and its confidence "
-                        f"interval); this set has {malignant} malignant and "
+                        f"{MIN_PER_CLASS} benign cases (below that the app shows no AUC); "
+                        f"this set has {malignant} malignant and "
                         f"{len(case_ids) - malignant} benign")
 
 

@@ -1,18 +1,22 @@
 """The report of a reader study: per reader and pooled, unaided against aided.
 
-For each reader, over the cases read in both phases: the ordinal BI-RADS ROC AUC (DeLong CI)
-and the AUC of the probability answers, unaided and aided; DeLong's paired test of the BI-RADS
-AUCs (aided minus unaided); accuracy, sensitivity, specificity, PPV and NPV at one cut-off
-(BI-RADS 4A and above called malignant) with Wilson CIs and McNemar's test of correctness;
-the decision-change ledger and the automation-bias rate (the model's call: probability at or
-above its threshold). "Pooled" stacks every reader's paired reads and treats them as
-independent; with two or more readers who finished both phases the Obuchowski-Rockette
-multi-reader analysis (Hillis df, jackknife covariances) treats readers and cases as random.
-Every figure comes from ``core.stats``; the paper's published reader figures stand beside ours.
+For each reader, over the cases read in both phases: the ordinal BI-RADS ROC AUC and the AUC of
+the probability answers, unaided and aided, as the app shows AUCs (logit DeLong CI; "too few
+cases" below ``MIN_PER_CLASS`` malignant or benign); DeLong's paired test of the BI-RADS AUCs
+(aided minus unaided), only from ``MIN_PER_CLASS`` cases of each class; accuracy, sensitivity,
+specificity, PPV and NPV at one cut-off (BI-RADS 4A and above called malignant) with Wilson CIs
+and McNemar's test of correctness; the decision-change ledger and the automation-bias rate (the
+model's call: probability at or above its threshold). "Pooled" stacks every reader's paired
+reads and treats them as independent; with two or more readers who finished both phases the
+Obuchowski-Rockette multi-reader analysis (Hillis df, jackknife covariances) treats readers and
+cases as random, and its test replaces the pooled DeLong test; the pooled McNemar test, which
+has no multi-reader equivalent here, is then dropped. Every figure comes from ``core.stats``;
+the paper's published reader figures stand beside ours.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,14 +27,14 @@ from core.errors import UserError
 from core.lexicon import called_malignant
 from core.reads import DEFAULT_THRESHOLD, model_threshold
 from core.stats.metrics import threshold_metrics
-from core.stats.mrmc import or_analysis
+from core.stats.mrmc import as_paired_test, or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
-from core.stats.roc import auc_ci, paired_test
+from core.stats.roc import MIN_PER_CLASS, TooFewCases, paired_test, shown_auc
 from core.store import Store
-from core.studies.definitions import MIN_PER_CLASS, MODES, POOLED, ReaderResult, Study, \
-    StudyReport
+from core.studies.definitions import MODES, POOLED, ReaderResult, Study, StudyReport
 from core.studies.protocol import get_study, reader_phase
 
+PAIRED_METHOD = "DeLong, paired (one reader's cases)"
 _READS = """
     SELECT s.user_id, coalesce(u.display_name, u.username) AS reader, r.case_id,
            CAST(c.label = 'malignant' AS INTEGER) AS truth, r.mode, r.birads, r.probability,
@@ -54,27 +58,41 @@ def paired_reads(reads: pd.DataFrame, ai_threshold: float) -> pd.DataFrame:
 
 
 def analyse(pairs: pd.DataFrame, reader: str, user_id: int | None) -> ReaderResult:
-    """The unaided-against-aided analysis of paired reads (see the module's docstring)."""
+    """The unaided-against-aided analysis of paired reads (see the module's docstring). The
+    minimum for AUCs and their test counts distinct cases: pooled reads of four malignant
+    cases are still four."""
     readers = int(pairs["user_id"].nunique())
     y = pairs["truth"].to_numpy(dtype=int)
-    n_pos, n_neg = int(y.sum()), int(len(y) - y.sum())
-    if min(n_pos, n_neg) < MIN_PER_CLASS:
+    cases = pairs.drop_duplicates("case_id")["truth"]
+    n_pos, n_neg = int(cases.sum()), int(len(cases) - cases.sum())
+    so_far = f"so far {n_pos} malignant and {n_neg} benign"
+    if min(n_pos, n_neg) == 0:
         return ReaderResult(reader, user_id, readers, len(y), note=(
-            f"needs {MIN_PER_CLASS} malignant and {MIN_PER_CLASS} benign cases read in both "
-            f"phases; so far {n_pos} malignant and {n_neg} benign"))
+            f"needs a malignant and a benign case read in both phases; {so_far}"))
     before, after = (pairs[f"birads_{mode}"] for mode in MODES)
     unaided = reader_summary(y, before, pairs["probability_unaided"])
     aided = reader_summary(y, after, pairs["probability_aided"])
-    paired = paired_test(y, birads_scores(after), birads_scores(before)).as_dict()
+    paired, note = None, None
+    if min(n_pos, n_neg) >= MIN_PER_CLASS:
+        paired = {**paired_test(y, birads_scores(after), birads_scores(before)).as_dict(),
+                  "method": PAIRED_METHOD}
+    else:
+        note = (f"too few cases for AUCs and their paired test (needs {MIN_PER_CLASS} "
+                f"malignant and {MIN_PER_CLASS} benign read in both phases; {so_far})")
+        too_few = TooFewCases(n_pos, n_neg).as_dict()
+        for summary in (unaided, aided):
+            summary.update(birads_auc=too_few, probability_auc=too_few)
     ledger = change_ledger(y, called_malignant(before), called_malignant(after))
     bias = automation_bias(y, called_malignant(before), called_malignant(after),
                            pairs["ai_called"].to_numpy(), birads_scores(before),
                            birads_scores(after))
-    return ReaderResult(reader, user_id, readers, len(y), unaided, aided, paired, ledger, bias)
+    return ReaderResult(reader, user_id, readers, len(y), unaided, aided, paired, ledger, bias,
+                        note)
 
 
 def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]:
-    """The study's model on the study's cases: AUC (DeLong CI) and metrics at its threshold."""
+    """The study's model on the study's cases: AUC (``shown_auc``: logit DeLong CI, or too
+    few cases) and metrics at its threshold."""
     with store.read() as cur:
         rows = cur.execute(
             "SELECT CAST(c.label = 'malignant' AS INTEGER), p.prob_malignant FROM cases c"
@@ -87,9 +105,8 @@ def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]
     called = (prob >= threshold).astype(int)
     metrics = threshold_metrics(y, called)
     sens, spec = metrics["sensitivity"].value, metrics["specificity"].value
-    auc = (auc_ci(y, prob).as_dict() if min(y.sum(), len(y) - y.sum()) >= MIN_PER_CLASS
-           else None)
-    return {"n": len(y), "n_pos": int(y.sum()), "n_neg": int(len(y) - y.sum()), "auc": auc,
+    return {"n": len(y), "n_pos": int(y.sum()), "n_neg": int(len(y) - y.sum()),
+            "auc": shown_auc(y, prob).as_dict(),
             "metrics": {name: m.as_dict() for name, m in metrics.items()},
             "single_point_auc": (sens + spec) / 2, "threshold": threshold}
 
@@ -133,6 +150,11 @@ def _mrmc(pairs: pd.DataFrame, total: int) -> tuple[dict[str, Any] | None, str]:
         return None, (f"The multi-reader analysis needs two or more readers who read every "
                       f"case in both phases; {len(readers)} so far.")
     rows = pairs[pairs["user_id"].isin(readers)]
+    truth = rows.drop_duplicates("case_id")["truth"]
+    if min(truth.sum(), len(truth) - truth.sum()) < MIN_PER_CLASS:
+        return None, (f"The multi-reader analysis needs {MIN_PER_CLASS} malignant and "
+                      f"{MIN_PER_CLASS} benign cases; this study has {truth.sum()} malignant "
+                      f"and {len(truth) - truth.sum()} benign.")
     long = pd.concat([pd.DataFrame({"reader": _unique_names(rows), "modality": mode,
                                     "case": rows["case_id"], "truth": rows["truth"],
                                     "rating": birads_scores(rows[f"birads_{mode}"])})
@@ -141,6 +163,14 @@ def _mrmc(pairs: pd.DataFrame, total: int) -> tuple[dict[str, Any] | None, str]:
     return analysis, (f"Obuchowski-Rockette analysis of the BI-RADS ratings of the {len(readers)} "
                       f"readers who read all {total} cases in both phases (Hillis df, jackknife "
                       f"covariances); diff = {analysis['diff_of']}.")
+
+
+def _with_mrmc_test(pooled: ReaderResult, mrmc: dict[str, Any]) -> ReaderResult:
+    """The pooled result with the multi-reader test of aided against unaided in place of the
+    pooled DeLong test, and without the pooled McNemar test (both treat the readers' reads as
+    independent; the ledger's counts stay)."""
+    ledger = {**pooled.ledger, "mcnemar": None} if pooled.ledger else pooled.ledger
+    return replace(pooled, paired=as_paired_test(mrmc, "aided", "unaided"), ledger=ledger)
 
 
 def study_report(store: Store, study_id: int, viewer: User) -> StudyReport:
@@ -153,8 +183,11 @@ def study_report(store: Store, study_id: int, viewer: User) -> StudyReport:
     pairs = paired_reads(reads, threshold)
     results = [analyse(pairs[pairs["user_id"] == user_id], name, user_id)
                for user_id, name in _reader_names(store, study).items()]
-    results.append(analyse(pairs, POOLED, None))
+    pooled = analyse(pairs, POOLED, None)
     mrmc, note = _mrmc(pairs, len(study.case_ids))
+    if mrmc is not None:
+        pooled = _with_mrmc_test(pooled, mrmc)
+    results.append(pooled)
     return StudyReport(study, reads, results, _model_alone(store, study, threshold), mrmc, note,
                        threshold)
 

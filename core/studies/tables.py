@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from core.lexicon import called_malignant
+from core.stats.roc import MIN_PER_CLASS
 from core.studies.definitions import METRICS, MODEL_ALONE, POOLED_NOTE, PUBLISHED_READER, \
     SINGLE_POINT_NOTE, ReaderResult, StudyReport
 
@@ -33,13 +34,20 @@ def _ci(values: list[float] | None) -> tuple[float, float]:
     return (math.nan, math.nan) if not values else (values[0], values[1])
 
 
+def _auc_columns(name: str, auc: dict[str, Any] | None) -> dict[str, Any]:
+    """An AUC dict (``AucResult``/``TooFewCases.as_dict()``) as columns: the value, its CI
+    and ``_too_few``, the reason there is none."""
+    auc = auc or {}
+    low, high = _ci(auc.get("ci"))
+    return {name: auc.get("auc", math.nan), f"{name}_low": low, f"{name}_high": high,
+            f"{name}_too_few": auc.get("too_few")}
+
+
 def _summary_row(result: ReaderResult, phase: str, summary: dict[str, Any]) -> dict[str, Any]:
     row = {"reader": result.reader, "user_id": result.user_id, "phase": phase,
            "n": summary["n"], "n_pos": summary["n_pos"], "n_neg": summary["n_neg"]}
     for name in ("birads_auc", "probability_auc"):
-        auc = summary.get(name) or {}
-        low, high = _ci(auc.get("ci"))
-        row.update({name: auc.get("auc", math.nan), f"{name}_low": low, f"{name}_high": high})
+        row.update(_auc_columns(name, summary.get(name)))
     row["single_point_auc"] = summary["single_point_auc"]["value"]
     for name in METRICS:
         metric = summary["metrics"][name]
@@ -70,22 +78,26 @@ def summary_frame(report: StudyReport) -> pd.DataFrame:
 
 
 def tests_frame(report: StudyReport) -> pd.DataFrame:
-    """Per reader (and pooled): DeLong's paired test of the BI-RADS AUCs (aided minus
-    unaided) and McNemar's test of correctness (b: right only aided, c: right only unaided)."""
+    """Per reader (and pooled): the test of the BI-RADS AUCs (aided minus unaided; its
+    ``auc_test_method``: DeLong's paired test, or for the pooled reads the multi-reader
+    analysis's once it exists) and McNemar's test of correctness (b: right only aided, c: right
+    only unaided; NaN where the multi-reader analysis replaced the pooled tests)."""
     rows = []
     for result in report.results:
         if not result.paired:
             continue
-        paired, test = result.paired, result.ledger["mcnemar"]
+        paired, test = result.paired, result.ledger["mcnemar"] or {}
         rows.append({"reader": result.reader, "user_id": result.user_id,
                      "n_cases": result.n_cases, "birads_auc_unaided": paired["auc_b"],
                      "birads_auc_aided": paired["auc_a"], "auc_diff": paired["diff"],
                      "auc_diff_low": paired["ci_low"], "auc_diff_high": paired["ci_high"],
-                     "delong_z": paired["z"], "delong_p": paired["p"],
+                     "auc_test_method": paired["method"], "auc_test_z": paired["z"],
+                     "auc_test_p": paired["p"],
                      "accuracy_unaided": result.unaided["metrics"]["accuracy"]["value"],
                      "accuracy_aided": result.aided["metrics"]["accuracy"]["value"],
-                     "mcnemar_b": test["b"], "mcnemar_c": test["c"], "mcnemar_chi2": test["chi2"],
-                     "mcnemar_p": test["p_corrected"], "mcnemar_p_exact": test["p_exact"]})
+                     "mcnemar_b": result.ledger["helpful"], "mcnemar_c": result.ledger["harmful"],
+                     **{f"mcnemar_{name}": test.get(key, math.nan) for name, key in
+                        (("chi2", "chi2"), ("p", "p_corrected"), ("p_exact", "p_exact"))}})
     return pd.DataFrame(rows)
 
 
@@ -146,24 +158,22 @@ def mrmc_frame(report: StudyReport) -> pd.DataFrame:
 
 def published_frame(report: StudyReport) -> pd.DataFrame:
     """The paper's reader beside ours: single-point (sens+spec)/2, accuracy, sensitivity,
-    specificity, and (ours only) the ordinal BI-RADS AUC with its DeLong CI."""
+    specificity, and (ours only) the ordinal BI-RADS AUC with its logit DeLong CI."""
     rows = [{"source": "paper", "reader": PUBLISHED_READER["reader"], "phase": phase,
-             "n": PUBLISHED_READER["n"], **PUBLISHED_READER[phase], "birads_auc": math.nan,
-             "birads_auc_low": math.nan, "birads_auc_high": math.nan}
+             "n": PUBLISHED_READER["n"], **PUBLISHED_READER[phase],
+             **_auc_columns("birads_auc", None)}
             for phase in ("unaided", "aided")]
     for result in report.results:
         if not result.unaided:
             continue
         for phase in ("unaided", "aided"):
             summary = getattr(result, phase)
-            low, high = _ci(summary["birads_auc"]["ci"])
             rows.append({"source": "this study", "reader": result.reader, "phase": phase,
                          "n": summary["n"],
                          "single_point_auc": summary["single_point_auc"]["value"],
                          **{name: summary["metrics"][name]["value"]
                             for name in ("accuracy", "sensitivity", "specificity")},
-                         "birads_auc": summary["birads_auc"]["auc"], "birads_auc_low": low,
-                         "birads_auc_high": high})
+                         **_auc_columns("birads_auc", summary["birads_auc"])})
     return pd.DataFrame(rows)
 
 
@@ -229,17 +239,20 @@ def _summary_text(frame: pd.DataFrame) -> pd.DataFrame:
         "Reader": frame["reader"], "Phase": frame["phase"],
         "Cases (malignant/benign)": [f"{n} ({p}/{b})" for n, p, b in
                                      zip(frame["n"], frame["n_pos"], frame["n_neg"])],
-        "BI-RADS AUC (95% CI)": [fmt_ci(*v) for v in zip(
-            frame["birads_auc"], frame["birads_auc_low"], frame["birads_auc_high"])],
-        "Probability AUC (95% CI)": [fmt_ci(*v) for v in zip(
-            frame["probability_auc"], frame["probability_auc_low"],
-            frame["probability_auc_high"])],
+        **{f"{title} AUC (95% CI)": _auc_texts(frame, name)
+           for title, name in (("BI-RADS", "birads_auc"), ("Probability", "probability_auc"))},
         "Single-point (sens+spec)/2": [fmt(v) for v in frame["single_point_auc"]]})
     for name in METRICS:
         shown[f"{METRIC_TITLES[name]} (95% CI)"] = [fmt_pct(*v) for v in zip(
             frame[name], frame[f"{name}_low"], frame[f"{name}_high"], frame[f"{name}_k"],
             frame[f"{name}_n"])]
     return shown
+
+
+def _auc_texts(frame: pd.DataFrame, name: str) -> list[str]:
+    """An AUC column as text: the value and its CI, or why there is none ("too few cases")."""
+    return [too_few if isinstance(too_few, str) else fmt_ci(*v) for too_few, *v in zip(
+        frame[f"{name}_too_few"], frame[name], frame[f"{name}_low"], frame[f"{name}_high"])]
 
 
 def _tests_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -252,7 +265,8 @@ def _tests_text(frame: pd.DataFrame) -> pd.DataFrame:
                                             frame["birads_auc_aided"])],
         "Difference (95% CI)": [fmt_ci(*v) for v in zip(
             frame["auc_diff"], frame["auc_diff_low"], frame["auc_diff_high"])],
-        "DeLong p": [fmt_p(p) for p in frame["delong_p"]],
+        "p (AUC test)": [fmt_p(p) for p in frame["auc_test_p"]],
+        "AUC test": frame["auc_test_method"],
         "Accuracy unaided → aided": [f"{fmt_pct(a)} → {fmt_pct(b)}" for a, b in
                                      zip(frame["accuracy_unaided"], frame["accuracy_aided"])],
         "McNemar b / c": [f"{b} / {c}" for b, c in zip(frame["mcnemar_b"], frame["mcnemar_c"])],
@@ -313,10 +327,8 @@ def _published_text(frame: pd.DataFrame) -> pd.DataFrame:
         "Single-point (sens+spec)/2": [fmt(v) for v in frame["single_point_auc"]],
         **{METRIC_TITLES[name]: [fmt_pct(v) for v in frame[name]]
            for name in ("accuracy", "sensitivity", "specificity")},
-        "BI-RADS AUC (95% CI)": [fmt_ci(*v) if source != "paper" else "not reported"
-                                 for source, *v in zip(frame["source"], frame["birads_auc"],
-                                                       frame["birads_auc_low"],
-                                                       frame["birads_auc_high"])]})
+        "BI-RADS AUC (95% CI)": [text if source != "paper" else "not reported" for source, text
+                                 in zip(frame["source"], _auc_texts(frame, "birads_auc"))]})
 
 
 def display_tables(report: StudyReport) -> list[Table]:
@@ -328,12 +340,15 @@ def display_tables(report: StudyReport) -> list[Table]:
         Table("summary", "Unaided against aided, per reader",
               _summary_text(frames["summary"]),
               "Over the cases each reader read in both phases; BI-RADS 4A and above called "
-              "malignant; proportions with Wilson 95% CIs, AUCs with DeLong 95% CIs; the "
+              "malignant; proportions with Wilson 95% CIs, AUCs with logit DeLong 95% CIs; the "
               f"model alone at its threshold ({report.ai_threshold:.2f}) on every study case. "
               + POOLED_NOTE),
         Table("tests", "Paired tests", _tests_text(frames["tests"]),
-              "DeLong's paired test of the BI-RADS AUCs (difference = aided − unaided); "
-              "McNemar's test of correct calls (b: right only aided, c: right only unaided)."),
+              "The test of the BI-RADS AUCs (difference = aided − unaided): DeLong's paired "
+              "test per reader; for the pooled reads, once two readers have finished, the "
+              "multi-reader analysis's F test (readers and cases random), and no McNemar p. "
+              "McNemar's test of correct calls (b: right only aided, c: right only unaided). "
+              f"No AUC test below {MIN_PER_CLASS} malignant and {MIN_PER_CLASS} benign cases."),
         Table("ledger", "Decision changes", _ledger_text(frames["ledger"]),
               "How the call (BI-RADS 4A and above = malignant) changed from the unaided to the "
               "aided read of the same case."),

@@ -553,7 +553,7 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     """The case's image and each model's stored heatmap over it, as (title, RGB) panels, and
     the ids of the models without a stored map of this case for ``method``. ``zoom`` shows
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
-    the case has a mask: a lesion-framed model's map covers only the lesion's square, which on
+    the case has a mask: a lesion-framed model's map covers only the lesion's marked box, which on
     a whole BUSI image is a few percent of the panel."""
     from core.heatmaps.colour_overlay import overlay  # cheap: never imports torch
     from core.heatmaps.stored import cached_heatmap, read_region

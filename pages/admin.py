@@ -28,8 +28,8 @@ runner = ui.get_runner()
 
 KIND_HELP = {kind: module.HELP for kind, module in IMPORTERS.items()}
 HEATMAP_SPLITS = ("test", "train", "all")
-FRAMING_LABELS = {"auto": "auto: the lesion where every case has a mask",
-                  "lesion": "the lesion's region", "full": "the whole image"}
+FRAMING_LABELS = {"auto": "auto: the marked region where every case has a mask",
+                  "lesion": "the marked region around the lesion", "full": "the whole image"}
 SCORE = st.column_config.NumberColumn(format="%.3f")
 
 
@@ -270,8 +270,9 @@ def training_form(names: list[str]) -> None:
                                  "ImageNet weights); auto: when present", key="train_init")
         framing = st.selectbox("Models read", FRAMING_CHOICES,
                                format_func=FRAMING_LABELS.get,
-                               help="A square around the lesion mask, as a sonographer frames "
-                                    "a nodule, or the whole image", key="train_framing")
+                               help="The region an operator would mark around the nodule "
+                                    "(1.3-2.2x the lesion, off-centre), as lesion-level AI in "
+                                    "clinics reads it, or the whole image", key="train_framing")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="train_seed")
         submitted = st.form_submit_button("Start training")
     if submitted:

@@ -88,23 +88,24 @@ class HeatmapChoice:
 
 def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key) -> HeatmapChoice:
     """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
-    and (for a model that read the lesion's square) zoom."""
+    and (for a model that read the marked region around the nodule) zoom."""
     st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
     verdict = "malignant" if ai.malignant else "benign"
-    st.caption(f"Model {ai.model_id}; at its cut-off of {ai.threshold:.0%} it calls this "
-               f"nodule {verdict}.")
+    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {ai.threshold:.0%} it calls "
+               f"this nodule {verdict}." + (f" It {heatmap.reads}." if heatmap else ""))
     show = st.toggle("Show the heatmap", value=heatmap is not None, disabled=heatmap is None,
                      key=key("overlay"))
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
     zoom_in = heatmap is not None and heatmap.region is not None and st.toggle(
         "Zoom to the nodule", disabled=not show, key=key("zoom"),
-        help="This model read only the square around the nodule; see it enlarged.")
+        help="This model read only the region an operator would mark around the nodule; "
+             "see it enlarged.")
     return HeatmapChoice(show and heatmap is not None, alpha, zoom_in)
 
 
 def around(image: np.ndarray, square: Box) -> np.ndarray:
-    """The part of an image (or mask) around a lesion's square (``framing.zoom_box``),
+    """The part of an image (or mask) around a lesion's marked box (``framing.zoom_box``),
     enlarged to about the image column's width."""
     return zoom(image, zoom_box(square, image.shape[:2]), ZOOMED_SIDE_PX)
 

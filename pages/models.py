@@ -95,8 +95,9 @@ def gallery(dataset: str, preds) -> None:
     has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
     zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
                           key="models_zoom", help="Show the region around the lesion, enlarged "
-                          "(cases with a lesion mask). Lesion-framed models read only a square "
-                          "around the lesion, so their maps are small on the whole image.")
+                          "(cases with a lesion mask). Lesion-framed models read only the region "
+                          "an operator would mark around the lesion, so their maps are small on "
+                          "the whole image.")
     panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
                                                 with_outline, zoom=zoom)
     fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)

@@ -18,7 +18,7 @@ from core.heatmaps.colour_overlay import overlay
 from core.heatmaps.compute import compute_heatmap, precompute_heatmaps
 from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.heatmaps.stored import cached_heatmap
-from core.models.framing import Box
+from core.models.framing import Box, describe_region
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
 from core.models.train import train_models
@@ -211,6 +211,7 @@ def test_a_case_heatmap_is_computed_once_then_read_from_the_store_at_the_image_s
         sha = cur.execute("SELECT checkpoint_sha256 FROM models WHERE model_id = ?",
                           [loaded.model_id]).fetchone()[0]
     assert loads == [(loaded.model_id, sha)] and shown.method == "gradcam"
+    assert shown.reads == describe_region(loaded.framing, {"region": {}})
     assert shown.mask is not None and shown.mask.shape == cam.shape
     again = case_heatmap(store, loaded.model_id, case_id, "gradcam", load)
     assert len(loads) == 1 and np.array_equal(again.cam, cam)  # stored: no model loaded

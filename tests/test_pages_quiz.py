@@ -17,7 +17,7 @@ from core import shown_model
 from core.heatmaps.colour_overlay import overlay
 from core.heatmaps.stored import cached_heatmap, read_region
 from core.images import load_grey, outline, zoom
-from core.models.framing import lesion_box, zoom_box
+from core.models.framing import describe_region, lesion_box, region_record, zoom_box
 from core.quiz import flow
 from core.store import Store
 from pages.case_widgets import ZOOMED_SIDE_PX
@@ -131,12 +131,14 @@ def test_the_quiz_shows_the_truth_and_heatmap_only_after_the_answer(library, sho
 def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, shown_images):
     path, users = library
     with Store(path) as store, store.transaction() as cur:
-        cur.execute("UPDATE models SET framing = 'lesion'")
+        cur.execute("UPDATE models SET framing = 'lesion', config = ?",
+                    [json.dumps({"region": region_record("lesion")})])
     anna = users["anna"]
     at = start(app_as(anna))
     view = current_view(path, anna)
     at.radio[0].set_value("3")
     click(at, "Submit my read")
+    assert any(f"It {describe_region('lesion')}." in caption.value for caption in at.caption)
     with Store(path) as store:
         cam = cached_heatmap(store, "resnet50-quiz", view.case_id)
         region = read_region(store, "resnet50-quiz", view.case_id)

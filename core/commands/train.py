@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights-dir", type=Path, default=None,
                         help="folder holding torchvision's ImageNet weight files")
     parser.add_argument("--framing", default="auto", choices=FRAMING_CHOICES,
-                        help="what the models read: the lesion's region (a square around its "
-                             "mask) or the whole image; auto: the lesion where every case has "
-                             "a mask")
+                        help="what the models read: the region an operator would mark around "
+                             "the lesion (simulated from its mask) or the whole image; auto: "
+                             "the marked region where every case has a mask")
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     parser.add_argument("--image-size", type=int, default=None,
                         help="override the profile's image size (a multiple of 16 for ViT)")

@@ -4,6 +4,7 @@ stored) on the model ``load_model`` gives. Torch is imported only in that second
 case's mask is decoded once, for the region and the caller's outline alike."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ import numpy as np
 from core.errors import UserError
 from core.heatmaps.stored import cached_heatmap, region_of
 from core.images import load_grey
-from core.models.framing import Box
+from core.models.framing import Box, describe_region
 from core.store import Store
 
 if TYPE_CHECKING:
@@ -27,12 +28,14 @@ ModelLoader = Callable[[str, "str | None"], "LoadedModel"]
 @dataclass(frozen=True)
 class CaseHeatmap:
     """A model's map of a case at the image's size (float32 in [0, 1]), the box the model read
-    (None: the whole image), the CAM method, and the case's lesion mask (None: it has none)."""
+    (None: the whole image), the CAM method, the case's lesion mask (None: it has none), and
+    what the model reads in words (``framing.describe_region``), to show beside the map."""
 
     cam: np.ndarray
     region: Box | None
     method: str
     mask: np.ndarray | None
+    reads: str
 
 
 def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
@@ -41,15 +44,15 @@ def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
     stored map, else computed now on ``load_model(model_id, checkpoint_sha256)`` and stored.
     UserError when there is no such model or case, or the map cannot be computed."""
     with store.read() as cur:
-        model = cur.execute("SELECT framing, checkpoint_sha256 FROM models WHERE model_id = ?",
-                            [model_id]).fetchone()
+        model = cur.execute("SELECT framing, checkpoint_sha256, config FROM models"
+                            " WHERE model_id = ?", [model_id]).fetchone()
         case = cur.execute("SELECT image_path, mask_path FROM cases WHERE case_id = ?",
                            [int(case_id)]).fetchone()
     if model is None:
         raise UserError(f"no model {model_id!r} in the store")
     if case is None:
         raise UserError(f"no case {case_id} in the store")
-    (framing, checkpoint_sha256), (image_path, mask_path) = model, case
+    (framing, checkpoint_sha256, config), (image_path, mask_path) = model, case
     mask = load_grey(store, mask_path) > 127 if mask_path else None
     cam = cached_heatmap(store, model_id, case_id, method)
     if cam is None:
@@ -57,4 +60,5 @@ def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
 
         cam = compute_heatmap(store, load_model(model_id, checkpoint_sha256), case_id, method,
                               load_grey(store, image_path), mask)
-    return CaseHeatmap(cam, region_of(framing, mask, case_id), method, mask)
+    reads = describe_region(framing or "full", json.loads(config) if config else None)
+    return CaseHeatmap(cam, region_of(framing, mask, case_id), method, mask, reads)

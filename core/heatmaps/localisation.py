@@ -5,7 +5,7 @@
 
 A map that knows nothing would score, on average, the lesion's share of the area the map
 covers on both: the whole image, or for a lesion-framed model (:mod:`core.models.framing`) the
-lesion's square. :func:`localisation_summary` reports that share as ``chance`` next to the
+lesion's marked box. :func:`localisation_summary` reports that share as ``chance`` next to the
 scores.
 """
 from __future__ import annotations

@@ -31,7 +31,7 @@ def cached_heatmap(store: Store, model_id: str, case_id: int, method: str = "gra
 
 def region_of(framing: str | None, mask: np.ndarray | None, case_id: int) -> Box | None:
     """The box of the image a model of ``framing`` reads of a case with ``mask`` (a
-    lesion-framed model: the square around the lesion), or None for the whole image."""
+    lesion-framed model: the case's marked box), or None for the whole image."""
     if framing != "lesion" or mask is None:
         return None
     return frame_box("lesion", mask.shape, mask, case_id)

@@ -86,9 +86,11 @@ class HeatmapChoice:
     zoom: bool = False
 
 
-def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key) -> HeatmapChoice:
+def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True
+             ) -> HeatmapChoice:
     """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
-    and (for a model that read the marked region around the nodule) zoom."""
+    and (for a model that read the marked region around the nodule, unless the page offers its
+    own zoom) zoom."""
     st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
     verdict = "malignant" if ai.malignant else "benign"
     st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {ai.threshold:.0%} it calls "
@@ -97,7 +99,7 @@ def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key) -> HeatmapChoice:
                      key=key("overlay"))
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
-    zoom_in = heatmap is not None and heatmap.region is not None and st.toggle(
+    zoom_in = offer_zoom and heatmap is not None and heatmap.region is not None and st.toggle(
         "Zoom to the nodule", disabled=not show, key=key("zoom"),
         help="This model read only the region an operator would mark around the nodule; "
              "see it enlarged.")
@@ -111,15 +113,22 @@ def around(image: np.ndarray, square: Box) -> np.ndarray:
 
 
 def case_image(column, store: Store, image_path: str, heatmap: CaseHeatmap | None = None,
-               choice: HeatmapChoice = HeatmapChoice(show=False)) -> None:
-    """The case as stored, or with ``heatmap`` blended in as ``choice`` asks."""
+               choice: HeatmapChoice = HeatmapChoice(show=False),
+               zoom_to: Box | None = None) -> None:
+    """The case as stored, or with ``heatmap`` blended in as ``choice`` asks; ``zoom_to``: the
+    part around that box, enlarged, with or without the heatmap."""
     if heatmap is None or not choice.show:
-        show_image(column, stored_png(store, image_path))
+        if zoom_to is None:
+            show_image(column, stored_png(store, image_path))
+        else:
+            show_image(column, around(load_grey(store, image_path), zoom_to))
         return
     from core.heatmaps import method_title
     from core.heatmaps.colour_overlay import overlay
 
     shown = overlay(load_grey(store, image_path), heatmap.cam, choice.alpha, heatmap.region)
-    if choice.zoom and heatmap.region is not None:
+    if zoom_to is not None:
+        shown = around(shown, zoom_to)
+    elif choice.zoom and heatmap.region is not None:
         shown = around(shown, heatmap.region)
     show_image(column, shown, f"{method_title(heatmap.method)} heatmap")

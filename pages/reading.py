@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from core.errors import UserError
+from core.heatmaps.stored import marked_region
 from core.lexicon import DESCRIPTORS
 from core.plain_text import plain
 from core.studies import protocol
@@ -59,16 +60,22 @@ def case_step(view) -> None:
                 text=f"Case {view.position} of {view.total}")
     image_column, form_column = st.columns([3, 2])
     seconds_on(view)
+    marked = marked_region(store, view.case_id)
+    zoom = marked is not None and image_column.toggle(
+        "Zoom to the nodule", key=field(view, "zoom"),
+        help="The region an operator would mark around the nodule, enlarged: the same in both "
+             "phases of the study.")
+    zoom_to = marked if zoom else None
     if isinstance(view, protocol.UnaidedCaseView):
-        case_image(image_column, store, view.image_path)
+        case_image(image_column, store, view.image_path, zoom_to=zoom_to)
         with form_column:
             answer_form(view)
         return
     heatmap = heatmap_of(store, view.ai.model_id, view.case_id, view.heatmap_method)
     with form_column:
-        choice = ai_panel(view.ai, heatmap, lambda name: field(view, name))
+        choice = ai_panel(view.ai, heatmap, lambda name: field(view, name), offer_zoom=False)
         answer_form(view)
-    case_image(image_column, store, view.image_path, heatmap, choice)
+    case_image(image_column, store, view.image_path, heatmap, choice, zoom_to)
 
 
 def own_results(phase: protocol.PhaseView) -> None:

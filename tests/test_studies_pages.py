@@ -2,6 +2,7 @@
 trainees reading both phases with no truth shown, the washout notice, and the report."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -183,3 +184,36 @@ def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):
     assert list(published["Single-point (sens+spec)/2"][:2]) == ["0.597", "0.904"]
     text = page_text(at)
     assert "study_roc" in text and "Printable report (HTML)" in text and "reads.csv" in text
+
+
+def test_both_phases_offer_the_same_zoom_to_the_marked_region(lab, monkeypatch):
+    from core.heatmaps.stored import marked_region
+    from pages import case_widgets
+
+    path, users = lab
+    set_up(path, users, washout=0)
+    zoomed = []
+    original = case_widgets.around
+
+    def record(image, box):
+        zoomed.append(box)
+        return original(image, box)
+
+    monkeypatch.setattr(case_widgets, "around", record)
+    at = app_as(users["anna"], "pages/reading.py")
+    click(at, "Start reading")
+    for phase in ("unaided", "aided"):
+        if phase == "aided":
+            click(at, "Start the aided reading")
+        with Store(path) as store, store.read() as cur:
+            case_id = cur.execute(
+                "SELECT s.case_ids FROM quiz_sessions s WHERE s.kind = ? AND s.user_id = ?",
+                [f"study_{phase}", users["anna"].user_id]).fetchone()[0]
+        zooms = [t for t in at.toggle if t.label == "Zoom to the nodule"]
+        assert len(zooms) == 1 and zooms[0].value is False
+        zooms[0].set_value(True).run()
+        first = json.loads(case_id)[0] if isinstance(case_id, str) else case_id[0]
+        with Store(path) as store:
+            assert zoomed[-1] == marked_region(store, first) is not None
+        for _ in range(10):
+            read_case(at, "3", 20)

@@ -47,3 +47,15 @@ def read_region(store: Store, model_id: str, case_id: int) -> Box | None:
     if row is None or row[0] != "lesion" or row[1] is None:
         return None
     return region_of(row[0], load_grey(store, row[1]) > 127, case_id)
+
+
+def marked_region(store: Store, case_id: int) -> Box | None:
+    """The region an operator would mark around the case's nodule (the box a lesion-framed
+    model reads), or None for a case without a lesion mask: what "Zoom to the nodule" shows a
+    study reader, the same box in the unaided and the aided phase."""
+    with store.read() as cur:
+        row = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?", [case_id]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    mask = load_grey(store, row[0]) > 127
+    return region_of("lesion", mask, case_id) if mask.any() else None

@@ -223,17 +223,23 @@ class _Trainer:
         return model, prob, validation, details
 
 
-def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray
+def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray, held_out: str
           ) -> list[tuple[int, float, str, int | None]]:
+    """(case_id, prob, source, fold) of every case. The source says how the predicting model
+    relates to the case: ``held_out`` (``validation`` for the quick profile's fold 0,
+    ``out_of_fold`` for the paper profile's fold models) where ``validation`` names a fold,
+    ``test`` for the test split, ``in_sample`` for other training cases (the final model
+    trained on them: never shown, see :mod:`core.reads`), ``held_out`` outside the split."""
     rows = []
     for i, case_id in enumerate(data.case_ids):
         if validation[i] >= 0:
-            source, fold = "validation", int(validation[i])
-        elif data.split[i] in ("train", "test"):
-            source = data.split[i]
-            fold = int(data.fold[i]) if data.split[i] == "train" and data.fold[i] >= 0 else None
+            source, fold = held_out, int(validation[i])
+        elif data.split[i] == "test":
+            source, fold = "test", None
+        elif data.split[i] == "train":
+            source, fold = "in_sample", int(data.fold[i]) if data.fold[i] >= 0 else None
         else:
-            source, fold = "other", None
+            source, fold = "held_out", None
         rows.append((int(case_id), float(prob[i]), source, fold))
     return rows
 
@@ -251,8 +257,10 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
     held_out = validation >= 0
     test = data.split == "test"
     threshold = _threshold(labels[held_out], prob[held_out])
+    rows = _rows(data, prob, validation,
+                 "validation" if profile.early_stopping else "out_of_fold")
     counts = {source: int(n) for source, n in zip(*np.unique(
-        [row[2] for row in _rows(data, prob, validation)], return_counts=True))}
+        [row[2] for row in rows], return_counts=True))}
     config = {
         "profile": profile.as_dict(), "learning_rate": trainer.lr, "optimizer": "AdamW",
         "schedule": f"linear warm-up {profile.warmup_epochs} epoch(s), cosine decay, per step",
@@ -266,7 +274,7 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
         dataset=data.dataset, init="imagenet" if weights_path else "scratch", profile=profile,
         seed=seed, state_dict={k: v.detach().cpu().contiguous()
                                for k, v in model.state_dict().items()},
-        rows=_rows(data, prob, validation), threshold=threshold,
+        rows=rows, threshold=threshold,
         cv_auc=_auc(labels[held_out], prob[held_out]),
         test_auc=_auc(labels[test], prob[test]) if test.any() else None,
         epochs=int(details["best_epoch"]), seconds=time.perf_counter() - started,
@@ -282,8 +290,9 @@ def _checkpoint(trained: TrainedModel) -> dict:
 
 
 def save_trained(store: Store, trained: TrainedModel) -> None:
-    """Write the checkpoint (atomically, under a new name), then the model row and all its
-    predictions in one transaction; the replaced model's files go only after the commit."""
+    """Write the checkpoint (atomically, under a new name), then the model row, all its
+    predictions and a new ``model_versions`` row in one transaction; the replaced model's files
+    (and its cross-fitted fold models, trained for the old version) go only after the commit."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = store.resolve(f"models/{trained.model_id}/{stamp}.pt")
     sha = save_checkpoint(path, _checkpoint(trained))
@@ -292,7 +301,10 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
         with store.transaction() as cur:
             old = cur.execute("SELECT checkpoint_path FROM models WHERE model_id = ?",
                               [trained.model_id]).fetchone()
-            for table in ("heatmaps", "predictions", "models"):
+            old_folds = [path for (path,) in cur.execute(
+                "SELECT checkpoint_path FROM crossfit_folds WHERE model_id = ?",
+                [trained.model_id]).fetchall()]
+            for table in ("heatmaps", "predictions", "crossfit_folds", "models"):
                 cur.execute(f"DELETE FROM {table} WHERE model_id = ?", [trained.model_id])
             cur.execute(
                 "INSERT INTO models (model_id, arch, dataset, init, profile, image_size, framing, "
@@ -307,11 +319,18 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
             cur.executemany("INSERT INTO predictions (model_id, case_id, prob_malignant, source, "
                             "fold) VALUES (?, ?, ?, ?, ?)",
                             [[trained.model_id, *row] for row in trained.rows])
+            cur.execute(
+                "INSERT INTO model_versions (model_id, version, checkpoint_sha256, threshold,"
+                " cv_auc, test_auc, config) SELECT ?, coalesce(max(version), 0) + 1, ?, ?, ?, ?, ?"
+                " FROM model_versions WHERE model_id = ?",
+                [trained.model_id, sha, trained.threshold, trained.cv_auc, trained.test_auc,
+                 json.dumps(trained.config), trained.model_id])
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    if old and old[0] and old[0] != relative:
-        store.resolve(old[0]).unlink(missing_ok=True)
+    for stale in ([old[0]] if old and old[0] else []) + old_folds:
+        if stale != relative:
+            store.resolve(stale).unlink(missing_ok=True)
     shutil.rmtree(store.resolve(f"heatmaps/{trained.model_id}"), ignore_errors=True)
 
 

@@ -29,11 +29,10 @@ from datetime import datetime, timezone
 import numpy as np
 
 from core.errors import UserError
-from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
 from core.models.data import check_split, load_cases
 from core.models.engine import backend_flags
-from core.models.profiles import profile_for
-from core.models.registry import CLASS_NAMES
+from core.models.fold_models import FoldStates, remove, replace_fold_rows, write_fold_checkpoints
+from core.models.profiles import Profile, profile_for
 from core.models.train import Progress, _Reporter, _Trainer, resolve_device
 from core.models.weights import find_weights
 from core.store import Store
@@ -96,7 +95,7 @@ def crossfit_model(store: Store, model_id: str, folds: int = DEFAULT_FOLDS,
     fit_sets = [np.flatnonzero(train & (crossfit_fold != k)) for k in range(folds)]
     reporter.start(0, trainer.planned_steps(fit_sets))
     prob = np.full(len(data.case_ids), np.nan)
-    states = []
+    states: FoldStates = {}
     with backend_flags(profile):
         for k, fit_idx in enumerate(fit_sets):
             fold_model = trainer.new_model(trainer.seed + 100 + k)
@@ -104,8 +103,8 @@ def crossfit_model(store: Store, model_id: str, folds: int = DEFAULT_FOLDS,
                         f"cross-fit fold {k + 1}/{folds}, ")
             held_out = np.flatnonzero(train & (crossfit_fold == k))
             prob[held_out] = trainer.predict(fold_model, held_out)
-            states.append({name: value.detach().cpu().contiguous()
-                           for name, value in fold_model.state_dict().items()})
+            states[k] = {name: value.detach().cpu().contiguous()
+                         for name, value in fold_model.state_dict().items()}
             del fold_model
     reporter.emit("saving")
     rows = [(int(case_id), float(prob[i]), int(crossfit_fold[i]))
@@ -117,35 +116,19 @@ def crossfit_model(store: Store, model_id: str, folds: int = DEFAULT_FOLDS,
             "out_of_fold": saved}
 
 
-def save_crossfit(store: Store, model_id: str, model: dict, profile, states: list[dict],
-                  rows: list[tuple[int, float, int]]) -> int:
-    """Write the fold checkpoints (atomically), then in one transaction replace the fold rows
-    and turn the model's ``in_sample`` predictions of ``rows``' cases into ``out_of_fold``
-    ones, dropping any heatmap of those cases (made by a model that trained on them); returns
-    how many predictions were replaced. The previous folds' files go after the commit."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    written = []
+def save_crossfit(store: Store, model_id: str, model: dict, profile: Profile,
+                  states: FoldStates, rows: list[tuple[int, float, int]]) -> int:
+    """Write the fold checkpoints, then in one transaction replace the model's fold rows and
+    turn its ``in_sample`` predictions of ``rows``' cases into ``out_of_fold`` ones, dropping
+    any heatmap of those cases (made by a model that trained on them); returns how many
+    predictions were replaced. The previous folds' files go after the commit."""
+    stamp = "crossfit-" + datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    written = write_fold_checkpoints(store, model_id, model["arch"], profile, states, stamp)
     try:
-        for k, state in enumerate(states):
-            path = store.resolve(f"models/{model_id}/crossfit-{stamp}-fold{k}.pt")
-            sha = save_checkpoint(path, {
-                "format": FORMAT, "format_version": FORMAT_VERSION, "model_id": model_id,
-                "arch": model["arch"], "image_size": profile.image_size,
-                "class_names": list(CLASS_NAMES), "state_dict": state,
-                "config": {"profile": json.loads(json.dumps(profile.as_dict())),
-                           "crossfit_fold": k, "crossfit_folds": len(states)}})
-            written.append((k, path, sha))
         with store.transaction() as cur:
             if not cur.execute("SELECT 1 FROM models WHERE model_id = ?", [model_id]).fetchone():
                 raise UserError(f"the model {model_id} was removed while it was cross-fitted")
-            old = [path for (path,) in cur.execute(
-                "SELECT checkpoint_path FROM crossfit_folds WHERE model_id = ?",
-                [model_id]).fetchall()]
-            cur.execute("DELETE FROM crossfit_folds WHERE model_id = ?", [model_id])
-            cur.executemany("INSERT INTO crossfit_folds (model_id, fold, checkpoint_path,"
-                            " checkpoint_sha256, epochs) VALUES (?, ?, ?, ?, ?)",
-                            [[model_id, k, store.relative(path), sha, profile.epochs]
-                             for k, path, sha in written])
+            old = replace_fold_rows(cur, store, model_id, written, profile.epochs)
             replaced = cur.execute(
                 "UPDATE predictions SET prob_malignant = r.prob, source = 'out_of_fold',"
                 " fold = r.fold FROM (SELECT unnest(?) AS case_id, unnest(?) AS prob,"
@@ -157,12 +140,8 @@ def save_crossfit(store: Store, model_id: str, model: dict, profile, states: lis
             cur.execute("DELETE FROM heatmaps WHERE model_id = ? AND case_id IN"
                         " (SELECT unnest(?))", [model_id, [r[0] for r in rows]])
     except BaseException:
-        for _, path, _ in written:
-            path.unlink(missing_ok=True)
+        remove(written)
         raise
-    kept = {store.relative(path) for _, path, _ in written}
     for stale in old:
-        if stale not in kept:
-            store.resolve(stale).unlink(missing_ok=True)
+        store.resolve(stale).unlink(missing_ok=True)
     return len(replaced)
-

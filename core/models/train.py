@@ -33,6 +33,8 @@ from core.errors import UserError
 from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
 from core.models.data import CaseTensors, cases_without_mask, check_split, load_cases
 from core.models.engine import TrainingCancelled, backend_flags, batches, evaluate, fit
+from core.models.fold_models import FoldStates, remove, replace_fold_rows, \
+    write_fold_checkpoints
 from core.models.framing import choose_framing
 from core.models.profiles import Profile, learning_rate, profile_for
 from core.models.registry import CLASS_NAMES, build_model, parse_archs
@@ -92,6 +94,7 @@ class TrainedModel:
     seconds: float
     device: str
     config: dict = field(default_factory=dict)
+    fold_states: FoldStates = field(default_factory=dict)  # paper: the fold models, kept
 
 
 class _Reporter:
@@ -147,6 +150,7 @@ class _Trainer:
         self.lr = learning_rate(arch, weights_path is not None)
         self.labels = data.labels.cpu().numpy()
         self.train = data.split == "train"
+        self.fold_states: FoldStates = {}
 
     def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
@@ -209,6 +213,8 @@ class _Trainer:
             histories[fold] = self.fit(model, fit_idx, None, self.seed + number, phase).history
             held_out = np.flatnonzero(self.train & (self.data.fold == fold))
             out_of_fold[held_out] = self.predict(model, held_out)
+            self.fold_states[fold] = {k: v.detach().cpu().contiguous()
+                                      for k, v in model.state_dict().items()}
             del model
         model = self.new_model(self.seed)
         final = self.fit(model, all_train, None, self.seed, "final model, ")
@@ -278,7 +284,7 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
         cv_auc=_auc(labels[held_out], prob[held_out]),
         test_auc=_auc(labels[test], prob[test]) if test.any() else None,
         epochs=int(details["best_epoch"]), seconds=time.perf_counter() - started,
-        device=describe_device(device), config=config)
+        device=describe_device(device), config=config, fold_states=trainer.fold_states)
 
 
 def _checkpoint(trained: TrainedModel) -> dict:
@@ -290,21 +296,23 @@ def _checkpoint(trained: TrainedModel) -> dict:
 
 
 def save_trained(store: Store, trained: TrainedModel) -> None:
-    """Write the checkpoint (atomically, under a new name), then the model row, all its
-    predictions and a new ``model_versions`` row in one transaction; the replaced model's files
-    (and its cross-fitted fold models, trained for the old version) go only after the commit."""
+    """Write the checkpoint and any fold models' (atomically, under new names), then the model
+    row, all its predictions, its fold rows (the paper profile's fold models; none for quick,
+    so cross-fitted folds of the old version go) and a new ``model_versions`` row in one
+    transaction; the replaced files go only after the commit."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = store.resolve(f"models/{trained.model_id}/{stamp}.pt")
     sha = save_checkpoint(path, _checkpoint(trained))
     relative = store.relative(path)
+    written = []
     try:
+        written = write_fold_checkpoints(store, trained.model_id, trained.arch, trained.profile,
+                                         trained.fold_states, stamp)
         with store.transaction() as cur:
             old = cur.execute("SELECT checkpoint_path FROM models WHERE model_id = ?",
                               [trained.model_id]).fetchone()
-            old_folds = [path for (path,) in cur.execute(
-                "SELECT checkpoint_path FROM crossfit_folds WHERE model_id = ?",
-                [trained.model_id]).fetchall()]
-            for table in ("heatmaps", "predictions", "crossfit_folds", "models"):
+            old_folds = replace_fold_rows(cur, store, trained.model_id, written, trained.epochs)
+            for table in ("heatmaps", "predictions", "models"):
                 cur.execute(f"DELETE FROM {table} WHERE model_id = ?", [trained.model_id])
             cur.execute(
                 "INSERT INTO models (model_id, arch, dataset, init, profile, image_size, framing, "
@@ -327,6 +335,7 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
                  json.dumps(trained.config), trained.model_id])
     except BaseException:
         path.unlink(missing_ok=True)
+        remove(written)
         raise
     for stale in ([old[0]] if old and old[0] else []) + old_folds:
         if stale != relative:

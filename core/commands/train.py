@@ -95,10 +95,10 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     print(f"{'model':<34} {'init':<8} {'size':>4} {'framing':<7} {'epochs':>6} {'seconds':>8} "
-          f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8}")
+          f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8} {'cross-fit':>9}")
     for row in summary:
         print(f"{row['model_id']:<34} {row['init']:<8} {row['image_size']:>4} "
               f"{row['framing']:<7} {row['epochs']:>6} "
               f"{row['seconds']:>8.0f} {_fmt(row['threshold']):>9} {_fmt(row['cv_auc']):>7} "
-              f"{_fmt(row['test_auc']):>8}")
+              f"{_fmt(row['test_auc']):>8} {row['out_of_fold']:>9}")
     return 0

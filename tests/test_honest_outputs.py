@@ -211,6 +211,17 @@ def test_a_study_needs_honest_outputs_and_its_aided_reads_store_the_version(trai
                               " WHERE mode = 'unaided'").fetchall()
     assert aided == [(MODEL, *model)] and unaided == [(None, None)]
 
+    from core.studies.report import study_report
+    from core.studies.tables import reads_frame
+
+    with store.transaction() as cur:  # as a retrain would: the report keeps what was shown
+        cur.execute("UPDATE models SET threshold = 1.0")
+    report = study_report(store, study, sue)
+    assert report.ai_threshold == pytest.approx(model[1])
+    frame = reads_frame(report)
+    shown = frame[frame["mode"] == "aided"]
+    assert (shown["ai_called_malignant"] == (shown["ai_prob"] >= model[1]).astype(int)).all()
+
 
 def test_train_command_cross_fits_when_asked(store, capsys):
     import json

@@ -98,6 +98,14 @@ def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]
             "single_point_auc": (sens + spec) / 2, "threshold": threshold}
 
 
+def shown_threshold(reads: pd.DataFrame, current: float) -> float:
+    """The cut-off the aided reads were shown with, where they all share one; else (no aided
+    read yet, reads stored before reads kept it, or a retrain during the study) ``current``,
+    the model's cut-off now. Each read's own call always uses its own stored cut-off."""
+    stored = reads.loc[reads["mode"] == "aided", "ai_threshold"].dropna().unique()
+    return float(stored[0]) if len(stored) == 1 else current
+
+
 def _threshold(store: Store, model_id: str) -> float:
     with store.read() as cur:
         threshold = model_threshold(cur, model_id)
@@ -152,8 +160,8 @@ def study_report(store: Store, study_id: int, viewer: User) -> StudyReport:
     if viewer.role not in STAFF_ROLES:
         raise UserError("only supervisors and admins can see a study's report")
     study = get_study(store, study_id)
-    threshold = _threshold(store, study.model_id)
     reads = study_reads(store, study_id)
+    threshold = shown_threshold(reads, _threshold(store, study.model_id))
     pairs = paired_reads(reads, threshold)
     results = [analyse(pairs[pairs["user_id"] == user_id], name, user_id)
                for user_id, name in _reader_names(store, study).items()]

@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                     "SELECT seconds, test_auc, config FROM models WHERE model_id = ?",
                     [model_id]).fetchone()
             config = json.loads(config)
-            train_cases = config["cases"].get("validation", 0)
+            train_cases = config["cases"].get("out_of_fold", 0)
             # k fold models on (k-1)/k of the training cases and the final model on all of
             # them: k times the training cases per epoch.
             images = settings["epochs"] * train_cases * len(config["folds"])

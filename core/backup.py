@@ -44,7 +44,8 @@ DB_ENTRY = "store.duckdb"
 FILES_PREFIX = "files/"
 # Every column naming a file under the data folder; a table that names files joins this list.
 FILE_COLUMNS = (("cases", "image_path"), ("cases", "mask_path"),
-                ("models", "checkpoint_path"), ("heatmaps", "path"))
+                ("models", "checkpoint_path"), ("crossfit_folds", "checkpoint_path"),
+                ("heatmaps", "path"))
 ALREADY_COMPRESSED = {".png", ".jpg", ".jpeg", ".pt", ".zip"}
 CHUNK = 1 << 20
 

@@ -17,6 +17,7 @@ DEMO_DATASET = "phantom"
 DEMO_CASES = 420
 TEST_SIZE = 0.3
 FOLDS = 5
+CROSSFIT_FOLDS = 5             # the quiz model's cross-fitted fold models (core.models.crossfit)
 FIRST_ARCH = "resnet50"        # the study's best model: trained first so the quiz can start
 DEMO_USERS = (
     ("demo_trainee", "trainee", "Demo trainee"),
@@ -114,20 +115,53 @@ def has_demo_dataset(store: Store) -> bool:
                            [DEMO_DATASET]).fetchone()[0] > 0
 
 
+def quiz_model_to_crossfit(store: Store) -> str | None:
+    """The quiz's model where it still shows no output for its own training cases (they are
+    in-sample until its cross-fitted fold models exist), else None."""
+    from core.shown_model import quiz_model
+
+    model_id = quiz_model(store).model_id
+    if model_id is None:
+        return None
+    with store.read() as cur:
+        pending = cur.execute("SELECT count(*) FROM predictions WHERE model_id = ?"
+                              " AND source = 'in_sample'", [model_id]).fetchone()[0]
+    return model_id if pending else None
+
+
 def start_demo_training(store: Store, runner: JobRunner) -> str | None:
     """Start quick training of the demo models still missing (ResNet50 first) in the
-    background; returns the job id, or None when there is no demo or nothing to train."""
+    background, then the cross-fitted fold models of the quiz's model, so that the whole
+    library can be practised with honest outputs; returns the job id, or None when there is no
+    demo or nothing to do."""
     if not has_demo_dataset(store):
         return None
     archs = untrained_demo_archs(store)
-    if not archs:
+    if not archs and quiz_model_to_crossfit(store) is None:
         return None
+    parts = len(archs) + CROSSFIT_FOLDS   # a fold model costs about one model's training
 
     def train(progress, cancel):
-        from core.models.train import train_models
+        written = []
+        if archs:
+            from core.models.train import train_models
 
-        return train_models(store, DEMO_DATASET, archs, profile="quick", device="auto",
-                            seed=0, progress=progress, cancel=cancel)
+            def trained_part(report: dict) -> None:
+                progress({**report, "fraction": report["fraction"] * len(archs) / parts})
+
+            written = train_models(store, DEMO_DATASET, archs, profile="quick", device="auto",
+                                   seed=0, progress=trained_part, cancel=cancel)
+        model_id = quiz_model_to_crossfit(store)
+        if model_id is not None:
+            from core.models.crossfit import crossfit_model
+
+            def crossfit_part(report: dict) -> None:
+                progress({**report, "fraction": (len(archs) + report["fraction"]
+                                                 * CROSSFIT_FOLDS) / parts})
+
+            crossfit_model(store, model_id, CROSSFIT_FOLDS, progress=crossfit_part,
+                           cancel=cancel)
+        return written
 
     return runner.start("train", {"dataset": DEMO_DATASET, "archs": archs, "profile": "quick"},
                         train)

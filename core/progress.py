@@ -20,6 +20,7 @@ from core.auth import STAFF_ROLES, User
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, called_malignant, calls_malignant
 from core.quiz.scoring import PhaseSummary, phase_summary
+from core.reads import ai_outputs
 from core.shown_model import quiz_model
 from core.stats.curves import cusum, last_signal, rolling_metrics
 from core.stats.metrics import threshold_metrics, wilson_arrays, wilson_ci
@@ -102,25 +103,25 @@ class ModelLevel:
 
 
 def model_level(store: Store, reads: pd.DataFrame) -> ModelLevel | None:
-    """How the model the quiz shows does on the same cases (None without model or cases)."""
+    """How the model the quiz shows does on the same cases, counting only outputs it could
+    honestly show (never a case it trained on; None without model or such cases)."""
     model_id = quiz_model(store).model_id
     case_ids = sorted(set(reads["case_id"].tolist())) if len(reads) else []
     if model_id is None or not case_ids:
         return None
     with store.read() as cur:
-        threshold = cur.execute("SELECT coalesce(threshold, 0.5) FROM models WHERE model_id = ?",
-                                [model_id]).fetchone()[0]
-        rows = cur.execute(
-            "SELECT p.prob_malignant, c.label = 'malignant' FROM predictions p"
-            " JOIN cases c USING (case_id) WHERE p.model_id = ?"
-            " AND p.case_id IN (SELECT unnest(?))", [model_id, case_ids]).fetchall()
-    if not rows:
+        outputs = ai_outputs(cur, model_id, case_ids)
+        labels = dict(cur.execute("SELECT case_id, label = 'malignant' FROM cases"
+                                  " WHERE case_id IN (SELECT unnest(?))",
+                                  [sorted(outputs)]).fetchall())
+    if not outputs:
         return None
-    prob = np.array([p for p, _ in rows])
-    truth = np.array([int(m) for _, m in rows])
-    metrics = threshold_metrics(truth, (prob >= threshold).astype(int))
+    prob = np.array([output.probability for output in outputs.values()])
+    truth = np.array([int(labels[case_id]) for case_id in outputs])
+    called = np.array([int(output.malignant) for output in outputs.values()])
+    metrics = threshold_metrics(truth, called)
     auc = shown_auc(truth, prob)
-    return ModelLevel(model_id, len(rows), metrics["accuracy"].value,
+    return ModelLevel(model_id, len(outputs), metrics["accuracy"].value,
                       metrics["sensitivity"].value, metrics["specificity"].value,
                       *_auc_numbers(auc), auc_text(auc, 2))
 

@@ -6,6 +6,13 @@ a case in the same session and mode is refused); ``reads.probability`` is the re
 ``reads.ai_prob`` and ``predictions.prob_malignant`` are 0-1; a model's output is judged at its
 stored ``models.threshold`` (:data:`DEFAULT_THRESHOLD` where it has none), the same figure
 wherever the output is shown or explained (quiz, study, heatmap).
+
+Only out-of-sample outputs reach a person: a prediction is shown, explained by a heatmap or
+counted in a figure only when its ``source`` is one of :data:`SHOWN_SOURCES`, i.e. the model
+that made it never trained on the case. An ``in_sample`` output (the final quick model on its
+own training cases, until cross-fitted outputs replace it) is never shown; the reason a
+person reads instead is :data:`NO_HONEST_OUTPUT`. A read stores what was shown: model id,
+probability, threshold and the SHA-256 of the checkpoint that made the probability.
 """
 from __future__ import annotations
 
@@ -21,6 +28,10 @@ from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, calls_malignant, validate_descriptors
 
 DEFAULT_THRESHOLD = 0.5
+# Prediction sources from a model that never trained on the case (see the migration
+# 012_honest_outputs.sql); 'in_sample' is the one source never shown.
+SHOWN_SOURCES = ("test", "validation", "out_of_fold", "held_out")
+NO_HONEST_OUTPUT = "the AI has no output it could honestly show for this case: it trained on it"
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,7 @@ class AIOutput:
     model_id: str
     probability: float
     threshold: float
+    checkpoint_sha256: str | None = None   # the checkpoint that made ``probability``
 
     @property
     def malignant(self) -> bool:
@@ -90,10 +102,12 @@ def insert_read(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int, c
     """Store one read (inside the caller's write transaction, after its checks); ``ai`` is
     the model output shown with it. UserError if this read is already stored."""
     columns = ["session_id", "user_id", "case_id", "mode", "birads", "probability",
-               "descriptors", "seconds", "model_id", "ai_prob"]
+               "descriptors", "seconds", "model_id", "ai_prob", "ai_threshold",
+               "checkpoint_sha256"]
     values = [session_id, user_id, case_id, mode, answer.birads, answer.probability,
               json.dumps(answer.descriptors) if answer.descriptors else None, answer.seconds,
-              ai.model_id if ai else None, ai.probability if ai else None]
+              *((ai.model_id, ai.probability, ai.threshold, ai.checkpoint_sha256) if ai
+                else (None,) * 4)]
     if created_at is not None:  # else the column's default, the store's clock
         columns.append("created_at")
         values.append(created_at)
@@ -114,25 +128,50 @@ def model_threshold(cur: duckdb.DuckDBPyConnection, model_id: str) -> float | No
     return DEFAULT_THRESHOLD if row[0] is None else float(row[0])
 
 
+def shown_sql(alias: str = "p") -> str:
+    """The SQL condition that keeps only predictions a person may see (``alias.source``)."""
+    return f"{alias}.source IN ({', '.join(repr(source) for source in SHOWN_SOURCES)})"
+
+
 def ai_outputs(cur: duckdb.DuckDBPyConnection, model_id: str, case_ids: list[int]
                ) -> dict[int, AIOutput]:
-    """The model's stored output for each of ``case_ids`` it has a prediction for (none when
-    there is no such model)."""
+    """The model's output that may be shown for each of ``case_ids`` (none for a case it has
+    only an in-sample prediction of, or no prediction; none when there is no such model), with
+    the checkpoint that made it: the fold model's for an out-of-fold output."""
     threshold = model_threshold(cur, model_id)
     if threshold is None:
         return {}
-    rows = cur.execute("SELECT case_id, prob_malignant FROM predictions"
-                       " WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
-                       [model_id, [int(c) for c in case_ids]]).fetchall()
-    return {case_id: AIOutput(model_id, float(prob), threshold) for case_id, prob in rows}
+    rows = cur.execute(
+        "SELECT p.case_id, p.prob_malignant,"
+        " CASE WHEN p.source = 'out_of_fold' THEN f.checkpoint_sha256"
+        " ELSE m.checkpoint_sha256 END"
+        " FROM predictions p JOIN models m USING (model_id)"
+        " LEFT JOIN crossfit_folds f ON f.model_id = p.model_id AND f.fold = p.fold"
+        f" WHERE p.model_id = ? AND {shown_sql()} AND p.case_id IN (SELECT unnest(?))",
+        [model_id, [int(c) for c in case_ids]]).fetchall()
+    return {case_id: AIOutput(model_id, float(prob), threshold, sha)
+            for case_id, prob, sha in rows}
 
 
 def ai_output(cur: duckdb.DuckDBPyConnection, model_id: str, case_id: int) -> AIOutput | str:
-    """The model's stored output for the case, or the reason there is none in plain words."""
+    """The model's output for the case that may be shown, or the reason there is none in
+    plain words."""
     if model_threshold(cur, model_id) is None:
         return f"the model {model_id} is not trained yet"
     found = ai_outputs(cur, model_id, [case_id]).get(int(case_id))
-    return found or f"the model {model_id} has no prediction for this case"
+    if found:
+        return found
+    if cur.execute("SELECT 1 FROM predictions WHERE model_id = ? AND case_id = ?",
+                   [model_id, int(case_id)]).fetchone():
+        return NO_HONEST_OUTPUT
+    return f"the model {model_id} has no prediction for this case"
+
+
+def honest_cases(cur: duckdb.DuckDBPyConnection, model_id: str) -> set[int]:
+    """The cases the model has an output of that may be shown."""
+    return {case_id for (case_id,) in cur.execute(
+        f"SELECT case_id FROM predictions p WHERE model_id = ? AND {shown_sql()}",
+        [model_id]).fetchall()}
 
 
 def locked_cases(cur: duckdb.DuckDBPyConnection, user_id: int) -> set[int]:

@@ -1,6 +1,12 @@
 """The model shown beside a case: the supervisor's choice (setting ``quiz_model``), else the
-model with the best cross-validated AUC. The practice quiz shows it, and a new reader study
-shows it in its aided phase unless the supervisor picks another."""
+model of the quiz's dataset with the best cross-validated AUC. The practice quiz shows it, and
+a new reader study shows it in its aided phase unless the supervisor picks another.
+
+The quiz's dataset is the dataset with the most practice nodules (benign or malignant cases
+not excluded by the split; ties: the first name): the one whose cases a trainee mostly
+practises on. Choosing among its models only by ``cv_auc`` (validation or out-of-fold, never
+test) keeps the test split out of the choice, and a model of another dataset, which has no
+output for these cases, is never the default."""
 from __future__ import annotations
 
 import json
@@ -32,11 +38,24 @@ def model_choice(cur: duckdb.DuckDBPyConnection) -> ModelChoice:
             return ModelChoice(chosen, "chosen by the supervisor")
         return ModelChoice(None, f"the model chosen by the supervisor ({chosen}) is not "
                                  "trained yet")
-    row = cur.execute("SELECT model_id FROM models WHERE cv_auc IS NOT NULL"
-                      " ORDER BY cv_auc DESC, created_at DESC LIMIT 1").fetchone()
+    dataset = quiz_dataset(cur)
+    row = cur.execute("SELECT model_id FROM models WHERE cv_auc IS NOT NULL AND dataset = ?"
+                      " ORDER BY cv_auc DESC, created_at DESC LIMIT 1", [dataset]).fetchone()
     if row is not None:
-        return ModelChoice(row[0], "the best cross-validated AUC")
+        return ModelChoice(row[0], f"the best cross-validated AUC on {dataset}")
+    if cur.execute("SELECT count(*) FROM models WHERE cv_auc IS NOT NULL").fetchone()[0]:
+        return ModelChoice(None, f"no model of {dataset}, the dataset practised on, is "
+                                 "trained yet")
     return ModelChoice(None, "no model is trained yet")
+
+
+def quiz_dataset(cur: duckdb.DuckDBPyConnection) -> str | None:
+    """The dataset with the most practice nodules (see the module's docstring)."""
+    row = cur.execute(
+        "SELECT c.dataset FROM cases c LEFT JOIN splits s USING (case_id)"
+        " WHERE c.label IN ('benign', 'malignant') AND coalesce(s.split, '') <> 'excluded'"
+        " GROUP BY c.dataset ORDER BY count(*) DESC, c.dataset LIMIT 1").fetchone()
+    return None if row is None else row[0]
 
 
 def quiz_model(store: Store) -> ModelChoice:

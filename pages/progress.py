@@ -58,7 +58,8 @@ def headline(summaries: dict, level: progress.ModelLevel | None) -> None:
                       f"95% CI {phase.accuracy.ci_low:.0%} to {phase.accuracy.ci_high:.0%}")
     if level is not None:
         columns[3].metric("AI model on the same cases", f"{level.accuracy:.0%}",
-                          help=f"{level.model_id}, {level.n} cases")
+                          help=f"{level.model_id}, on the {level.n} of these cases it has an "
+                               "output it could honestly show for (never one it trained on)")
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -62,6 +62,9 @@ def setup_form() -> None:
         st.info("The case library holds no nodules yet. Ask an admin to import cases or "
                 "create the demo.")
         return
+    share = selection.honest_share(store)
+    if share.text:
+        st.info(share.text)
     with st.form("quiz_setup"):
         labels = {code: f"{label} ({count} cases)" for code, label, count in options}
         st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set")

@@ -155,14 +155,15 @@ def show_flash() -> None:
 @st.cache_resource(max_entries=6, show_spinner="Loading the model...")
 def cached_model(model_id: str, checkpoint_sha256: str | None):
     """The loaded model (``core.models.loading.LoadedModel``), kept on the GPU when there is
-    one, else the CPU; loaded again when the model's checkpoint changes (a new SHA-256). The
+    one, else the CPU; loaded again when the model's checkpoint changes (a new SHA-256); a
+    cross-fitted fold's SHA-256 loads that fold's checkpoint. The
     ``load_model`` that ``core.heatmaps.case_heatmap`` asks for."""
     import torch
 
     from core.models.loading import load_model
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    return load_model(get_store(), model_id, device)
+    return load_model(get_store(), model_id, device, checkpoint_sha256)
 
 
 def _show_job(job: JobStatus) -> None:

@@ -84,6 +84,8 @@ def add_model(store: Store, model_id: str, case_ids: list[int], cv_auc: float = 
     round on every ``wrong_every``-th case) and, if asked, a cached Grad-CAM map per case."""
     with store.read() as cur:
         labels = dict(cur.execute("SELECT case_id, label FROM cases").fetchall())
+        dataset = cur.execute("SELECT dataset FROM cases WHERE case_id = ?",  # the cases' own
+                              [case_ids[0]]).fetchone()[0] if case_ids else "quizset"
     predictions = []
     for index, case_id in enumerate(case_ids):
         malignant = (labels[case_id] == "malignant") != (index % wrong_every == wrong_every - 1)
@@ -91,8 +93,8 @@ def add_model(store: Store, model_id: str, case_ids: list[int], cv_auc: float = 
     with store.transaction() as cur:
         cur.execute(
             "INSERT INTO models (model_id, arch, dataset, init, profile, image_size, threshold,"
-            " cv_auc, config) VALUES (?, 'resnet50', 'quizset', 'scratch', 'quick', 32, ?, ?, ?)",
-            [model_id, threshold, cv_auc, json.dumps({})])
+            " cv_auc, config) VALUES (?, 'resnet50', ?, 'scratch', 'quick', 32, ?, ?, ?)",
+            [model_id, dataset, threshold, cv_auc, json.dumps({})])
         cur.executemany("INSERT INTO predictions VALUES (?, ?, ?, ?, ?)", predictions)
     if heatmaps:
         add_heatmaps(store, model_id, case_ids)

@@ -108,6 +108,36 @@ def test_nothing_to_train_starts_no_job(store, fake_phantoms, fake_training):
     assert fake_training == []
 
 
+def test_the_quiz_models_cross_fit_runs_in_the_background_after_the_demo_models(
+        store, fake_phantoms, fake_training, monkeypatch):
+    import types
+
+    demo.build_demo(store, n=20)
+    with store.read() as cur:
+        case_id = cur.execute("SELECT min(case_id) FROM splits WHERE split = 'train'"
+                              ).fetchone()[0]
+    with store.transaction() as cur:
+        for arch in ARCHS:
+            cur.execute("INSERT INTO models (model_id, arch, dataset, init, profile, image_size,"
+                        " cv_auc) VALUES (?, ?, 'phantom', 'scratch', 'quick', 64, ?)",
+                        [f"{arch}-quick", arch, 0.9 if arch == "googlenet" else 0.7])
+        cur.execute("INSERT INTO predictions VALUES ('googlenet-quick', ?, 0.7, 'in_sample', 1)",
+                    [case_id])
+    calls = []
+    crossfit = types.ModuleType("core.models.crossfit")
+    crossfit.crossfit_model = lambda store, model_id, folds, progress, cancel: \
+        calls.append((model_id, folds)) or progress({"fraction": 1.0, "message": "done"})
+    monkeypatch.setitem(sys.modules, "core.models.crossfit", crossfit)
+    runner = JobRunner(store)
+    job_id = demo.start_demo_training(store, runner)  # every model trained: only the cross-fit
+    finished = runner.wait(job_id, 30)
+    assert finished.status == "done", finished.message
+    assert fake_training == [] and calls == [("googlenet-quick", demo.CROSSFIT_FOLDS)]
+    with store.transaction() as cur:
+        cur.execute("UPDATE predictions SET source = 'out_of_fold'")
+    assert demo.start_demo_training(store, runner) is None  # nothing left to do
+
+
 def test_training_order_puts_resnet50_first():
     assert demo.training_order(["alexnet", "resnet50", "vit"]) == ["resnet50", "alexnet", "vit"]
     assert demo.training_order(["alexnet", "vit"]) == ["alexnet", "vit"]

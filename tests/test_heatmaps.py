@@ -262,7 +262,14 @@ def test_heatmaps_command(trained, capsys):
                  "--json"])
     assert code == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["computed"] == len(LAYOUT) and result["localisation"]["cases"] == len(LAYOUT)
+    with store.read() as cur:  # never a map of a case the model trained on (fold 1: in-sample)
+        sources = dict(cur.execute(
+            "SELECT p.source, count(*) FROM heatmaps h JOIN predictions p USING (model_id, case_id)"
+            " WHERE h.model_id = ? AND h.method = 'gradcampp' GROUP BY 1",
+            [loaded.model_id]).fetchall())
+    honest = sum(split == "test" or fold == 0 for _, split, fold in LAYOUT)
+    assert sources == {"test": 4, "validation": 4}
+    assert result["computed"] == honest and result["localisation"]["cases"] == honest
 
 
 def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():

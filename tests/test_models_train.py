@@ -19,6 +19,7 @@ from core.models.engine import TrainingCancelled
 from core.models.loading import load_model
 from core.models.registry import grey_to_input
 from core.models.train import train_models
+from core.reads import ai_outputs
 from models_helpers import LAYOUT, add_tiny_dataset, torch_threads  # noqa: F401
 
 FAST = {"device": "cpu", "init": "scratch", "epochs": 1, "image_size": 32}
@@ -59,7 +60,7 @@ def test_quick_training_records_model_predictions_and_checkpoint(store):
     for case_id, (label, split, fold) in zip(ids, LAYOUT):
         prob, source, stored_fold = predictions[case_id]
         assert 0 <= prob <= 1
-        expected = ("validation", 0) if fold == 0 else ("train", 1) if split == "train" \
+        expected = ("validation", 0) if fold == 0 else ("in_sample", 1) if split == "train" \
             else ("test", None)
         assert (source, stored_fold) == expected
 
@@ -135,10 +136,19 @@ def test_paper_profile_predicts_every_training_case_out_of_fold(store):
     [model_id] = train_models(store, "tiny", ["googlenet"], profile="paper", **FAST)
     predictions = _predictions(store, model_id)
     for case_id, (_, split, fold) in zip(ids, LAYOUT):
-        expected = ("validation", fold) if split == "train" else ("test", None)
+        expected = ("out_of_fold", fold) if split == "train" else ("test", None)
         assert predictions[case_id][1:] == expected
     config = json.loads(_model_row(store, model_id)["config"])
     assert config["folds"] == [0, 1] and "out-of-fold" in config["threshold_rule"]
+    with store.read() as cur:  # each fold model is kept: a training case's map comes from it
+        folds = dict(cur.execute("SELECT fold, checkpoint_path FROM crossfit_folds"
+                                 " WHERE model_id = ?", [model_id]).fetchall())
+        shown = ai_outputs(cur, model_id, ids)
+    assert sorted(folds) == [0, 1]
+    for case_id, (_, split, fold) in zip(ids, LAYOUT):
+        expected = (file_sha256(store.resolve(folds[fold])) if split == "train"
+                    else _model_row(store, model_id)["checkpoint_sha256"])
+        assert shown[case_id].checkpoint_sha256 == expected
 
 
 def test_cancel_keeps_finished_models_and_leaves_nothing_of_the_unfinished(store):

@@ -222,6 +222,19 @@ def test_without_a_model_the_truth_follows_the_answer(app_db):
     assert any("The AI was not shown for 1 case" in i.value for i in at.info)
 
 
+def test_the_start_form_says_how_many_cases_have_an_honest_ai_output(app_db):
+    with Store(app_db) as store:
+        cases = make_cases(store, n=6)
+        add_model(store, "resnet50-quiz", cases[:4], heatmaps=False)
+        with store.transaction() as cur:  # the model trained on two of the four
+            cur.execute("UPDATE predictions SET source = 'in_sample' WHERE case_id IN"
+                        " (SELECT unnest(?))", [cases[:2]])
+        anna = make_user(store, "anna")
+    at = app_as(anna)
+    assert any("honestly show for 2 of the 6 cases" in i.value for i in at.info)
+    assert "All cases (2 cases)" in at.selectbox(key="quiz_set").options
+
+
 def test_the_summary_follows_the_last_case(library):
     path, users = library
     at = start(app_as(users["ben"]), length=1)

@@ -312,8 +312,8 @@ def test_a_chosen_model_that_is_missing_says_so(store):
 def test_a_case_without_a_prediction_skips_the_ai(store):
     cases = make_cases(store, n=4)
     trainee = make_user(store, "trainee1")
-    add_model(store, "partial", cases[:1], heatmaps=False)
-    session = flow.start_session(store, trainee.user_id, "all", 4, seed=17)
+    session = flow.start_session(store, trainee.user_id, "all", 4, seed=17)  # no model yet
+    add_model(store, "partial", cases[:1], heatmaps=False)  # shown from the next read on
     views = []
     for _ in cases:
         case = flow.state(store, session, trainee.user_id).case_id

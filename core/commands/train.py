@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--compile", action="store_true",
                         help="train through torch.compile (minutes of compiling first; for the "
                              "paper profile on a GPU)")
+    parser.add_argument("--crossfit", type=int, nargs="?", const=5, default=None, metavar="K",
+                        help="then train K cross-fitted fold models per model (default 5) so "
+                             "that its own training cases get outputs from a model that never "
+                             "saw them (out_of_fold); in-sample outputs are never shown")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
@@ -45,10 +49,12 @@ def _summary(store, model_ids: list[str]) -> list[dict]:
     with store.read() as cur:
         rows = cur.execute(
             "SELECT model_id, arch, init, image_size, framing, epochs, seconds, device, threshold, "
-            "cv_auc, test_auc FROM models WHERE list_contains(?, model_id) ORDER BY created_at",
+            "cv_auc, test_auc, (SELECT count(*) FROM predictions p WHERE p.model_id = m.model_id"
+            " AND p.source = 'out_of_fold') FROM models m WHERE list_contains(?, model_id)"
+            " ORDER BY created_at",
             [model_ids]).fetchall()
     keys = ("model_id", "arch", "init", "image_size", "framing", "epochs", "seconds", "device",
-            "threshold", "cv_auc", "test_auc")
+            "threshold", "cv_auc", "test_auc", "out_of_fold")
     return [dict(zip(keys, row)) for row in rows]
 
 
@@ -78,15 +84,21 @@ def run(args: argparse.Namespace) -> int:
                                      epochs=args.epochs, image_size=args.image_size,
                                      framing=args.framing, deterministic=args.deterministic,
                                      compile=args.compile)
+            if args.crossfit is not None:
+                from core.models.crossfit import crossfit_model
+
+                for model_id in model_ids:
+                    crossfit_model(store, model_id, args.crossfit, device=args.device,
+                                   weights_dir=args.weights_dir, progress=progress)
         summary = _summary(store, model_ids)
     if args.json:
         print(json.dumps(summary))
         return 0
     print(f"{'model':<34} {'init':<8} {'size':>4} {'framing':<7} {'epochs':>6} {'seconds':>8} "
-          f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8}")
+          f"{'threshold':>9} {'cv AUC':>7} {'test AUC':>8} {'cross-fit':>9}")
     for row in summary:
         print(f"{row['model_id']:<34} {row['init']:<8} {row['image_size']:>4} "
               f"{row['framing']:<7} {row['epochs']:>6} "
               f"{row['seconds']:>8.0f} {_fmt(row['threshold']):>9} {_fmt(row['cv_auc']):>7} "
-              f"{_fmt(row['test_auc']):>8}")
+              f"{_fmt(row['test_auc']):>8} {row['out_of_fold']:>9}")
     return 0

@@ -15,6 +15,7 @@ from core.errors import UserError
 from core.heatmaps.stored import cached_heatmap, region_of
 from core.images import load_grey
 from core.models.framing import Box, describe_region
+from core.reads import ai_output
 from core.store import Store
 
 if TYPE_CHECKING:
@@ -41,18 +42,25 @@ class CaseHeatmap:
 def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
                  load_model: ModelLoader) -> CaseHeatmap:
     """The map of ``case_id`` by ``model_id`` with ``method`` and the region it covers: the
-    stored map, else computed now on ``load_model(model_id, checkpoint_sha256)`` and stored.
-    UserError when there is no such model or case, or the map cannot be computed."""
+    stored map, else computed now on ``load_model(model_id, checkpoint_sha256)`` and stored,
+    where the checkpoint is the one that made the output shown for the case (a cross-fitted
+    fold model for a training case). UserError when there is no such model or case, when the
+    model has no output it could honestly show for the case (it trained on it: never a map from
+    a model that saw the case), or the map cannot be computed."""
     with store.read() as cur:
-        model = cur.execute("SELECT framing, checkpoint_sha256, config FROM models"
-                            " WHERE model_id = ?", [model_id]).fetchone()
+        model = cur.execute("SELECT framing, config FROM models WHERE model_id = ?",
+                            [model_id]).fetchone()
         case = cur.execute("SELECT image_path, mask_path FROM cases WHERE case_id = ?",
                            [int(case_id)]).fetchone()
+        shown = ai_output(cur, model_id, case_id) if model and case else None
     if model is None:
         raise UserError(f"no model {model_id!r} in the store")
     if case is None:
         raise UserError(f"no case {case_id} in the store")
-    (framing, checkpoint_sha256, config), (image_path, mask_path) = model, case
+    if isinstance(shown, str):
+        raise UserError(shown)
+    (framing, config), (image_path, mask_path) = model, case
+    checkpoint_sha256 = shown.checkpoint_sha256
     mask = load_grey(store, mask_path) > 127 if mask_path else None
     cam = cached_heatmap(store, model_id, case_id, method)
     if cam is None:

@@ -24,7 +24,7 @@ from core.heatmaps.localisation import localisation_scores, localisation_summary
 from core.images import load_grey
 from core.models.framing import frame_box, model_input, paste_map
 from core.models.loading import LoadedModel
-from core.reads import ai_outputs
+from core.reads import ai_outputs, shown_sql
 from core.store import Store
 
 SPLITS = ("test", "train", "all")
@@ -116,7 +116,10 @@ def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[
     query = ("SELECT p.case_id, h.path FROM predictions p "
              "LEFT JOIN splits s ON s.case_id = p.case_id "
              "LEFT JOIN heatmaps h ON h.model_id = p.model_id AND h.case_id = p.case_id "
-             "AND h.method = ? WHERE p.model_id = ?")
+             "AND h.method = ? WHERE p.model_id = ? "
+             # the final model's own honest outputs only: never a case it trained on, and a
+             # cross-fitted case's map comes from its fold model (case_heatmap computes it)
+             f"AND {shown_sql()} AND p.source <> 'out_of_fold'")
     params: list = [method, model_id]
     if split != "all":
         query += " AND s.split = ?"
@@ -132,7 +135,8 @@ def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
                         method: str = "gradcam", batch_size: int | None = None,
                         progress: Callable[[dict], None] | None = None,
                         cancel: threading.Event | None = None) -> dict:
-    """Cache the maps of every case of ``split`` (test, train or all) the model has predicted,
+    """Cache the maps of every case of ``split`` (test, train or all) the model has an honest
+    output for from its own checkpoint (not in-sample, not cross-fitted),
     in batches (default 16 images, 64 on a GPU), each batch committed on its own: a rerun
     skips what is already cached."""
     method_class(method)

@@ -41,15 +41,24 @@ def freeze(model: nn.Module) -> nn.Module:
     return model
 
 
-def load_model(store: Store, model_id: str, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load ``model_id``'s checkpoint (checked against the SHA-256 the store recorded)."""
+def load_model(store: Store, model_id: str, device: str | torch.device = "cpu",
+               checkpoint_sha256: str | None = None) -> LoadedModel:
+    """Load ``model_id``'s checkpoint (checked against the SHA-256 the store recorded). With
+    ``checkpoint_sha256`` naming one of its cross-fitted fold models (``crossfit_folds``), load
+    that fold's checkpoint instead, under the model's id, threshold and framing."""
     with store.read() as cur:
         row = cur.execute("SELECT arch, image_size, threshold, checkpoint_path, "
                           "checkpoint_sha256, config, dataset, framing FROM models WHERE model_id = ?",
                           [model_id]).fetchone()
+        fold = None if checkpoint_sha256 is None or row is None or row[4] == checkpoint_sha256 \
+            else cur.execute("SELECT checkpoint_path, checkpoint_sha256 FROM crossfit_folds"
+                             " WHERE model_id = ? AND checkpoint_sha256 = ?",
+                             [model_id, checkpoint_sha256]).fetchone()
     if row is None:
         raise UserError(f"no model {model_id!r} in the store")
     arch, image_size, threshold, relative, sha, config, dataset, framing = row
+    if fold is not None:
+        relative, sha = fold
     if not relative:
         raise UserError(f"model {model_id!r} has no checkpoint")
     path = store.resolve(relative)  # messages name ``relative``; only the log has the path

@@ -33,6 +33,8 @@ from core.errors import UserError
 from core.models.checkpoints import FORMAT, FORMAT_VERSION, save_checkpoint
 from core.models.data import CaseTensors, cases_without_mask, check_split, load_cases
 from core.models.engine import TrainingCancelled, backend_flags, batches, evaluate, fit
+from core.models.fold_models import (FoldStates, remove, replace_fold_rows,
+                                     write_fold_checkpoints)
 from core.models.framing import choose_framing, region_record
 from core.models.profiles import Profile, learning_rate, profile_for
 from core.models.registry import CLASS_NAMES, build_model, parse_archs
@@ -92,6 +94,7 @@ class TrainedModel:
     seconds: float
     device: str
     config: dict = field(default_factory=dict)
+    fold_states: FoldStates = field(default_factory=dict)  # paper: the fold models, kept
 
 
 class _Reporter:
@@ -147,6 +150,7 @@ class _Trainer:
         self.lr = learning_rate(arch, weights_path is not None)
         self.labels = data.labels.cpu().numpy()
         self.train = data.split == "train"
+        self.fold_states: FoldStates = {}
 
     def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
@@ -210,6 +214,8 @@ class _Trainer:
             histories[fold] = self.fit(model, fit_idx, None, self.seed + number, phase).history
             held_out = np.flatnonzero(self.train & (self.data.fold == fold))
             out_of_fold[held_out] = self.predict(model, held_out)
+            self.fold_states[fold] = {k: v.detach().cpu().contiguous()
+                                      for k, v in model.state_dict().items()}
             del model
         model = self.new_model(self.seed)
         final = self.fit(model, all_train, None, self.seed, "final model, ")
@@ -224,17 +230,23 @@ class _Trainer:
         return model, prob, validation, details
 
 
-def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray
+def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray, held_out: str
           ) -> list[tuple[int, float, str, int | None]]:
+    """(case_id, prob, source, fold) of every case. The source says how the predicting model
+    relates to the case: ``held_out`` (``validation`` for the quick profile's fold 0,
+    ``out_of_fold`` for the paper profile's fold models) where ``validation`` names a fold,
+    ``test`` for the test split, ``in_sample`` for other training cases (the final model
+    trained on them: never shown, see :mod:`core.reads`), ``held_out`` outside the split."""
     rows = []
     for i, case_id in enumerate(data.case_ids):
         if validation[i] >= 0:
-            source, fold = "validation", int(validation[i])
-        elif data.split[i] in ("train", "test"):
-            source = data.split[i]
-            fold = int(data.fold[i]) if data.split[i] == "train" and data.fold[i] >= 0 else None
+            source, fold = held_out, int(validation[i])
+        elif data.split[i] == "test":
+            source, fold = "test", None
+        elif data.split[i] == "train":
+            source, fold = "in_sample", int(data.fold[i]) if data.fold[i] >= 0 else None
         else:
-            source, fold = "other", None
+            source, fold = "held_out", None
         rows.append((int(case_id), float(prob[i]), source, fold))
     return rows
 
@@ -252,8 +264,10 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
     held_out = validation >= 0
     test = data.split == "test"
     threshold = _threshold(labels[held_out], prob[held_out])
+    rows = _rows(data, prob, validation,
+                 "validation" if profile.early_stopping else "out_of_fold")
     counts = {source: int(n) for source, n in zip(*np.unique(
-        [row[2] for row in _rows(data, prob, validation)], return_counts=True))}
+        [row[2] for row in rows], return_counts=True))}
     config = {
         "profile": profile.as_dict(), "region": region_record(profile.framing),
         "learning_rate": trainer.lr, "optimizer": "AdamW",
@@ -268,11 +282,11 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
         dataset=data.dataset, init="imagenet" if weights_path else "scratch", profile=profile,
         seed=seed, state_dict={k: v.detach().cpu().contiguous()
                                for k, v in model.state_dict().items()},
-        rows=_rows(data, prob, validation), threshold=threshold,
+        rows=rows, threshold=threshold,
         cv_auc=_auc(labels[held_out], prob[held_out]),
         test_auc=_auc(labels[test], prob[test]) if test.any() else None,
         epochs=int(details["best_epoch"]), seconds=time.perf_counter() - started,
-        device=describe_device(device), config=config)
+        device=describe_device(device), config=config, fold_states=trainer.fold_states)
 
 
 def _checkpoint(trained: TrainedModel) -> dict:
@@ -284,16 +298,22 @@ def _checkpoint(trained: TrainedModel) -> dict:
 
 
 def save_trained(store: Store, trained: TrainedModel) -> None:
-    """Write the checkpoint (atomically, under a new name), then the model row and all its
-    predictions in one transaction; the replaced model's files go only after the commit."""
+    """Write the checkpoint and any fold models' (atomically, under new names), then the model
+    row, all its predictions, its fold rows (the paper profile's fold models; none for quick,
+    so cross-fitted folds of the old version go) and a new ``model_versions`` row in one
+    transaction; the replaced files go only after the commit."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = store.resolve(f"models/{trained.model_id}/{stamp}.pt")
     sha = save_checkpoint(path, _checkpoint(trained))
     relative = store.relative(path)
+    written = []
     try:
+        written = write_fold_checkpoints(store, trained.model_id, trained.arch, trained.profile,
+                                         trained.fold_states, stamp)
         with store.transaction() as cur:
             old = cur.execute("SELECT checkpoint_path FROM models WHERE model_id = ?",
                               [trained.model_id]).fetchone()
+            old_folds = replace_fold_rows(cur, store, trained.model_id, written, trained.epochs)
             for table in ("heatmaps", "predictions", "models"):
                 cur.execute(f"DELETE FROM {table} WHERE model_id = ?", [trained.model_id])
             cur.execute(
@@ -309,11 +329,19 @@ def save_trained(store: Store, trained: TrainedModel) -> None:
             cur.executemany("INSERT INTO predictions (model_id, case_id, prob_malignant, source, "
                             "fold) VALUES (?, ?, ?, ?, ?)",
                             [[trained.model_id, *row] for row in trained.rows])
+            cur.execute(
+                "INSERT INTO model_versions (model_id, version, checkpoint_sha256, threshold,"
+                " cv_auc, test_auc, config) SELECT ?, coalesce(max(version), 0) + 1, ?, ?, ?, ?, ?"
+                " FROM model_versions WHERE model_id = ?",
+                [trained.model_id, sha, trained.threshold, trained.cv_auc, trained.test_auc,
+                 json.dumps(trained.config), trained.model_id])
     except BaseException:
         path.unlink(missing_ok=True)
+        remove(written)
         raise
-    if old and old[0] and old[0] != relative:
-        store.resolve(old[0]).unlink(missing_ok=True)
+    for stale in ([old[0]] if old and old[0] else []) + old_folds:
+        if stale != relative:
+            store.resolve(stale).unlink(missing_ok=True)
     shutil.rmtree(store.resolve(f"heatmaps/{trained.model_id}"), ignore_errors=True)
 
 

@@ -11,9 +11,10 @@ are never overwritten. The view handed to the page is a different dataclass per 
 
 The model shown is fixed when the unaided read is stored: the session's model (the supervisor's
 choice, setting ``quiz_model``, else the best ``models.cv_auc``, taken when the session starts),
-or, if there was none then, the one chosen now. With no model output for the case (no model, the
-chosen one missing, or no prediction for the case) the case goes straight to the truth and no
-aided read is stored.
+or, if there was none then, the one chosen now. A session with a model draws only cases the
+model has an honest (out-of-sample) output for (:mod:`core.quiz.selection`). With no model
+output for the case (no model, the chosen one missing, or no honest prediction for the case)
+the case goes straight to the truth and no aided read is stored.
 """
 from __future__ import annotations
 
@@ -106,8 +107,8 @@ def start_session(store: Store, user_id: int, practice_set: str, length: int,
     with store.transaction() as cur:
         if not cur.execute("SELECT 1 FROM users WHERE user_id = ?", [user_id]).fetchone():
             raise UserError(f"no user with id {user_id}")
-        case_ids = pick_cases(cur, user_id, chosen, length, seed)
         model_id = model_choice(cur).model_id
+        case_ids = pick_cases(cur, user_id, chosen, length, seed, model_id)
         return cur.execute(
             "INSERT INTO quiz_sessions (user_id, kind, practice_set, case_ids, model_id)"
             " VALUES (?, 'practice', ?, ?, ?) RETURNING session_id",
@@ -162,7 +163,7 @@ class Session:
 
     def ai(self, case_id: int) -> AIOutput | None:
         row = self.steps.get((case_id, "ai"))
-        return None if row is None else AIOutput(row[0], row[1], row[2])
+        return None if row is None else AIOutput(row[0], row[1], row[2], row[4])
 
 
 def load(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int) -> Session:
@@ -181,7 +182,8 @@ def load(cur: duckdb.DuckDBPyConnection, session_id: int, user_id: int) -> Sessi
                  "SELECT case_id, mode, birads, probability, descriptors, seconds FROM reads"
                  " WHERE session_id = ?", [session_id]).fetchall()}
     steps = {(case_id, step): rest for case_id, step, *rest in cur.execute(
-        "SELECT case_id, step, model_id, ai_prob, ai_threshold, note FROM quiz_steps"
+        "SELECT case_id, step, model_id, ai_prob, ai_threshold, note, checkpoint_sha256"
+        " FROM quiz_steps"
         " WHERE session_id = ?", [session_id]).fetchall()}
     return Session(session_id, json.loads(row[2]), row[3], reads, steps)
 
@@ -249,8 +251,9 @@ def submit_unaided(store: Store, session_id: int, user_id: int, case_id: int, bi
         ai = model_choice(cur).reason if model_id is None else ai_output(cur, model_id, case_id)
         if isinstance(ai, AIOutput):
             cur.execute("INSERT INTO quiz_steps (session_id, case_id, step, model_id, ai_prob,"
-                        " ai_threshold) VALUES (?, ?, 'ai', ?, ?, ?)",
-                        [session_id, case_id, ai.model_id, ai.probability, ai.threshold])
+                        " ai_threshold, checkpoint_sha256) VALUES (?, ?, 'ai', ?, ?, ?, ?)",
+                        [session_id, case_id, ai.model_id, ai.probability, ai.threshold,
+                         ai.checkpoint_sha256])
         else:
             cur.execute("INSERT INTO quiz_steps (session_id, case_id, step, model_id, note)"
                         " VALUES (?, ?, 'no_ai', ?, ?)", [session_id, case_id, model_id, ai])

@@ -7,7 +7,12 @@ when its BI-RADS is 4A or above (the study's convention).
 Spaced repetition (counted in practice sessions started, not days): a case whose unaided read
 was wrong is due again in the user's next session; each later correct unaided read moves it
 on, due again 3 and then 7 sessions after that read; the third correct read in a row retires
-it, and any wrong read starts over. A session's cases are chosen first among those due (within
+it, and any wrong read starts over.
+
+With a model shown (:mod:`core.shown_model`), a session draws only cases that model has an
+honest output for (never one it trained on, :func:`core.reads.honest_cases`): the training
+split joins once the model's cross-fitted outputs exist (``python -m core train ...
+--crossfit``; the demo trains them in the background). :func:`honest_share` says how many. A session's cases are chosen first among those due (within
 the chosen practice set), then among cases never read, then the longest unread, and shown in a
 random order; the set "missed" holds every queued case, those due first.
 """
@@ -22,7 +27,8 @@ import duckdb
 
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS, calls_malignant, validate_descriptors
-from core.reads import locked_cases
+from core.reads import honest_cases, locked_cases
+from core.shown_model import model_choice
 from core.store import Store
 
 REPEAT_AFTER_SESSIONS = (1, 3, 7)
@@ -89,9 +95,41 @@ def parse_practice_set(code: str) -> PracticeSet:
                     "or descriptor:<name>=<value>")
 
 
-def _nodules(cur: duckdb.DuckDBPyConnection) -> list[tuple[int, str | None, dict, str | None]]:
+def _nodules(cur: duckdb.DuckDBPyConnection, model_id: str | None = None
+             ) -> list[tuple[int, str | None, dict, str | None]]:
+    """The practice nodules; with ``model_id``, only those it has an honest output for."""
+    honest = None if model_id is None else honest_cases(cur, model_id)
     return [(case_id, birads_ref, json.loads(desc) if desc else {}, split)
-            for case_id, birads_ref, desc, split in cur.execute(_NODULES).fetchall()]
+            for case_id, birads_ref, desc, split in cur.execute(_NODULES).fetchall()
+            if honest is None or case_id in honest]
+
+
+@dataclass(frozen=True)
+class HonestShare:
+    """How many practice nodules the quiz's model can show an honest output for."""
+
+    model_id: str | None
+    honest: int
+    nodules: int
+
+    @property
+    def text(self) -> str | None:
+        """The sentence a page shows where some cases are left out (None: none are)."""
+        if self.model_id is None or self.honest == self.nodules:
+            return None
+        return (f"The AI ({self.model_id}) has an output it could honestly show for "
+                f"{self.honest} of the {self.nodules} cases (it trained on the others, or has "
+                "not read them): sessions draw only from these until its cross-fitted outputs "
+                "exist.")
+
+
+def honest_share(store: Store) -> HonestShare:
+    """See :class:`HonestShare`."""
+    with store.read() as cur:
+        model_id = model_choice(cur).model_id
+        nodules = len(_nodules(cur))
+        honest = nodules if model_id is None else len(_nodules(cur, model_id))
+    return HonestShare(model_id, honest, nodules)
 
 
 @dataclass(frozen=True)
@@ -131,16 +169,18 @@ def practice_cases(store: Store, user_id: int, practice_set: str, length: int,
     """The cases of a new session, in the order they will be shown (see the module's
     docstring)."""
     with store.read() as cur:
-        return pick_cases(cur, user_id, parse_practice_set(practice_set), length, seed)
+        return pick_cases(cur, user_id, parse_practice_set(practice_set), length, seed,
+                          model_choice(cur).model_id)
 
 
 def pick_cases(cur: duckdb.DuckDBPyConnection, user_id: int, chosen: PracticeSet,
-               length: int, seed: int | None) -> list[int]:
-    """The cases of a new session in ``chosen``, in the order they will be shown."""
+               length: int, seed: int | None, model_id: str | None = None) -> list[int]:
+    """The cases of a new session in ``chosen``, in the order they will be shown; with
+    ``model_id``, only cases it has an honest output for."""
     rng = random.Random(seed)
     history = _history(cur, user_id)
     locked = locked_cases(cur, user_id)
-    pool = [case_id for case_id, birads_ref, descriptors, split in _nodules(cur)
+    pool = [case_id for case_id, birads_ref, descriptors, split in _nodules(cur, model_id)
             if chosen.matches(birads_ref, descriptors, split) and case_id not in locked]
     rng.shuffle(pool)
     if chosen.kind == "missed":
@@ -154,7 +194,9 @@ def pick_cases(cur: duckdb.DuckDBPyConnection, user_id: int, chosen: PracticeSet
                       key=lambda c: (c in history.due_in, history.last_read[c]))
         pool = due + unseen + rest
     if not pool:
-        raise UserError(f"no cases in the practice set {chosen.label!r}")
+        honest = "" if model_id is None else (f" that the AI ({model_id}) has an output it "
+                                              "could honestly show for")
+        raise UserError(f"no cases in the practice set {chosen.label!r}{honest}")
     picked = pool[:length]
     rng.shuffle(picked)
     return picked
@@ -163,7 +205,7 @@ def pick_cases(cur: duckdb.DuckDBPyConnection, user_id: int, chosen: PracticeSet
 def practice_set_options(store: Store, user_id: int) -> list[tuple[str, str, int]]:
     """(code, label, number of cases) of every practice set that holds cases."""
     with store.read() as cur:
-        nodules = _nodules(cur)
+        nodules = _nodules(cur, model_choice(cur).model_id)
         history = _history(cur, user_id)
     ids = {case_id for case_id, *_ in nodules}
     sets = [PracticeSet("all"), PracticeSet("test"), PracticeSet("missed")]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from core.auth import STAFF_ROLES, User, utcnow
 from core.errors import UserError
-from core.reads import AIOutput, ai_output, insert_read, validate_answer
+from core.reads import AIOutput, ai_output, ai_outputs, insert_read, validate_answer
 from core.shown_model import quiz_model
 from core.store import Store
 from core.stats.roc import MIN_PER_CLASS
@@ -190,14 +190,13 @@ def _check_readers(cur: duckdb.DuckDBPyConnection, reader_ids: list[int]) -> Non
 def _check_model(cur: duckdb.DuckDBPyConnection, model_id: str, case_ids: list[int]) -> None:
     if not cur.execute("SELECT 1 FROM models WHERE model_id = ?", [model_id]).fetchone():
         raise UserError(f"no trained model {model_id!r}")
-    predicted = {c for (c,) in cur.execute(
-        "SELECT case_id FROM predictions WHERE model_id = ? AND case_id IN (SELECT unnest(?))",
-        [model_id, case_ids]).fetchall()}
+    predicted = ai_outputs(cur, model_id, case_ids)
     missing = [c for c in case_ids if c not in predicted]
     if missing:
-        raise UserError(f"the model {model_id} has no prediction for {len(missing)} of the "
-                        f"{len(case_ids)} cases (case {missing[0]} first): choose another "
-                        "model or compute its predictions first")
+        raise UserError(f"the model {model_id} has no output it could honestly show (one "
+                        f"from a model that never trained on the case) for {len(missing)} of "
+                        f"the {len(case_ids)} cases (case {missing[0]} first): choose another "
+                        "model, test cases, or train its cross-fitted outputs first")
 
 
 def reader_orders(case_ids: list[int], reader_ids: list[int], seed: int

@@ -25,7 +25,7 @@ import pandas as pd
 from core.auth import STAFF_ROLES, User
 from core.errors import UserError
 from core.lexicon import called_malignant
-from core.reads import DEFAULT_THRESHOLD, model_threshold
+from core.reads import DEFAULT_THRESHOLD, model_threshold, shown_sql
 from core.stats.metrics import threshold_metrics
 from core.stats.mrmc import as_paired_test, or_analysis
 from core.stats.readers import automation_bias, birads_scores, change_ledger, reader_summary
@@ -38,7 +38,8 @@ PAIRED_METHOD = "DeLong, paired (one reader's cases)"
 _READS = """
     SELECT s.user_id, coalesce(u.display_name, u.username) AS reader, r.case_id,
            CAST(c.label = 'malignant' AS INTEGER) AS truth, r.mode, r.birads, r.probability,
-           r.descriptors, r.seconds, r.model_id, r.ai_prob, r.created_at AS read_at
+           r.descriptors, r.seconds, r.model_id, r.ai_prob,
+           r.ai_threshold, r.checkpoint_sha256, r.created_at AS read_at
     FROM reads r JOIN quiz_sessions s ON s.session_id = r.session_id
     JOIN users u ON u.user_id = s.user_id JOIN cases c ON c.case_id = r.case_id
     WHERE s.study_id = ? AND s.kind IN ('study_unaided', 'study_aided') {only}
@@ -48,13 +49,15 @@ _READS = """
 
 def paired_reads(reads: pd.DataFrame, ai_threshold: float) -> pd.DataFrame:
     """One row per reader and case read in both phases: truth, both reads, the model's
-    probability as shown and its call at ``ai_threshold``."""
+    probability as shown and its call at the threshold shown with it (``ai_threshold`` for
+    reads stored before reads kept their threshold)."""
     columns = ["user_id", "reader", "case_id", "truth"]
     unaided = reads[reads["mode"] == "unaided"][columns + ["birads", "probability"]]
     aided = reads[reads["mode"] == "aided"][["user_id", "case_id", "birads", "probability",
-                                             "ai_prob"]]
+                                             "ai_prob", "ai_threshold"]]
     pairs = unaided.merge(aided, on=["user_id", "case_id"], suffixes=("_unaided", "_aided"))
-    return pairs.assign(ai_called=(pairs["ai_prob"] >= ai_threshold).astype(int))
+    shown = pairs["ai_threshold"].astype(float).fillna(ai_threshold)
+    return pairs.assign(ai_called=(pairs["ai_prob"] >= shown).astype(int))
 
 
 def analyse(pairs: pd.DataFrame, reader: str, user_id: int | None) -> ReaderResult:
@@ -91,13 +94,13 @@ def analyse(pairs: pd.DataFrame, reader: str, user_id: int | None) -> ReaderResu
 
 
 def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]:
-    """The study's model on the study's cases: AUC (``shown_auc``: logit DeLong CI, or too
-    few cases) and metrics at its threshold."""
+    """The study's model on the study's cases it has an honest output for (never one it trained
+    on): AUC (``shown_auc``: logit DeLong CI, or too few cases) and metrics at its threshold."""
     with store.read() as cur:
         rows = cur.execute(
             "SELECT CAST(c.label = 'malignant' AS INTEGER), p.prob_malignant FROM cases c"
             " JOIN predictions p ON p.case_id = c.case_id AND p.model_id = ?"
-            " WHERE c.case_id IN (SELECT unnest(?)) ORDER BY c.case_id",
+            f" WHERE {shown_sql()} AND c.case_id IN (SELECT unnest(?)) ORDER BY c.case_id",
             [study.model_id, list(study.case_ids)]).fetchall()
     if not rows:
         return {"n": 0}
@@ -109,6 +112,14 @@ def _model_alone(store: Store, study: Study, threshold: float) -> dict[str, Any]
             "auc": shown_auc(y, prob).as_dict(),
             "metrics": {name: m.as_dict() for name, m in metrics.items()},
             "single_point_auc": (sens + spec) / 2, "threshold": threshold}
+
+
+def shown_threshold(reads: pd.DataFrame, current: float) -> float:
+    """The cut-off the aided reads were shown with, where they all share one; else (no aided
+    read yet, reads stored before reads kept it, or a retrain during the study) ``current``,
+    the model's cut-off now. Each read's own call always uses its own stored cut-off."""
+    stored = reads.loc[reads["mode"] == "aided", "ai_threshold"].dropna().unique()
+    return float(stored[0]) if len(stored) == 1 else current
 
 
 def _threshold(store: Store, model_id: str) -> float:
@@ -178,8 +189,8 @@ def study_report(store: Store, study_id: int, viewer: User) -> StudyReport:
     if viewer.role not in STAFF_ROLES:
         raise UserError("only supervisors and admins can see a study's report")
     study = get_study(store, study_id)
-    threshold = _threshold(store, study.model_id)
     reads = study_reads(store, study_id)
+    threshold = shown_threshold(reads, _threshold(store, study.model_id))
     pairs = paired_reads(reads, threshold)
     results = [analyse(pairs[pairs["user_id"] == user_id], name, user_id)
                for user_id, name in _reader_names(store, study).items()]

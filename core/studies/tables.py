@@ -178,12 +178,14 @@ def published_frame(report: StudyReport) -> pd.DataFrame:
 
 
 def reads_frame(report: StudyReport) -> pd.DataFrame:
-    """Every read with its truth, its call at BI-RADS 4A and, for aided reads, the model's."""
+    """Every read with its truth, its call at BI-RADS 4A and, for aided reads, the model's
+    at the threshold shown with the read."""
     reads = report.reads.copy()
     reads["called_malignant"] = called_malignant(reads["birads"])
     aided = reads["mode"] == "aided"
+    shown = reads["ai_threshold"].astype(float).fillna(report.ai_threshold)
     reads["ai_called_malignant"] = pd.array(
-        [int(p >= report.ai_threshold) if a else None for p, a in zip(reads["ai_prob"], aided)],
+        [int(p >= t) if a else None for p, t, a in zip(reads["ai_prob"], shown, aided)],
         dtype="Int64")
     return reads
 

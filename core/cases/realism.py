@@ -68,12 +68,14 @@ def lesion_contrast(image: np.ndarray, mask: np.ndarray) -> float:
     """Mean inside the mask over the mean of a ring around it (3 px out, as wide as half the
     lesion's equivalent radius, at least 6 px), leaving out what lies below the lesion's
     bottom (the posterior feature)."""
+    if not mask.any():
+        return float("nan")
     outside = ndimage.distance_transform_edt(~mask)
     width = max(6.0, 0.5 * _radius_px(mask))
     ring = (outside > 3) & (outside <= 3 + width)
     ring[np.nonzero(mask)[0].max() + 1:] = False
     surround = image[ring]
-    if not surround.size or not mask.any():
+    if not surround.size:
         return float("nan")
     return float(image[mask].mean() / max(float(surround.mean()), 1e-6))
 

@@ -28,7 +28,7 @@ NOTES = {
                  "need not be BUSI's case mix",
     "depth": "BUSI's malignant frames darken with depth faster than its benign ones; the "
              "phantoms draw depth and gain without the truth (else gain would be a shortcut), so "
-             "both their classes follow one profile",
+             "their classes differ in depth only through the posterior features",
 }
 
 
@@ -50,8 +50,7 @@ class Row:
         if self.within:
             return "yes"
         side = "above" if self.phantom[1] > self.real[2] else "below"
-        note = NOTES.get(self.figure.split("_")[0] if self.figure.startswith("depth_")
-                         else self.figure)
+        note = NOTES.get("depth" if self.figure.startswith("depth_") else self.figure)
         return f"no, {side}" + (f": {note}" if note else "")
 
 

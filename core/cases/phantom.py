@@ -70,7 +70,7 @@ def render_image(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
         tgc_deficit_db=rng.uniform(4.0, 18.0), lateral_tilt_db=rng.normal(0, 3.0),
         contact_loss_db=rng.uniform(0.0, 8.0) if rng.random() < 0.5 else 0.0,
         dynamic_range_db=rng.uniform(48.0, 56.0), white_db=rng.uniform(12.0, 15.0),
-        shadow_blur_mm=rng.uniform(1.0, 2.0))
+        shadow_blur_mm=rng.uniform(1.5, 3.0))
     amplitude = envelope(anatomy.echo_db, anatomy.attenuation, geometry, scanner, rng,
                          painted.point_reflectors)
     return log_compress(amplitude, scanner), painted.mask, geometry

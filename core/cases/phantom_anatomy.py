@@ -127,8 +127,8 @@ def breast_anatomy(rng: np.random.Generator, geometry: Geometry,
     attenuation[skin] = _blend(attenuation[skin], 1.4, skin_band)
 
     # tissue inhomogeneity: fine streaks along the layers, and broad patches
-    echo += 3.0 * smooth_noise(rng, shape, 0.4 / mm, 2.5 / mm, rng.uniform(-10, 10)) + 2.0 * (
-        smooth_noise(rng, shape, 3.0 / mm, 5.0 / mm))
+    echo += 3.0 * smooth_noise(rng, shape, 0.4 / mm, 2.5 / mm, rng.uniform(-10, 10)) + 3.5 * (
+        smooth_noise(rng, shape, 1.5 / mm, 3.5 / mm, rng.uniform(-15, 15)))
     _add_ligament_shadows(rng, attenuation, geometry, fat_top, gland_top)
     _add_chest_wall(rng, echo, attenuation, z, x, muscle_bottom, geometry)
     return Anatomy(echo, attenuation, gland_top, gland_bottom)

@@ -91,7 +91,7 @@ def draw_outline(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
 
 # Width (mm) of the margin's transition from lesion to tissue, least and most along the
 # outline: sharp all round when circumscribed, partly blurred when not, blurred when indistinct.
-EDGE_MM = {"circumscribed": (0.08, 0.25), "microlobulated": (0.2, 0.9), "angular": (0.25, 1.8),
+EDGE_MM = {"circumscribed": (0.05, 0.2), "microlobulated": (0.2, 0.9), "angular": (0.25, 1.8),
            "indistinct": (1.2, 3.0), "spiculated": (0.8, 2.0)}
 
 
@@ -263,7 +263,7 @@ def _lesion_attenuation(rng, posterior: str, fluid: bool, x: np.ndarray,
     almost freely, a solid mass partly), high blocks it (shadowing); combined does both, side
     by side."""
     thickness = 2 * outline.half_height_mm
-    block = np.clip(rng.uniform(22, 34) / thickness, 1.0, 12.0)
+    block = np.clip(rng.uniform(25, 38) / thickness, 1.0, 12.0)
     through = GLAND_ATTENUATION * (rng.uniform(0.0, 0.1) if fluid else rng.uniform(0.2, 0.45))
     if posterior == "none":
         return np.full_like(x, GLAND_ATTENUATION)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import fft
-from scipy.ndimage import uniform_filter, uniform_filter1d
+from scipy.ndimage import gaussian_filter, uniform_filter1d
 
 
 @dataclass(frozen=True)
@@ -127,6 +127,7 @@ class Scanner:
     dynamic_range_db: float = 52.0
     compound_steering: tuple[float, ...] = (-1.2, 1.2)  # spectrum shifts, in std
     white_db: float = 11.0                  # echo level (dB re gland) shown at full white
+    smoothing_px: tuple[float, float] = (0.7, 0.9)  # speckle reduction (axial, lateral sigma)
 
 
 def envelope(echo_db: np.ndarray, attenuation_db_mm: np.ndarray, geometry: Geometry,
@@ -183,7 +184,8 @@ def envelope(echo_db: np.ndarray, attenuation_db_mm: np.ndarray, geometry: Geome
 
 def log_compress(env: np.ndarray, scanner: Scanner) -> np.ndarray:
     """Map envelope amplitude to 8-bit grey: ``dynamic_range_db`` below ``white_db`` is black."""
-    db = uniform_filter(20 * np.log10(env + 1e-12), 2)  # the scanner's light smoothing
+    # the scanner's speckle reduction: a light smoothing of the log image
+    db = gaussian_filter(20 * np.log10(env + 1e-12), scanner.smoothing_px)
     low = scanner.white_db - scanner.dynamic_range_db
     grey = np.clip((db - low) / scanner.dynamic_range_db, 0, 1) * 255
     return np.round(grey).astype(np.uint8)

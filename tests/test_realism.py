@@ -161,8 +161,9 @@ def _busi_folder(root: Path) -> Path:
         for k in range(1, 4):
             image, mask = _disc(size=120, radius=15 + 3 * k, inside=50, outside=140)
             noisy = np.clip(image * rng.rayleigh(0.8, image.shape), 0, 255).astype(np.uint8)
-            Image.fromarray(noisy).save(root / label / f"{label} ({k}).png")
-            Image.fromarray(mask.astype(np.uint8) * 255).save(root / label / f"{label} ({k})_mask.png")
+            stem = root / label / f"{label} ({k})"
+            Image.fromarray(noisy).save(f"{stem}.png")
+            Image.fromarray(mask.astype(np.uint8) * 255).save(f"{stem}_mask.png")
     return root
 
 

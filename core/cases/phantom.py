@@ -67,7 +67,7 @@ def render_image(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
         axial_resolution_mm=rng.uniform(0.22, 0.32), lateral_focus_mm=rng.uniform(0.45, 0.65),
         lateral_far_mm=rng.uniform(0.95, 1.3), focus_depth_mm=depth + rng.normal(0, 2.0),
         nominal_attenuation_db_mm=rng.uniform(0.85, 1.05), tgc_error_db=rng.uniform(0.5, 2.5),
-        tgc_deficit_db=rng.uniform(4.0, 18.0), lateral_tilt_db=rng.normal(0, 3.0),
+        tgc_deficit_db=rng.uniform(6.0, 20.0), lateral_tilt_db=rng.normal(0, 3.0),
         contact_loss_db=rng.uniform(0.0, 8.0) if rng.random() < 0.5 else 0.0,
         dynamic_range_db=rng.uniform(48.0, 56.0), white_db=rng.uniform(12.0, 15.0),
         shadow_blur_mm=rng.uniform(1.5, 3.0))

@@ -5,8 +5,9 @@ nuisance: shape and orientation set the outline (ellipse axes and low-order harm
 the margin adds sharp corners (angular), small scallops (microlobulated), thin radiating
 lines and an echogenic halo (spiculated), or a blurred, ragged edge (indistinct), and sets how
 wide the edge's transition is along the outline (sharp all round only when circumscribed); the
-echo pattern sets the inside, calibrated against BUSI (:mod:`core.cases.realism`); the posterior feature sets the lesion's attenuation, so the shadow or the
-enhancement below it comes out of the image formation; calcifications are point reflectors.
+echo pattern sets the inside, at levels calibrated against BUSI (:mod:`core.cases.realism`);
+the posterior feature sets the lesion's attenuation, so the shadow or the enhancement below it
+comes out of the image formation; calcifications are point reflectors.
 """
 from __future__ import annotations
 

@@ -172,7 +172,7 @@ def envelope(echo_db: np.ndarray, attenuation_db_mm: np.ndarray, geometry: Geome
     # the TGC makes up for most of the nominal loss, less and less with depth (the far field
     # of a real image is darker), with a ripple where the sliders are set unevenly
     relative = depth / geometry.depth_mm
-    tgc_db = (scanner.nominal_attenuation_db_mm * depth - scanner.tgc_deficit_db * relative ** 1.5
+    tgc_db = (scanner.nominal_attenuation_db_mm * depth - scanner.tgc_deficit_db * relative
               + scanner.tgc_error_db * np.sin(2 * np.pi * (relative * rng.uniform(0.5, 1.2)
                                                            + rng.random())))
     across = (np.arange(geometry.width, dtype=np.float32) + 0.5) / geometry.width

@@ -215,7 +215,8 @@ def contact_sheet(cases_or_images: list[NewCase] | list[np.ndarray], path: str |
         left, top = (k % columns) * tile_width, (k // columns) * (tile_height + caption_height)
         sheet.paste(tile, (left, top))
         if caption:
-            draw.text((left + 3, top + tile_height + 1), caption[:40], fill=255, font=font)
+            draw.text((left + 3, top + tile_height + 1), caption[:tile_width // 6], fill=255,
+                      font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)

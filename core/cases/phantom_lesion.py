@@ -207,14 +207,14 @@ def _interior_echo(rng, pattern: str, box, distance, mm: float, scale: float) ->
     if pattern == "anechoic":
         return np.full(box, FLUID_DB, dtype=np.float32)
     if pattern == "hypoechoic":
-        return rng.uniform(-19, -10) + 2.0 * texture
+        return rng.uniform(-18, -9.5) + 2.0 * texture
     if pattern == "isoechoic":  # as bright as the fat: found by its margin and texture
-        return FAT_DB + rng.uniform(-2.5, 0.5) + 1.5 * texture
+        return FAT_DB + rng.uniform(-1.0, 2.5) + 1.5 * texture
     if pattern == "hyperechoic":
         return rng.uniform(1.0, 4.0) + 1.5 * texture
     if pattern == "heterogeneous":
         patches = smooth_noise(rng, box, 1.0 / mm, 1.4 / mm)
-        return rng.uniform(-18, -12) + 6 * np.tanh(1.5 * patches)
+        return rng.uniform(-16, -10) + 6 * np.tanh(1.5 * patches)
     # complex cystic and solid: fluid with a solid mural nodule or thick septations
     fluid = np.full(box, FLUID_DB, dtype=np.float32)
     solid_db = rng.uniform(-12, -6) + 2 * texture

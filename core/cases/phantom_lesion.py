@@ -96,13 +96,25 @@ EDGE_MM = {"circumscribed": (0.05, 0.2), "microlobulated": (0.2, 0.9), "angular"
            "indistinct": (1.2, 3.0), "spiculated": (0.8, 2.0)}
 
 
+# Functions of the angle around the outline are tabulated at this many angles and looked up
+# per pixel (much cheaper than evaluating them on every pixel of the lesion's box).
+TURN_SAMPLES = 4096
+TURN = np.linspace(0, 2 * np.pi, TURN_SAMPLES, endpoint=False)
+
+
+def _at_angles(table: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The tabulated function (over :data:`TURN`) at each angle of ``theta`` (radians)."""
+    index = (theta * (TURN_SAMPLES / (2 * np.pi))).astype(np.int64) % TURN_SAMPLES
+    return table[index]
+
+
 def _along_outline(rng: np.random.Generator, theta: np.ndarray) -> np.ndarray:
     """A smooth random profile around the outline, 0..1 (three low harmonics of the angle)."""
-    profile = np.zeros_like(theta)
+    profile = np.zeros_like(TURN)
     for k in (1, 2, 3):
-        profile += rng.normal() / k * np.cos(k * theta + rng.uniform(0, 2 * np.pi))
+        profile += rng.normal() / k * np.cos(k * TURN + rng.uniform(0, 2 * np.pi))
     low, high = float(profile.min()), float(profile.max())
-    return (profile - low) / max(high - low, 1e-6)
+    return _at_angles(((profile - low) / max(high - low, 1e-6)).astype(np.float32), theta)
 
 
 @dataclass
@@ -131,7 +143,7 @@ def paint_lesion(rng: np.random.Generator, anatomy: Anatomy, geometry: Geometry,
     rho = np.hypot(u / a, v / b)
     theta = np.arctan2(v / b, u / a)
     scale = np.sqrt(a * b)
-    radius = boundary.radius(theta)
+    radius = _at_angles(boundary.radius(TURN).astype(np.float32), theta)
     distance = (rho - radius) * scale  # mm, negative inside
     box = (distance.shape[0], distance.shape[1])
 

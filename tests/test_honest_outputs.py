@@ -185,11 +185,13 @@ def test_reads_keep_the_version_they_showed_across_a_retrain(trained, tmp_path):
     assert (folder / "model_versions.csv").is_file()
 
 
-def test_a_study_needs_honest_outputs_and_its_aided_reads_store_the_version(trained):
+def test_a_study_needs_honest_outputs_and_its_aided_reads_store_the_version(trained,
+                                                                          monkeypatch):
     from datetime import datetime
 
     from core.studies import protocol
 
+    monkeypatch.setattr(protocol, "MIN_PER_CLASS", 2)  # the tiny set: 4 + 4 cases per split
     store, ids = trained
     sue, anna = make_user(store, "sue", "supervisor"), make_user(store, "anna")
     with pytest.raises(UserError, match="could honestly show"):

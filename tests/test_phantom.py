@@ -182,3 +182,14 @@ def test_command_prints_json(tmp_path, capsys):
 def test_command_rejects_bad_input(tmp_path, capsys):
     assert main(["phantom", "--db", str(tmp_path / "s.duckdb"), "--n", "0"]) == 2
     assert "between 1 and" in capsys.readouterr().err
+
+
+def test_a_near_duplicate_of_an_earlier_case_is_drawn_again(monkeypatch):
+    codes = iter(["0" * 16, "0" * 15 + "1", "f" * 16])  # case 1's first image: 1 bit from case 0
+    monkeypatch.setattr(phantom, "perceptual_hash", lambda image: next(codes))
+    cases = phantom.generate_phantoms(2, seed=3, workers=1)
+    first = phantom.make_case(1, seed=3)
+    again = phantom.make_case(1, seed=3, redraw=1)
+    assert np.array_equal(cases[1].image, again.image)
+    assert not np.array_equal(cases[1].image, first.image)
+    assert cases[1].descriptors == first.descriptors and cases[1].label == first.label

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from core.cases.library import ImportResult, NewCase, save_cases
+from core.cases.library import ImportResult, NewCase, perceptual_hash, save_cases
 from core.cases.phantom_anatomy import breast_anatomy
 from core.cases.phantom_annotations import body_marker_text, burn_in
 from core.cases.phantom_lesion import Boundary, draw_outline, paint_lesion
@@ -24,6 +24,7 @@ from core.cases.phantom_truth import (MALIGNANT_SHARE, LesionTruth, auc, draw_le
                                       population_figures)
 from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES
+from core.splits import NEAR_DUPLICATE_BITS
 from core.store import Store
 
 HEIGHT, WIDTH = 300, 400
@@ -51,7 +52,7 @@ def render_image(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
 
     width_mm = WIDTH * geometry.mm_per_px
     half_width = outline.half_width_mm * outline.max_radius
-    lateral = width_mm / 2 + rng.normal(0, 0.1 * width_mm)
+    lateral = width_mm * rng.uniform(0.28, 0.72)  # not always centred: layouts must differ
     lateral = float(np.clip(lateral, min(half_width + 1, width_mm / 2),
                             max(width_mm - half_width - 1, width_mm / 2)))
     column = min(WIDTH - 1, int(lateral / geometry.mm_per_px))
@@ -66,8 +67,10 @@ def render_image(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
         axial_resolution_mm=rng.uniform(0.22, 0.32), lateral_focus_mm=rng.uniform(0.45, 0.65),
         lateral_far_mm=rng.uniform(0.95, 1.3), focus_depth_mm=depth + rng.normal(0, 2.0),
         nominal_attenuation_db_mm=rng.uniform(0.85, 1.05), tgc_error_db=rng.uniform(0.5, 2.5),
+        tgc_deficit_db=rng.uniform(6.0, 20.0), lateral_tilt_db=rng.normal(0, 3.0),
+        contact_loss_db=rng.uniform(0.0, 8.0) if rng.random() < 0.5 else 0.0,
         dynamic_range_db=rng.uniform(48.0, 56.0), white_db=rng.uniform(12.0, 15.0),
-        shadow_blur_mm=rng.uniform(1.0, 2.0))
+        shadow_blur_mm=rng.uniform(1.5, 3.0))
     amplitude = envelope(anatomy.echo_db, anatomy.attenuation, geometry, scanner, rng,
                          painted.point_reflectors)
     return log_compress(amplitude, scanner), painted.mask, geometry
@@ -84,9 +87,12 @@ def choose_annotations(rng: np.random.Generator, malignant: bool, shortcut: bool
 
 
 def make_case(index: int, seed: int = 0, shortcut: bool = False,
-              annotations: bool = True) -> NewCase:
-    """Case ``index`` of the phantom set made with ``seed``."""
+              annotations: bool = True, redraw: int = 0) -> NewCase:
+    """Case ``index`` of the phantom set made with ``seed``; ``redraw`` > 0 draws another image
+    of the same lesion truth (see :func:`generate_phantoms`)."""
     truth_seed, image_seed, annotation_seed = case_seed(seed, index).spawn(3)
+    if redraw:
+        image_seed = np.random.SeedSequence(seed, spawn_key=(index, 1, redraw))
     truth: LesionTruth = draw_lesion(np.random.default_rng(truth_seed))
     image, mask, geometry = render_image(np.random.default_rng(image_seed), truth.descriptors,
                                          truth.size_mm)
@@ -110,15 +116,31 @@ def make_case(index: int, seed: int = 0, shortcut: bool = False,
 def generate_phantoms(n: int, seed: int = 0, shortcut: bool = False, annotations: bool = True,
                       workers: int = 2) -> list[NewCase]:
     """``n`` phantom cases, identical for the same seed whatever ``workers`` (threads: the
-    array work releases the GIL, and each case has its own random generator)."""
+    array work releases the GIL, and each case has its own random generator).
+
+    Independent lesions must never look like one scan to the split's near-duplicate rule: a
+    case whose image is within :data:`NEAR_DUPLICATE_BITS` pHash bits of an earlier case's is
+    drawn again (same truth, new image). Earlier cases never change, so case ``i`` still does
+    not depend on ``n``."""
     if not 1 <= n <= MAX_CASES:
         raise UserError(f"the number of phantoms must be between 1 and {MAX_CASES}, not {n}")
     if seed < 0:
         raise UserError(f"the seed must be zero or positive, not {seed}")
     if workers <= 1 or n == 1:
-        return [make_case(i, seed, shortcut, annotations) for i in range(n)]
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(lambda i: make_case(i, seed, shortcut, annotations), range(n)))
+        cases = [make_case(i, seed, shortcut, annotations) for i in range(n)]
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            cases = list(pool.map(lambda i: make_case(i, seed, shortcut, annotations), range(n)))
+    hashes: list[int] = []
+    for index, case in enumerate(cases):
+        redraw, code = 0, int(perceptual_hash(case.image), 16)
+        while any((code ^ earlier).bit_count() <= NEAR_DUPLICATE_BITS for earlier in hashes):
+            redraw += 1
+            case = make_case(index, seed, shortcut, annotations, redraw)
+            code = int(perceptual_hash(case.image), 16)
+        cases[index] = case
+        hashes.append(code)
+    return cases
 
 
 def summarize(cases: list[NewCase]) -> dict:
@@ -193,7 +215,8 @@ def contact_sheet(cases_or_images: list[NewCase] | list[np.ndarray], path: str |
         left, top = (k % columns) * tile_width, (k // columns) * (tile_height + caption_height)
         sheet.paste(tile, (left, top))
         if caption:
-            draw.text((left + 3, top + tile_height + 1), caption[:40], fill=255, font=font)
+            draw.text((left + 3, top + tile_height + 1), caption[:tile_width // 6], fill=255,
+                      font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(path)

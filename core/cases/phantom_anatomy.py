@@ -13,10 +13,10 @@ import numpy as np
 
 from core.cases.phantom_speckle import Geometry, smooth_noise
 
-FAT_DB = -19.0
+FAT_DB = -8.0        # fat is mid-grey, a little darker than the gland, as on a tuned scanner
 GLAND_DB = 0.0
-MUSCLE_DB = -19.0
-LIGAMENT_DB = 3.0
+MUSCLE_DB = -12.0
+LIGAMENT_DB = 1.0    # Cooper's ligaments: thin and echogenic, not white
 FAT_ATTENUATION = 1.0    # two-way dB/mm at about 8 MHz
 GLAND_ATTENUATION = 1.4
 MUSCLE_ATTENUATION = 1.2
@@ -69,10 +69,12 @@ def breast_anatomy(rng: np.random.Generator, geometry: Geometry,
     skin = rng.uniform(1.5, 2.4)
     fat_top = skin + wavy_line(rng, x, 0.15, 20.0)
     fat_mm, gland_mm = rng.uniform(3.0, 9.0), max(gland_min_mm, rng.uniform(6.0, 15.0))
-    gland_top = fat_top + fat_mm + wavy_line(rng, x, 1.5, 8.0)
-    gland_bottom = np.maximum(skin + fat_mm + gland_mm + wavy_line(rng, x, 1.5, 12.0),
+    # the probe is rarely square to the layers: they slope across the image
+    slope = np.float32(rng.normal(0, 0.07)) * (x - x.mean())
+    gland_top = fat_top + np.clip(fat_mm + slope + wavy_line(rng, x, 1.5, 8.0), 1.0, None)
+    gland_bottom = np.maximum(skin + fat_mm + gland_mm + slope + wavy_line(rng, x, 1.5, 12.0),
                               gland_top + 0.6 * gland_mm)
-    muscle_top = np.maximum(skin + fat_mm + gland_mm + rng.uniform(1.5, 3.5)
+    muscle_top = np.maximum(skin + fat_mm + gland_mm + rng.uniform(1.5, 3.5) + 1.5 * slope
                             + wavy_line(rng, x, 0.6, 40.0), gland_bottom + 0.8)
     muscle_bottom = muscle_top + rng.uniform(5.0, 10.0) + wavy_line(rng, x, 0.4, 40.0)
 
@@ -88,10 +90,14 @@ def breast_anatomy(rng: np.random.Generator, geometry: Geometry,
     fascia = _line(z, muscle_top, 0.25) + _line(z, muscle_bottom, 0.3)
     echo = _blend(echo, LIGAMENT_DB, np.clip(fascia, 0, 1))
 
-    lobules = smooth_noise(rng, shape, 1.6 / mm, 4.5 / mm, rng.uniform(-25, 25))
-    visible = np.clip(smooth_noise(rng, shape, 3 / mm, 3 / mm) + 1.0, 0, 1)
-    ligaments = np.exp(-(lobules / 0.07) ** 2) * visible
-    fat_echo = _blend(np.full(shape, FAT_DB, dtype=np.float32), LIGAMENT_DB, ligaments)
+    # lobules long and flat (the ligaments between them run mostly along the skin), and only
+    # some of each ligament is seen (where the beam meets it square on)
+    lobules = smooth_noise(rng, shape, 1.4 / mm, 7.0 / mm, rng.uniform(-15, 15))
+    visible = np.clip(smooth_noise(rng, shape, 2 / mm, 4 / mm) + 0.6, 0, 1)
+    ligaments = 0.8 * np.exp(-(lobules / 0.05) ** 2) * visible
+    fat_streaks = smooth_noise(rng, shape, 0.2 / mm, 2.5 / mm, rng.uniform(-6, 6))
+    fat_level = FAT_DB + rng.uniform(-2.0, 2.0) + 4 * np.clip(fat_streaks - 0.8, 0, None)
+    fat_echo = _blend(fat_level.astype(np.float32), LIGAMENT_DB, ligaments)
 
     retro = _band(z, gland_bottom, muscle_top, 0.3)
     echo = _blend(echo, fat_echo, retro)
@@ -120,9 +126,9 @@ def breast_anatomy(rng: np.random.Generator, geometry: Geometry,
     echo[skin] = _blend(echo[skin], 8.0, lines)
     attenuation[skin] = _blend(attenuation[skin], 1.4, skin_band)
 
-    # tissue inhomogeneity at two scales
-    echo += 2.5 * smooth_noise(rng, shape, 1.0 / mm, 2.0 / mm) + 2.0 * smooth_noise(
-        rng, shape, 3.0 / mm, 5.0 / mm)
+    # tissue inhomogeneity: fine streaks along the layers, and broad patches
+    echo += 3.0 * smooth_noise(rng, shape, 0.4 / mm, 2.5 / mm, rng.uniform(-10, 10)) + 3.5 * (
+        smooth_noise(rng, shape, 1.5 / mm, 3.5 / mm, rng.uniform(-15, 15)))
     _add_ligament_shadows(rng, attenuation, geometry, fat_top, gland_top)
     _add_chest_wall(rng, echo, attenuation, z, x, muscle_bottom, geometry)
     return Anatomy(echo, attenuation, gland_top, gland_bottom)

@@ -2,10 +2,12 @@
 
 Only the descriptors and the size decide what is drawn (never the truth), each with random
 nuisance: shape and orientation set the outline (ellipse axes and low-order harmonics);
-the margin adds sharp corners (angular), small scallops (microlobulated), radiating lines
-and an echogenic halo (spiculated), or a blurred, ragged edge (indistinct); the echo pattern
-sets the inside; the posterior feature sets the lesion's attenuation, so the shadow or the
-enhancement below it comes out of the image formation; calcifications are point reflectors.
+the margin adds sharp corners (angular), small scallops (microlobulated), thin radiating
+lines and an echogenic halo (spiculated), or a blurred, ragged edge (indistinct), and sets how
+wide the edge's transition is along the outline (sharp all round only when circumscribed); the
+echo pattern sets the inside, at levels calibrated against BUSI (:mod:`core.cases.realism`);
+the posterior feature sets the lesion's attenuation, so the shadow or the enhancement below it
+comes out of the image formation; calcifications are point reflectors.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import numpy as np
 
 from core.cases.phantom_anatomy import FAT_DB, GLAND_ATTENUATION, Anatomy
 from core.cases.phantom_speckle import Geometry, smooth_noise
+
+FLUID_DB = -34.0  # clear fluid: near black, filled in a little by noise and clutter
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ class Boundary:
                 self.corners.append((angle, rng.uniform(0.2, 0.4), rng.uniform(0.25, 0.5)))
         self.lobules = (0, 0.0, 0.0)
         if margin == "microlobulated":
-            self.lobules = (int(rng.integers(9, 16)), rng.uniform(0.07, 0.12),
+            self.lobules = (int(rng.integers(9, 16)), rng.uniform(0.1, 0.16),
                             rng.uniform(0, 2 * np.pi))
 
     def radius(self, theta: np.ndarray) -> np.ndarray:
@@ -86,6 +90,33 @@ def draw_outline(rng: np.random.Generator, descriptors: dict[str, str], size_mm:
     return Outline(half_width, half_height, rng.normal(0, 8 if parallel else 5), peak)
 
 
+# Width (mm) of the margin's transition from lesion to tissue, least and most along the
+# outline: sharp all round when circumscribed, partly blurred when not, blurred when indistinct.
+EDGE_MM = {"circumscribed": (0.05, 0.2), "microlobulated": (0.2, 0.9), "angular": (0.25, 1.8),
+           "indistinct": (1.2, 3.0), "spiculated": (0.8, 2.0)}
+
+
+# Functions of the angle around the outline are tabulated at this many angles and looked up
+# per pixel (much cheaper than evaluating them on every pixel of the lesion's box).
+TURN_SAMPLES = 4096
+TURN = np.linspace(0, 2 * np.pi, TURN_SAMPLES, endpoint=False)
+
+
+def _at_angles(table: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """The tabulated function (over :data:`TURN`) at each angle of ``theta`` (radians)."""
+    index = (theta * (TURN_SAMPLES / (2 * np.pi))).astype(np.int64) % TURN_SAMPLES
+    return table[index]
+
+
+def _along_outline(rng: np.random.Generator, theta: np.ndarray) -> np.ndarray:
+    """A smooth random profile around the outline, 0..1 (three low harmonics of the angle)."""
+    profile = np.zeros_like(TURN)
+    for k in (1, 2, 3):
+        profile += rng.normal() / k * np.cos(k * TURN + rng.uniform(0, 2 * np.pi))
+    low, high = float(profile.min()), float(profile.max())
+    return _at_angles(((profile - low) / max(high - low, 1e-6)).astype(np.float32), theta)
+
+
 @dataclass
 class PaintedLesion:
     mask: np.ndarray
@@ -112,35 +143,37 @@ def paint_lesion(rng: np.random.Generator, anatomy: Anatomy, geometry: Geometry,
     rho = np.hypot(u / a, v / b)
     theta = np.arctan2(v / b, u / a)
     scale = np.sqrt(a * b)
-    radius = boundary.radius(theta)
+    radius = _at_angles(boundary.radius(TURN).astype(np.float32), theta)
     distance = (rho - radius) * scale  # mm, negative inside
     box = (distance.shape[0], distance.shape[1])
 
-    edge_mm = 0.4 if margin == "spiculated" else 0.12
+    low, high = EDGE_MM[margin]
+    edge_mm = low + (high - low) * _along_outline(rng, theta)
     if margin == "indistinct":
-        distance = distance + rng.uniform(0.6, 1.2) * smooth_noise(rng, box, 1.0 / mm, 1.0 / mm)
-        edge_mm = rng.uniform(1.2, 2.0)
+        distance = distance + rng.uniform(0.5, 1.0) * smooth_noise(rng, box, 1.0 / mm, 1.0 / mm)
     inside = np.clip(0.5 - distance / (2 * edge_mm), 0, 1)
     mask_box = distance < 0
 
     echo = anatomy.echo_db[rows, cols]
     surroundings = echo.copy()
-    if margin in ("spiculated", "angular", "indistinct") and (
-            margin == "spiculated" or rng.random() < 0.6):
-        width = rng.uniform(1.5, 3.0)
-        halo = np.clip(1 - np.abs(distance - width / 2) / (width / 2), 0, 1) * (distance > 0)
-        surroundings = surroundings + (rng.uniform(4.0, 8.0) - surroundings) * 0.8 * halo
+    if margin == "spiculated" or (margin in ("angular", "indistinct") and rng.random() < 0.4):
+        # the echogenic halo: a thick, ill-defined bright rim where the mass meets the fat
+        width = rng.uniform(2.0, 4.0)
+        beyond_edge = np.clip(distance - 0.5 * edge_mm, 0, None)
+        halo = np.exp(-0.5 * (beyond_edge / (0.6 * width)) ** 2)
+        halo *= rng.uniform(0.8, 1.0) * (0.5 + 0.5 * _along_outline(rng, theta))
+        surroundings = surroundings + (rng.uniform(8.0, 12.0) - surroundings) * halo
     interior = _interior_echo(rng, descriptors["echo_pattern"], box, distance, mm, scale)
     if margin == "spiculated":
-        spicules = _spicules(rng, theta, rho, radius, scale)
-        surroundings = surroundings + (interior.mean() + 3 - surroundings) * spicules
+        weight, level = _spicules(rng, theta, rho, radius, scale, float(np.median(interior)))
+        surroundings = surroundings + (level - surroundings) * weight
     echo[:] = surroundings + (interior - surroundings) * inside
     if descriptors["echo_pattern"] == "anechoic" and margin == "circumscribed":
         back_wall = np.exp(-0.5 * (distance / 0.3) ** 2) * (v > 0.5 * b)
-        echo[:] = echo + (6.0 - echo) * back_wall * 0.7
+        echo[:] = echo + (4.0 - echo) * back_wall * 0.6
     if descriptors["echo_pattern"] == "hyperechoic":
         capsule = np.exp(-0.5 * (distance / 0.25) ** 2)
-        echo[:] = echo + (-22.0 - echo) * capsule * 0.8
+        echo[:] = echo + (FAT_DB - 4.0 - echo) * capsule * 0.7
     anatomy.echo_db[rows, cols] = echo
 
     attenuation = anatomy.attenuation[rows, cols]
@@ -184,19 +217,19 @@ def _interior_echo(rng, pattern: str, box, distance, mm: float, scale: float) ->
     """Echogenicity (dB re gland) inside the lesion for each echo pattern."""
     texture = smooth_noise(rng, box, 0.6 / mm, 0.9 / mm)
     if pattern == "anechoic":
-        return np.full(box, -44.0, dtype=np.float32)
+        return np.full(box, FLUID_DB, dtype=np.float32)
     if pattern == "hypoechoic":
-        return rng.uniform(-30, -24) + 2.5 * texture
-    if pattern == "isoechoic":
-        return FAT_DB + rng.uniform(-1.5, 2.0) + 1.5 * texture
+        return rng.uniform(-18, -9.5) + 2.0 * texture
+    if pattern == "isoechoic":  # as bright as the fat: found by its margin and texture
+        return FAT_DB + rng.uniform(-1.0, 2.5) + 1.5 * texture
     if pattern == "hyperechoic":
-        return rng.uniform(3.0, 6.0) + 1.5 * texture
+        return rng.uniform(1.0, 4.0) + 1.5 * texture
     if pattern == "heterogeneous":
         patches = smooth_noise(rng, box, 1.0 / mm, 1.4 / mm)
-        return -26 + 11 * np.tanh(1.5 * patches)
+        return rng.uniform(-16, -10) + 6 * np.tanh(1.5 * patches)
     # complex cystic and solid: fluid with a solid mural nodule or thick septations
-    fluid = np.full(box, -44.0, dtype=np.float32)
-    solid_db = rng.uniform(-16, -10) + 2 * texture
+    fluid = np.full(box, FLUID_DB, dtype=np.float32)
+    solid_db = rng.uniform(-12, -6) + 2 * texture
     rows, cols = np.nonzero((distance < -0.1 * scale) & (distance > -0.3 * scale))
     if rng.random() < 0.6 and len(rows):  # a nodule on the wall
         pick = rng.integers(len(rows))
@@ -209,25 +242,32 @@ def _interior_echo(rng, pattern: str, box, distance, mm: float, scale: float) ->
     return np.where(septa, solid_db, fluid)
 
 
-def _spicules(rng, theta, rho, radius, scale: float) -> np.ndarray:
-    """Straight lines radiating from the margin (``radius`` at each pixel's angle), tapering
-    outward (weight 0..1). Each pixel is checked against its two nearest spicules only."""
-    count = int(rng.integers(8, 16))
+def _spicules(rng, theta, rho, radius, scale: float, lesion_db: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Thin straight lines radiating from the margin (``radius`` at each pixel's angle), fading
+    outward: mostly echogenic (strands of desmoplastic reaction), some as dark as the lesion.
+    Returns each pixel's weight (0..1) and the level (dB) it is drawn towards; each pixel is
+    checked against its two nearest spicules only."""
+    count = int(rng.integers(10, 20))
     angles = np.linspace(0, 2 * np.pi, count, endpoint=False) + rng.uniform(0, 2 * np.pi)
-    angles = np.sort((angles + rng.normal(0, 0.25, count)) % (2 * np.pi))
-    length = rng.uniform(0.5, 1.3, count)  # relative to the ellipse
-    width = rng.uniform(0.5, 0.9, count) / scale  # half-width at the base, mm -> relative
-    strength = rng.uniform(0.6, 0.95, count)
+    angles = np.sort((angles + rng.normal(0, 0.2, count)) % (2 * np.pi))
+    length = rng.uniform(0.6, 1.4, count)  # relative to the ellipse
+    width = rng.uniform(0.4, 0.7, count) / scale  # half-width at the base, mm -> relative
+    strength = rng.uniform(0.7, 1.0, count)
+    levels = np.where(rng.random(count) < 0.6, rng.uniform(8.0, 12.0, count), lesion_db)
     angle = theta % (2 * np.pi)
     after = np.searchsorted(angles, angle) % count
     weight = np.zeros_like(rho)
+    level = np.zeros_like(rho)
     for nearest in (after, (after - 1) % count):
         beyond = (rho - radius) / length[nearest]
         gap = np.abs((angle - angles[nearest] + np.pi) % (2 * np.pi) - np.pi) * rho
         taper = np.clip(1 - beyond, 0, 1)
-        line = np.clip(1 - (gap / (width[nearest] * (0.4 + 0.6 * taper))) ** 2, 0, 1)
-        weight = np.maximum(weight, strength[nearest] * line * (beyond > -0.1) * np.sqrt(taper))
-    return weight
+        line = np.clip(1 - (gap / (width[nearest] * (0.5 + 0.5 * taper))) ** 2, 0, 1)
+        candidate = strength[nearest] * line * (beyond > 0) * taper
+        level = np.where(candidate > weight, levels[nearest], level)
+        weight = np.maximum(weight, candidate)
+    return weight, level
 
 
 def _lesion_attenuation(rng, posterior: str, fluid: bool, x: np.ndarray,
@@ -236,8 +276,8 @@ def _lesion_attenuation(rng, posterior: str, fluid: bool, x: np.ndarray,
     almost freely, a solid mass partly), high blocks it (shadowing); combined does both, side
     by side."""
     thickness = 2 * outline.half_height_mm
-    block = np.clip(rng.uniform(20, 30) / thickness, 1.0, 10.0)
-    through = GLAND_ATTENUATION * (rng.uniform(0.0, 0.1) if fluid else rng.uniform(0.3, 0.55))
+    block = np.clip(rng.uniform(25, 38) / thickness, 1.0, 12.0)
+    through = GLAND_ATTENUATION * (rng.uniform(0.0, 0.1) if fluid else rng.uniform(0.2, 0.45))
     if posterior == "none":
         return np.full_like(x, GLAND_ATTENUATION)
     if posterior == "enhancement":

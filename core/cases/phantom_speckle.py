@@ -6,8 +6,10 @@ on the way down and back (two-way cumulative attenuation, so a cyst lets more th
 shadowing mass blocks it); a few strong point reflectors stand for calcifications. The field
 is convolved (FFT) with an anisotropic complex (IQ) pulse-echo point spread function, short
 axially and wider laterally outside the focal zone, at two compounding angles; receiver noise
-is added; time-gain compensation undoes the nominal attenuation; reverberation clutter hazes
-the near field; the envelope is log-compressed into 8-bit grey.
+is added; time-gain compensation undoes most of the nominal attenuation, less and less with
+depth (so the far field darkens as on real images), and the gain varies a little across the
+image (uneven contact at an edge); reverberation clutter hazes the near field;
+the envelope is log-compressed into 8-bit grey.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 from scipy import fft
-from scipy.ndimage import uniform_filter, uniform_filter1d
+from scipy.ndimage import gaussian_filter, uniform_filter1d
 
 
 @dataclass(frozen=True)
@@ -116,12 +118,16 @@ class Scanner:
     shadow_blur_mm: float = 0.8             # diffraction softens the edges of shadows
     nominal_attenuation_db_mm: float = 1.0  # two-way, what the TGC compensates
     tgc_error_db: float = 2.0               # amplitude of the user's imperfect TGC
+    tgc_deficit_db: float = 10.0            # gain the TGC falls short by at the deepest row
+    lateral_tilt_db: float = 0.0            # gain from the left edge to the right edge
+    contact_loss_db: float = 0.0            # darkening at one edge where the probe lifts
     noise_db: float = -64.0                 # electronic noise power relative to gland
     clutter_db: float = -36.0               # reverberation haze under the skin (shown level)
     clutter_decay_db_mm: float = 1.5
     dynamic_range_db: float = 52.0
     compound_steering: tuple[float, ...] = (-1.2, 1.2)  # spectrum shifts, in std
     white_db: float = 11.0                  # echo level (dB re gland) shown at full white
+    smoothing_px: tuple[float, float] = (0.7, 0.9)  # speckle reduction (axial, lateral sigma)
 
 
 def envelope(echo_db: np.ndarray, attenuation_db_mm: np.ndarray, geometry: Geometry,
@@ -163,14 +169,23 @@ def envelope(echo_db: np.ndarray, attenuation_db_mm: np.ndarray, geometry: Geome
         beams[name] = np.mean(looks, axis=0)
     defocus = np.clip(np.abs(depth - scanner.focus_depth_mm) / 18.0, 0, 1) ** 1.5
     amplitude = (1 - defocus) * beams["focal"] + defocus * beams["far"]
-    tgc_db = scanner.nominal_attenuation_db_mm * depth + scanner.tgc_error_db * np.sin(
-        2 * np.pi * (depth / geometry.depth_mm * rng.uniform(0.5, 1.2) + rng.random()))
-    return amplitude * 10 ** (tgc_db / 20)
+    # the TGC makes up for most of the nominal loss, less and less with depth (the far field
+    # of a real image is darker), with a ripple where the sliders are set unevenly
+    relative = depth / geometry.depth_mm
+    tgc_db = (scanner.nominal_attenuation_db_mm * depth - scanner.tgc_deficit_db * relative
+              + scanner.tgc_error_db * np.sin(2 * np.pi * (relative * rng.uniform(0.5, 1.2)
+                                                           + rng.random())))
+    across = (np.arange(geometry.width, dtype=np.float32) + 0.5) / geometry.width
+    edge = across if rng.random() < 0.5 else 1 - across
+    lateral_db = (scanner.lateral_tilt_db * (across - 0.5)
+                  - scanner.contact_loss_db * np.clip(1 - edge / rng.uniform(0.08, 0.2), 0, 1))
+    return amplitude * 10 ** ((tgc_db + lateral_db[None, :]) / 20)
 
 
 def log_compress(env: np.ndarray, scanner: Scanner) -> np.ndarray:
     """Map envelope amplitude to 8-bit grey: ``dynamic_range_db`` below ``white_db`` is black."""
-    db = uniform_filter(20 * np.log10(env + 1e-12), 2)  # the scanner's light smoothing
+    # the scanner's speckle reduction: a light smoothing of the log image
+    db = gaussian_filter(20 * np.log10(env + 1e-12), scanner.smoothing_px)
     low = scanner.white_db - scanner.dynamic_range_db
     grey = np.clip((db - low) / scanner.dynamic_range_db, 0, 1) * 255
     return np.round(grey).astype(np.uint8)

@@ -39,8 +39,8 @@ BIRADS_WORDS = {"2": "benign", "3": "probably benign", "4A": "low suspicion",
 # ---- views ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class PresentView:
-    """Step PRESENT: the image only."""
+class CaseStep:
+    """What every step of a case shows: the session, the case's image and its place."""
 
     session_id: int
     case_id: int
@@ -50,27 +50,22 @@ class PresentView:
 
 
 @dataclass(frozen=True)
-class AIView:
+class PresentView(CaseStep):
+    """Step PRESENT: the image only; nothing of the truth or the model."""
+
+
+@dataclass(frozen=True)
+class AIView(CaseStep):
     """Step AI: the unaided read is stored; the model output may be shown."""
 
-    session_id: int
-    case_id: int
-    image_path: str
-    position: int
-    total: int
     unaided: Answer
     ai: AIOutput
 
 
 @dataclass(frozen=True)
-class TruthView:
+class TruthView(CaseStep):
     """Step TRUTH: both reads are stored (or the unaided one and no model output)."""
 
-    session_id: int
-    case_id: int
-    image_path: str
-    position: int
-    total: int
     unaided: Answer
     aided: Answer | None
     ai: AIOutput | None

@@ -57,8 +57,8 @@ class PhaseView:
 
 
 @dataclass(frozen=True)
-class UnaidedCaseView:
-    """The next case of the unaided phase: the image only, nothing of the truth or the model."""
+class StudyCase:
+    """What both phases show of a case: the session, the case's image and its place."""
 
     session_id: int
     study_id: int
@@ -69,16 +69,15 @@ class UnaidedCaseView:
 
 
 @dataclass(frozen=True)
-class AidedCaseView:
+class UnaidedCaseView(StudyCase):
+    """The next case of the unaided phase: the image only, nothing of the truth or the model."""
+
+
+@dataclass(frozen=True)
+class AidedCaseView(StudyCase):
     """The next case of the aided phase: the image, the model's output and where its heatmap
     comes from (``ai.model_id``, ``heatmap_method``); nothing of the truth."""
 
-    session_id: int
-    study_id: int
-    case_id: int
-    image_path: str
-    position: int
-    total: int
     ai: AIOutput
     heatmap_method: str
 

@@ -255,8 +255,8 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
 
     loads = []
 
-    def load_model(store, model_id, device):
-        loads.append((model_id, device))
+    def load_model(store, model_id, device, checkpoint_sha256):
+        loads.append((model_id, device, checkpoint_sha256))
         return object()
 
     loading = types.ModuleType("core.models.loading")
@@ -264,6 +264,6 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
     monkeypatch.setitem(sys.modules, "core.models.loading", loading)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     assert ui.cached_model("m1", "aaa") is ui.cached_model("m1", "aaa")
-    assert loads == [("m1", device)]
-    ui.cached_model("m1", "bbb")  # retrained: a new checkpoint
-    assert len(loads) == 2
+    assert loads == [("m1", device, "aaa")]
+    ui.cached_model("m1", "bbb")  # retrained, or a cross-fitted fold: that checkpoint
+    assert loads == [("m1", device, "aaa"), ("m1", device, "bbb")]

@@ -19,6 +19,7 @@ from core.jobs import JobFn, JobStatus, recent_jobs
 from core.models.framing import FRAMING_CHOICES
 from core.model_overview import heatmap_coverage, trained_models
 from core.plain_text import plain
+from core.split_guard import EARLIER_SPLIT, split_dependents, stale_models
 from core.splits import make_split
 from pages import ui
 
@@ -200,6 +201,38 @@ def server_form() -> None:
         start_job("import", {"kind": kind, "dataset": dataset, "path": path_text}, make_job)
 
 
+def run_split(dataset: str, test_size: float, seed: int, folds: int,
+              include_normal: bool) -> None:
+    st.session_state.pop("admin_split_pending", None)
+    try:
+        st.session_state["admin_split"] = make_split(store, dataset, test_size, seed, folds,
+                                                     include_normal)
+    except UserError as error:
+        st.error(plain(error))
+
+
+def confirm_resplit(pending: tuple) -> None:
+    """A split that would change what models or studies were made on: named, then confirmed."""
+    dataset = pending[0]
+    dependents = split_dependents(store, dataset)
+    lines = [f"A new split of {plain(dataset)} changes its test cases."]
+    if dependents.models:
+        lines.append("Models trained on the current split, shown as "
+                     f"\"{EARLIER_SPLIT}\" until retrained if the test cases change: "
+                     + ", ".join(plain(m) for m in dependents.models) + ".")
+    if dependents.studies:
+        lines.append("Reader studies using its cases (their case sets stay as they are): "
+                     + ", ".join(plain(s) for s in dependents.studies) + ".")
+    st.warning("  \n".join(lines))
+    yes, no = st.columns(2)
+    if yes.button("Make the new split", type="primary", key="split_confirm"):
+        run_split(*pending)
+        st.rerun()
+    if no.button("Keep the current split", key="split_cancel"):
+        st.session_state.pop("admin_split_pending", None)
+        st.rerun()
+
+
 def split_form(names: list[str]) -> None:
     st.session_state.setdefault("admin_split", None)
     dataset = st.selectbox("Dataset", names, key="split_dataset")
@@ -213,11 +246,14 @@ def split_form(names: list[str]) -> None:
         include_normal = st.checkbox("Include normal images (else excluded)", key="split_normal")
         submitted = st.form_submit_button("Make the split")
     if submitted:
-        try:
-            st.session_state["admin_split"] = make_split(
-                store, dataset, test_size, int(seed), int(folds), include_normal)
-        except UserError as error:
-            st.error(plain(error))
+        pending = (dataset, test_size, int(seed), int(folds), include_normal)
+        if split_dependents(store, dataset):
+            st.session_state["admin_split_pending"] = pending
+        else:
+            run_split(*pending)
+    pending = st.session_state.get("admin_split_pending")
+    if pending is not None and pending[0] == dataset:
+        confirm_resplit(pending)
     summary = st.session_state["admin_split"]
     if summary is not None and summary.dataset == dataset:
         st.success(f"Split of {plain(dataset)} (seed {summary.seed}): {summary.groups} groups, "
@@ -228,6 +264,10 @@ def split_form(names: list[str]) -> None:
             st.warning(f"{len(summary.conflicts)} groups hold cases with different labels "
                        "(one scan filed under two labels): check them at the source.")
             st.dataframe(conflicts_table(summary), hide_index=True, key="split_conflicts")
+        stale = sorted(stale_models(store, dataset))
+        if stale:
+            st.warning(f"{EARLIER_SPLIT.capitalize()} (retrain them to evaluate on this "
+                       "split): " + ", ".join(plain(m) for m in stale) + ".")
 
 
 def data_tab() -> None:
@@ -363,6 +403,9 @@ def models_tab() -> None:
     if models.empty:
         st.info("No model trained yet.")
         return
+    stale = stale_models(store)
+    models.insert(1, "test split", ["an earlier split" if m in stale else "the current split"
+                                    for m in models["model_id"]])
     st.dataframe(models, hide_index=True, key="models_table",
                  column_config={name: SCORE for name in ("threshold", "cv_auc", "test_auc")})
     st.subheader("Heatmaps")

@@ -9,6 +9,7 @@ from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
 from core.plain_text import plain
+from core.split_guard import EARLIER_SPLIT, stale_models
 from core.stats.roc import MIN_PER_CLASS
 from pages import ui
 
@@ -161,8 +162,11 @@ with settings:
         st.session_state["models_dataset_shown"] = dataset
         st.session_state["models_ids"] = comparison.default_models(models)
     st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
+    stale = stale_models(store, dataset)
     model_ids = cols[1].multiselect("Models", choices, key="models_ids",
-                                    help="The newest model of each architecture by default.")
+                                    help="The newest model of each architecture by default.",
+                                    format_func=lambda m: f"{m} ({EARLIER_SPLIT})"
+                                    if m in stale else m)
     bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
     if not presentation:
         st.caption(f"Test split of **{plain(dataset)}** only, biopsy-proven cases; each model at its "
@@ -176,6 +180,10 @@ with settings:
 if not model_ids:
     st.info("Choose at least one model with test predictions.")
     st.stop()
+if stale.intersection(model_ids):
+    st.warning(plain(", ".join(sorted(stale.intersection(model_ids)))) + f" {EARLIER_SPLIT}: the "
+               "dataset was split again since, so their test cases are not its test split now "
+               "(shown on the cases of both). Retrain them to compare on the current split.")
 
 try:
     preds, result = computed(str(store.path), dataset,

@@ -9,6 +9,8 @@ reload or a new tab resumes the login its cookie names (``core.login_sessions``)
 with a one-time password: only the account page, to choose a new one. Otherwise the pages of
 the user's role; each page checks the role itself too.
 """
+from pathlib import Path
+
 import streamlit as st
 
 from core import auth
@@ -112,7 +114,10 @@ def sidebar(user: auth.User) -> None:
         ui.job_status_panel()
 
 
-st.set_page_config(page_title="SonoCase", page_icon=":material/ecg:", layout="wide")
+# A file of the app's own: a ":material/...:" page icon makes the browser fetch the favicon
+# from fonts.gstatic.com (fails offline, and tells Google who uses the app).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="SonoCase", page_icon=str(FAVICON), layout="wide")
 ui.init_session()
 ui.start()
 user = ui.current_user()

@@ -1,6 +1,7 @@
 """A login in a real browser (Debian's chromium driven by Playwright against ``streamlit run``)
 survives a reload and a new tab, a deep link opens its page after the login, and a logout ends
-the login in every tab. Skipped where chromium or Playwright is absent."""
+the login in every tab; nothing is fetched from outside the app (favicon, fonts) and nothing
+answers 404. Skipped where chromium or Playwright is absent."""
 from __future__ import annotations
 
 import pytest
@@ -11,6 +12,9 @@ from core.store import Store
 from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
 PASSWORD = "correct-horse-9"
+# Streamlit's frontend, opened on a page's URL, first tries that path as the server's base URL
+# (404) before the root: its own probing, not a missing file of the app.
+PROBES = ("/_stcore/health", "/_stcore/host-config")
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
@@ -40,6 +44,11 @@ def test_reload_new_tab_and_deep_link_keep_the_login(server):
             first.get_by_role("button", name="Log in").wait_for(timeout=60_000)
             first.close()
             context = browser.new_context()
+            outside, missing = [], []
+            context.on("request", lambda request: outside.append(request.url)
+                       if not request.url.startswith((server.url, "data:", "blob:")) else None)
+            context.on("response", lambda response: missing.append(response.url)
+                       if response.status >= 400 else None)
             page = context.new_page()
             page.set_default_timeout(60_000)
             page.goto(f"{server.url}/model-comparison")
@@ -70,6 +79,8 @@ def test_reload_new_tab_and_deep_link_keep_the_login(server):
             page.get_by_role("button", name="Log in").wait_for()
             assert not any(c["name"] == COOKIE and c["value"] for c in context.cookies())
 
+            assert outside == []  # favicon and fonts are the app's own: nothing from outside
+            assert [url for url in missing if not url.endswith(PROBES)] == []  # no 404s
             fresh = browser.new_context().new_page()  # another browser: not logged in
             fresh.goto(f"{server.url}/model-comparison")
             fresh.get_by_role("button", name="Log in").wait_for()

@@ -34,7 +34,13 @@ FRAMING_LABELS = {"auto": "auto: the lesion where every case has a mask",
 SCORE = st.column_config.NumberColumn(format="%.3f")
 
 
-def show_one_time_password(username: str, password: str) -> None:
+def show_one_time_password() -> None:
+    """The one-time password of the user just added or reset, shown once (after the rerun
+    that put the new user in the lists)."""
+    shown = st.session_state.pop("admin_one_time", None)
+    if shown is None:
+        return
+    username, password = shown
     st.success(f"One-time password for **{plain(username)}**, shown only now: hand it over in "
                "person. They must choose their own password at their first login.")
     st.code(password, language=None)
@@ -55,7 +61,40 @@ def add_user_form() -> None:
         except UserError as error:
             st.error(plain(error))
         else:
-            show_one_time_password(created.username, password)
+            st.session_state["admin_one_time"] = (created.username, password)
+            st.session_state["manage_user"] = created.username
+            st.rerun()  # the user list and "Change a user" show the new user at once
+
+
+CONFIRMATIONS = {  # action -> (question, button); both cannot be undone
+    "reset": ("Reset the password of {name}? Their password stops working at once and every "
+              "session of theirs ends; you hand them a one-time password.",
+              "Yes, reset the password"),
+    "deactivate": ("Deactivate {name}? They are logged out everywhere and cannot log in "
+                   "(their reads stay; an admin can reactivate the account).",
+                   "Yes, deactivate"),
+}
+
+
+def confirmed(action: str, account: auth.Account) -> bool:
+    """Whether the admin confirmed ``action`` on ``account`` (asked after the first click)."""
+    if st.session_state.get("admin_pending") != (action, account.user_id):
+        return False
+    question, yes_label = CONFIRMATIONS[action]
+    st.warning(question.format(name=plain(account.username)))
+    yes, no = st.columns(2)
+    if no.button("Cancel", key=f"cancel_{action}"):
+        st.session_state.pop("admin_pending", None)
+        st.rerun()
+    if yes.button(yes_label, type="primary", key=f"confirm_{action}"):
+        st.session_state.pop("admin_pending", None)
+        return True
+    return False
+
+
+def ask(action: str, account: auth.Account) -> None:
+    st.session_state["admin_pending"] = (action, account.user_id)
+    st.rerun()
 
 
 def manage_user(accounts: list[auth.Account]) -> None:
@@ -77,23 +116,36 @@ def manage_user(accounts: list[auth.Account]) -> None:
                 st.rerun()
     with reset_column:
         if st.button("Reset the password"):
-            password = auth.one_time_password()
-            auth.set_password(store, account.user_id, password, must_change=True)
-            show_one_time_password(account.username, password)
+            ask("reset", account)
     with active_column:
         own = account.user_id == admin.user_id
         label = "Deactivate" if account.active else "Reactivate"
         if st.button(label, disabled=own, help="You cannot deactivate yourself." if own else None):
-            try:
-                auth.set_active(store, account.user_id, not account.active)
-            except UserError as error:
-                st.error(plain(error))
+            if account.active:
+                ask("deactivate", account)
             else:
-                ui.flash(f"{account.username} {label.lower()}d.")
-                st.rerun()
+                set_active(account, True)
+    if confirmed("reset", account):
+        password = auth.one_time_password()
+        auth.set_password(store, account.user_id, password, must_change=True)
+        st.session_state["admin_one_time"] = (account.username, password)
+        st.rerun()
+    if confirmed("deactivate", account):
+        set_active(account, False)
+
+
+def set_active(account: auth.Account, active: bool) -> None:
+    try:
+        auth.set_active(store, account.user_id, active)
+    except UserError as error:
+        st.error(plain(error))
+    else:
+        ui.flash(f"{account.username} {'reactivated' if active else 'deactivated'}.")
+        st.rerun()
 
 
 def users_tab() -> None:
+    show_one_time_password()
     accounts = auth.list_users(store)
     st.dataframe(pd.DataFrame(
         [{"user name": a.username, "display name": a.display_name, "role": a.role,

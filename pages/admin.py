@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import admin_jobs, auth
-from core.backup import default_backup_path, list_backups
+from core.backup import backup_size, default_backup_path, list_backups
 from core.cases.importers import IMPORTERS
 from core.comparison import arch_name, arch_order
 from core.datasets import conflicts_table, dataset_overview, label_split_counts, split_counts
@@ -479,6 +479,13 @@ def show_backup_result(report) -> None:
     if report.missing_files:
         st.warning(f"{len(report.missing_files)} files the store names were not on disk, "
                    f"e.g. {report.missing_files[0]}.")
+    if report.left_out:
+        st.info(f"{report.left_out} checkpoints and heatmaps left out: after a restore, "
+                "retrain the models and recompute the heatmaps.")
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1e9:,.2f} GB" if size >= 1e9 else f"{size / 1e6:,.1f} MB"
 
 
 def backup_tab() -> None:
@@ -487,9 +494,21 @@ def backup_tab() -> None:
              "the password hashes: keep it as safe as the store. The app keeps running while "
              "it is written.")
     if not job_panel("backup", show_backup_result):
+        size = backup_size(store)
+        whole = f"Everything: {size.files} files, {size_text(size.bytes)}"
+        lean = (f"Without checkpoints and heatmaps: {size.files - size.recreatable_files} "
+                f"files, {size_text(size.bytes - size.recreatable_bytes)}")
+        recreatable = st.radio(
+            "What to back up", (True, False), key="backup_recreatable",
+            format_func=lambda everything: whole if everything else lean,
+            help="Checkpoints can be retrained and heatmaps recomputed from what the backup "
+                 "keeps (cases, reads, models' settings, predictions and scores); leaving "
+                 "them out makes a smaller, faster backup.")
+        st.caption("Sizes on disk before compression.")
         if st.button("Back up now", key="backup_start"):
             dest = default_backup_path(store)
-            start_job("backup", {"dest": str(dest)}, lambda: admin_jobs.backup_job(store, dest))
+            start_job("backup", {"dest": str(dest), "recreatable": recreatable},
+                      lambda: admin_jobs.backup_job(store, dest, recreatable))
     bundles = list_backups(store)
     if bundles:
         st.dataframe(pd.DataFrame(

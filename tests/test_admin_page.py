@@ -301,3 +301,20 @@ def test_a_backup_is_written_listed_and_offered_for_download(db):
     with zipfile.ZipFile(bundles[0]) as bundle:
         assert sum(name.startswith("files/cases/") for name in bundle.namelist()) == 8
     assert "python -m core restore" in " ".join(messages(at.markdown))
+
+
+def test_a_backup_without_recreatable_files_shows_its_size_first(db):
+    cases = make_cases(store(), n=4)
+    add_model(store(), "resnet50-b", cases)  # with a heatmap per case
+    at = page_as("admin")
+    choice = at.radio(key="backup_recreatable")
+    labels = list(choice.options)
+    assert labels[0].startswith("Everything: 13 files") and labels[0].endswith(" MB")
+    assert labels[1].startswith("Without checkpoints and heatmaps: 9 files")  # db, images, masks
+    choice.set_value(False).run()
+    click(at, "Back up now")
+    assert finish_job(at, "backup") == "done"
+    assert "4 checkpoints and heatmaps left out" in " ".join(messages(at.info))
+    [bundle] = (db.parent / "backups").glob("*.zip")
+    with zipfile.ZipFile(bundle) as opened:
+        assert not any(name.startswith("files/heatmaps/") for name in opened.namelist())

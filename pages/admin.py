@@ -32,6 +32,31 @@ HEATMAP_SPLITS = ("test", "train", "all")
 FRAMING_LABELS = {"auto": "auto: the lesion where every case has a mask",
                   "lesion": "the lesion's region", "full": "the whole image"}
 SCORE = st.column_config.NumberColumn(format="%.3f")
+MODEL_COLUMNS = {  # the trained-models table, in words
+    "model_id": "Model", "test split": "Evaluated on", "arch": "Architecture",
+    "dataset": "Dataset", "init": "Started from", "profile": "Profile",
+    "image_size": st.column_config.NumberColumn("Image size (px)"), "framing": "Framing",
+    "epochs": "Epochs", "seed": "Seed",
+    "seconds": st.column_config.NumberColumn("Training time (s)", format="%.0f"),
+    "device": "Device", "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
+    "cv_auc": st.column_config.NumberColumn("Cross-validated AUC", format="%.3f"),
+    "test_auc": st.column_config.NumberColumn("Test AUC", format="%.3f"),
+    "created_at": st.column_config.DatetimeColumn("Trained (UTC)", format="YYYY-MM-DD HH:mm")}
+COVERAGE_COLUMNS = {
+    "model_id": "Model", "method": "CAM method", "maps": "Maps stored",
+    "predicted": "Cases predicted", "test_maps": "Test-split maps",
+    "predicted_test": "Test-split cases predicted",
+    "test_coverage": st.column_config.ProgressColumn("Test-split coverage", min_value=0,
+                                                     max_value=1, format="percent"),
+    "with_lesion_score": "Maps with a localisation score"}
+LOCALISATION_COLUMNS = {
+    "model_id": "Model", "method": "CAM method", "split": "Cases", "cases": "Cases scored",
+    "blank_maps": "Maps zero everywhere",
+    "pointing_game": st.column_config.NumberColumn("Pointing game hit rate", format="%.3f"),
+    "energy_inside": st.column_config.NumberColumn("Share of the map inside the lesion",
+                                                   format="%.3f"),
+    "chance": st.column_config.NumberColumn("Chance (lesion's share of the area)",
+                                            format="%.3f")}
 
 
 def show_one_time_password() -> None:
@@ -435,8 +460,7 @@ def localisation(coverage: pd.DataFrame) -> None:
                                     format_func=lambda pair: f"{pair[0]} ({pair[1]})")
     summary = localisation_summary(store, model_id, method, "test")
     st.dataframe(pd.DataFrame([summary]), hide_index=True, key="localisation_table",
-                 column_config={name: SCORE for name in
-                                ("pointing_game", "energy_inside", "chance")})
+                 column_config=LOCALISATION_COLUMNS)
 
 
 def models_tab() -> None:
@@ -458,15 +482,12 @@ def models_tab() -> None:
     stale = stale_models(store)
     models.insert(1, "test split", ["an earlier split" if m in stale else "the current split"
                                     for m in models["model_id"]])
-    st.dataframe(models, hide_index=True, key="models_table",
-                 column_config={name: SCORE for name in ("threshold", "cv_auc", "test_auc")})
+    st.dataframe(models, hide_index=True, key="models_table", column_config=MODEL_COLUMNS)
     st.subheader("Heatmaps")
     if not job_panel("heatmaps", show_heatmap_result):
         heatmap_form(list(models["model_id"]))
     coverage = heatmap_coverage(store)
-    st.dataframe(coverage, hide_index=True, key="coverage_table",
-                 column_config={"test_coverage": st.column_config.ProgressColumn(
-                     min_value=0, max_value=1, format="percent")})
+    st.dataframe(coverage, hide_index=True, key="coverage_table", column_config=COVERAGE_COLUMNS)
     localisation(coverage)
 
 

@@ -5,6 +5,7 @@ import stores nothing, server paths are checked."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 import threading
 import types
@@ -279,6 +280,12 @@ def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch)
     assert set(models["model_id"]) == {"resnet50-quick-quizset-s0", "vgg16-quick-quizset-s0"}
     assert {"arch", "init", "profile", "image_size", "epochs", "seed", "threshold", "cv_auc",
             "test_auc", "created_at"} <= set(models.columns)
+    for frame in at.dataframe:  # every column has a label in words: no model_id, cv_auc...
+        if "cv_auc" in frame.value.columns or "test_coverage" in frame.value.columns:
+            labels = {name: config.get("label") for name, config
+                      in json.loads(frame.proto.columns).items() if name != "_index"}
+            assert set(frame.value.columns) <= set(labels), set(frame.value.columns) - set(labels)
+            assert all(label and "_" not in label for label in labels.values()), labels
     coverage = table(at, "test_coverage").set_index("model_id")
     assert coverage.loc["resnet50-quick-quizset-s0", "test_coverage"] == 1.0
     assert coverage.loc["vgg16-quick-quizset-s0", "test_coverage"] == 0.0

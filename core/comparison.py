@@ -162,6 +162,11 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return frame["model_id"].map(names)
 
 
+def model_labels(models: pd.DataFrame) -> dict[str, str]:
+    """Each model's readable name (:func:`list_models`' rows), as the figures label it."""
+    return dict(zip(models["model_id"], _labels(models))) if len(models) else {}
+
+
 def _per_model(preds: pd.DataFrame):
     for label, rows in preds.groupby("label", sort=False):
         yield label, rows["truth"].to_numpy(), rows["prob"].to_numpy(), rows

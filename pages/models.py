@@ -163,10 +163,11 @@ with settings:
         st.session_state["models_ids"] = comparison.default_models(models)
     st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
     stale = stale_models(store, dataset)
+    names = comparison.model_labels(models)
     model_ids = cols[1].multiselect("Models", choices, key="models_ids",
                                     help="The newest model of each architecture by default.",
-                                    format_func=lambda m: f"{m} ({EARLIER_SPLIT})"
-                                    if m in stale else m)
+                                    format_func=lambda m: names.get(m, m) + (
+                                        f" ({EARLIER_SPLIT})" if m in stale else ""))
     bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
     if not presentation:
         st.caption(f"Test split of **{plain(dataset)}** only, biopsy-proven cases; each model at its "

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
+from core import presentation as presentation_tables
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
@@ -59,10 +60,29 @@ def show(fig, name: str) -> None:
         "displaylogo": False, "toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+def slide_number(name: str, count: int) -> int:
+    """Which of ``count`` slides to show, stepped with Previous / Next."""
+    key = f"models_slide_{name}"
+    index = min(st.session_state.setdefault(key, 0), count - 1)
+    if count > 1:
+        row = st.columns([1, 1, 4], vertical_alignment="center")
+        if row[0].button("Previous", key=f"{key}_back", disabled=index == 0,
+                         icon=":material/arrow_back:"):
+            index -= 1
+        if row[1].button("Next", key=f"{key}_next", disabled=index == count - 1,
+                         icon=":material/arrow_forward:"):
+            index += 1
+        row[2].caption(f"Slide {index + 1} of {count}")
+    st.session_state[key] = index
+    return index
+
+
 def show_table(shown, title: str, name: str, raw=None) -> None:
-    """A table: as a large figure in presentation mode, else an interactive table + CSV."""
+    """A table: slides of a few columns that wrap in presentation mode, else an interactive
+    table + CSV."""
     if presentation:
-        show(model_charts.table_figure(shown, title, presentation=True), name)
+        parts = presentation_tables.slides(shown)
+        st.html(presentation_tables.html_table(parts[slide_number(name, len(parts))], title))
         return
     st.dataframe(shown, hide_index=True, key=f"table_{name}")
     downloads(name, model_charts.table_figure(shown, title), raw if raw is not None else shown)
@@ -138,7 +158,7 @@ def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
 
 # ---- page ---------------------------------------------------------------------------------
 st.title("Model comparison")
-top = st.columns([1, 4])
+top = st.columns([1.5, 4])  # the toggle's label whole at 1280 px with the sidebar
 presentation = top[0].toggle("Presentation mode", key="models_presentation",
                              help="Large type, no secondary controls: for a projector.")
 section = top[1].radio("Show", SECTIONS, horizontal=True, key="models_section",

@@ -132,13 +132,8 @@ def manage_user(accounts: list[auth.Account]) -> None:
         role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(account.role),
                             key=f"role_{account.user_id}")
         if st.button("Save the role", disabled=role == account.role):
-            try:
-                auth.set_role(store, account.user_id, role)
-            except UserError as error:
-                st.error(plain(error))
-            else:
-                ui.flash(f"{account.username} is now a {role}.")
-                st.rerun()
+            change_account(partial(auth.set_role, store, account.user_id, role),
+                           f"{account.username} is now a {role}.")
     with reset_column:
         if st.button("Reset the password"):
             ask("reset", account)
@@ -159,14 +154,20 @@ def manage_user(accounts: list[auth.Account]) -> None:
         set_active(account, False)
 
 
-def set_active(account: auth.Account, active: bool) -> None:
+def change_account(change: Callable[[], None], done: str) -> None:
+    """Make the change; its refusal is shown, its success flashed after a rerun."""
     try:
-        auth.set_active(store, account.user_id, active)
+        change()
     except UserError as error:
         st.error(plain(error))
     else:
-        ui.flash(f"{account.username} {'reactivated' if active else 'deactivated'}.")
+        ui.flash(done)
         st.rerun()
+
+
+def set_active(account: auth.Account, active: bool) -> None:
+    change_account(partial(auth.set_active, store, account.user_id, active),
+                   f"{account.username} {'reactivated' if active else 'deactivated'}.")
 
 
 def users_tab() -> None:

@@ -11,7 +11,8 @@ from core.split_guard import EARLIER_SPLIT
 from core.store import Store
 from core.studies import protocol
 from tests.quiz_helpers import PASSWORD, add_model, add_practice_reads, make_cases, make_user
-from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
+from tests.streamlit_server import (CHROMIUM, first_session, launch_chromium, logged_in_page,
+                                    streamlit_app)
 
 sync_api = pytest.importorskip("playwright.sync_api")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
@@ -32,25 +33,12 @@ def server(tmp_path):
         yield running
 
 
-def log_in(browser, url: str, username: str, page_url: str):
-    page = browser.new_context().new_page()
-    page.set_default_timeout(60_000)
-    page.goto(f"{url}/{page_url}")
-    page.get_by_label("User name").fill(username)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    return page
-
-
 def test_study_set_up_warning_and_re_split_confirmation(server):
     with sync_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            warm = browser.new_page()  # a fresh server's first session (see test_browser_login)
-            warm.goto(server.url)
-            warm.get_by_role("button", name="Log in").wait_for(timeout=60_000)
-
-            page = log_in(browser, server.url, "sue", "reader-studies")
+            first_session(browser, server.url)
+            page = logged_in_page(browser, server.url, "reader-studies", "sue", PASSWORD)
             page.locator("label").filter(has_text="Set up a study").click()
             page.locator("[data-testid='stMultiSelect']").click()
             page.get_by_role("option", name="Anna (anna)").click()
@@ -58,7 +46,7 @@ def test_study_set_up_warning_and_re_split_confirmation(server):
             page.get_by_text("Anna has read 2 of these 10 cases in practice").wait_for()
             page.get_by_text("Leave out the 2 cases a reader has read in practice").wait_for()
 
-            admin = log_in(browser, server.url, "root", "administration")
+            admin = logged_in_page(browser, server.url, "administration", "root", PASSWORD)
             admin.get_by_role("tab", name="Data").click()
             admin.get_by_role("button", name="Make the split").click()
             admin.get_by_text("resnet50-guard").first.wait_for()

@@ -9,7 +9,7 @@ import pytest
 from core import auth
 from core.login_sessions import COOKIE
 from core.store import Store
-from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
+from tests.streamlit_server import CHROMIUM, first_session, launch_chromium, streamlit_app
 
 PASSWORD = "correct-horse-9"
 # Streamlit's frontend, opened on a page's URL, first tries that path as the server's base URL
@@ -36,13 +36,7 @@ def test_reload_new_tab_and_deep_link_keep_the_login(server):
     with sync_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            # A fresh server runs its very first session in Streamlit's pages-folder mode
-            # (before any st.navigation call in the process), which answers a deep link with
-            # "Page not found" before app.py runs; every later session routes through app.py.
-            first = browser.new_page()
-            first.goto(server.url)
-            first.get_by_role("button", name="Log in").wait_for(timeout=60_000)
-            first.close()
+            first_session(browser, server.url)
             context = browser.new_context()
             outside, missing = [], []
             context.on("request", lambda request: outside.append(request.url)

@@ -11,7 +11,8 @@ from core.presentation import html_table, slides
 from core.store import Store
 from tests.comparison_support import populate
 from tests.quiz_helpers import PASSWORD, make_user
-from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
+from tests.streamlit_server import (CHROMIUM, first_session, launch_chromium, logged_in_page,
+                                    streamlit_app)
 
 SIZES = ((1280, 720), (1920, 1080))
 OVERFLOWING = """() => [...document.querySelectorAll('.sc-slide th, .sc-slide td')]
@@ -44,15 +45,9 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
             sync_api.sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         try:
-            warm = browser.new_page()  # a fresh server's first session (see test_browser_login)
-            warm.goto(server.url)
-            warm.get_by_role("button", name="Log in").wait_for(timeout=60_000)
-            page = browser.new_context(viewport={"width": 1280, "height": 720}).new_page()
-            page.set_default_timeout(60_000)
-            page.goto(f"{server.url}/model-comparison")
-            page.get_by_label("User name").fill("sue")
-            page.get_by_label("Password", exact=True).fill(PASSWORD)
-            page.get_by_role("button", name="Log in").click()
+            first_session(browser, server.url)
+            page = logged_in_page(browser, server.url, "model-comparison", "sue", PASSWORD,
+                                  viewport={"width": 1280, "height": 720})
             page.get_by_text("Presentation mode").click()
             checked = 0
             for section in ("Study table", "DeLong tests"):

@@ -60,20 +60,38 @@ def show(fig, name: str) -> None:
         "displaylogo": False, "toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+# The arrow keys press Previous / Next (not while typing or on a focused radio or toggle).
+ARROW_KEYS = """<script>
+if (!window.scSlideKeys) {
+  window.scSlideKeys = true;
+  document.addEventListener("keydown", (event) => {
+    const label = {ArrowRight: "Next", ArrowLeft: "Previous"}[event.key];
+    if (!label || event.target.closest("input, textarea, [contenteditable]")) return;
+    const button = [...document.querySelectorAll("button")]
+      .find((b) => b.innerText.trim().endsWith(label) && !b.disabled);
+    if (button) { event.preventDefault(); button.click(); }
+  });
+}
+</script>"""
+
+
+def step_slide(key: str, delta: int) -> None:
+    st.session_state[key] += delta
+
+
 def slide_number(name: str, count: int) -> int:
-    """Which of ``count`` slides to show, stepped with Previous / Next."""
+    """Which of ``count`` slides to show, stepped with Previous / Next or the arrow keys
+    (callbacks, so both buttons already know the new slide on the run they draw it)."""
     key = f"models_slide_{name}"
-    index = min(st.session_state.setdefault(key, 0), count - 1)
+    index = st.session_state[key] = min(st.session_state.get(key, 0), count - 1)
     if count > 1:
+        st.html(ARROW_KEYS, unsafe_allow_javascript=True, width="content")
         row = st.columns([1, 1, 4], vertical_alignment="center")
-        if row[0].button("Previous", key=f"{key}_back", disabled=index == 0,
-                         icon=":material/arrow_back:"):
-            index -= 1
-        if row[1].button("Next", key=f"{key}_next", disabled=index == count - 1,
-                         icon=":material/arrow_forward:"):
-            index += 1
+        row[0].button("Previous", key=f"{key}_back", disabled=index == 0,
+                      icon=":material/arrow_back:", on_click=step_slide, args=(key, -1))
+        row[1].button("Next", key=f"{key}_next", disabled=index == count - 1,
+                      icon=":material/arrow_forward:", on_click=step_slide, args=(key, 1))
         row[2].caption(f"Slide {index + 1} of {count}")
-    st.session_state[key] = index
     return index
 
 

@@ -49,6 +49,14 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
             page = logged_in_page(browser, server.url, "model-comparison", "sue", PASSWORD,
                                   viewport={"width": 1280, "height": 720})
             page.get_by_text("Presentation mode").click()
+            page.locator("label").filter(has_text="Study table").click()
+            page.get_by_text("Slide 1 of 3").wait_for()
+            page.evaluate("document.activeElement.blur()")  # focus off the radio
+            page.keyboard.press("ArrowRight")
+            page.get_by_text("Slide 2 of 3").wait_for()
+            settled(page)
+            page.keyboard.press("ArrowLeft")
+            page.get_by_text("Slide 1 of 3").wait_for()
             checked = 0
             for section in ("Study table", "DeLong tests"):
                 page.locator("label").filter(has_text=section).click()

@@ -79,3 +79,17 @@ def test_the_admin_page_asks_before_a_split_that_changes_models(app_db):
 
     models = app_as(admin, "pages/models.py")
     assert any(EARLIER_SPLIT in w.value and "resnet50-old" in w.value for w in models.warning)
+
+
+def test_the_split_command_names_the_models_it_left_behind(store, capsys):
+    from core.cli import main
+
+    make_cases(store, n=24)
+    add_model(store, "resnet50-cli", current_test_cases(store), heatmaps=False)
+    db = store.path
+    store.close()
+    assert main(["--db", str(db), "split", "--dataset", "quizset", "--seed", "2"]) == 0
+    assert f"1 models {EARLIER_SPLIT}" in capsys.readouterr().out
+    assert main(["--db", str(db), "split", "--dataset", "quizset", "--seed", "2",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stale_models"] == ["resnet50-cli"]

@@ -36,11 +36,19 @@ def _summary(summary) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.split_guard import EARLIER_SPLIT, stale_models
     from core.splits import make_split
     from core.store import Store
 
     with Store(args.db) as store:
         summary = make_split(store, args.dataset, test_size=args.test_size, seed=args.seed,
                              folds=args.folds, include_normal=args.include_normal)
-    print(json.dumps(summary.as_dict()) if args.json else _summary(summary))
+        stale = sorted(stale_models(store, args.dataset))
+    if args.json:
+        print(json.dumps(summary.as_dict() | {"stale_models": stale}))
+        return 0
+    print(_summary(summary))
+    if stale:
+        print(f"warning: {len(stale)} models {EARLIER_SPLIT} (retrain them to evaluate on "
+              "this split): " + ", ".join(stale))
     return 0

@@ -4,9 +4,13 @@ The first run opens the store (or says which process holds it), creates the job 
 a killed process left running are marked failed) and, once its page is out, starts the demo's
 background training. Nobody logged in: only the login page (or, on a store without users, the
 form that creates the first admin, for whoever has the setup token printed in the server's
-terminal). Logged in with a one-time password: only the account page, to choose a new one.
-Otherwise the pages of the user's role; each page checks the role itself too.
+terminal), under every page's URL so that a deep link opens its page after the login. A
+reload or a new tab resumes the login its cookie names (``core.login_sessions``). Logged in
+with a one-time password: only the account page, to choose a new one. Otherwise the pages of
+the user's role; each page checks the role itself too.
 """
+from pathlib import Path
+
 import streamlit as st
 
 from core import auth
@@ -43,6 +47,8 @@ def role_pages(role: str) -> list[st.Page]:
 def login_page() -> None:
     st.title("SonoCase")
     st.caption("Breast ultrasound reading practice")
+    if ui.ended_message():
+        st.warning(ui.ended_message())
     with st.form("login"):
         username = st.text_input("User name", autocomplete="username")
         password = st.text_input("Password", type="password", autocomplete="current-password")
@@ -91,22 +97,34 @@ def first_admin_page() -> None:
         st.rerun()
 
 
+def logged_out_pages(entry) -> list[st.Page]:
+    """The login (or first-admin) form under every page's URL too, so that a deep link shows
+    the form rather than "Page not found"; after the login's rerun Streamlit finds the page by
+    its URL path among the role's pages and opens it (or the role's first page)."""
+    return [st.Page(entry, title="Log in", url_path="login", default=True),
+            *(st.Page(entry, title="Log in", url_path=url) for _, url, *_ in PAGES)]
+
+
 def sidebar(user: auth.User) -> None:
     with st.sidebar:
+        ui.sync_cookie()
         st.caption(f"Logged in as **{plain(user.display_name)}** ({user.role})")
         if st.button("Log out", icon=":material/logout:"):
             ui.logout()
         ui.job_status_panel()
 
 
-st.set_page_config(page_title="SonoCase", page_icon=":material/ecg:", layout="wide")
+# A file of the app's own: a ":material/...:" page icon makes the browser fetch the favicon
+# from fonts.gstatic.com (fails offline, and tells Google who uses the app).
+FAVICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="SonoCase", page_icon=str(FAVICON), layout="wide")
 ui.init_session()
 ui.start()
 user = ui.current_user()
 if user is None:
     entry = login_page if auth.has_users(ui.get_store()) else first_admin_page
-    page = st.navigation([st.Page(entry, title="Log in", url_path="login", default=True)],
-                         position="hidden")
+    page = st.navigation(logged_out_pages(entry), position="hidden"); print("DBG", page.url_path, [p.url_path for p in logged_out_pages(entry)], flush=True)
+    ui.sync_cookie()  # a logout's cookie is taken away
 elif auth.must_change_password(ui.get_store(), user.user_id):
     path, url, title, icon, _ = ACCOUNT_PAGE
     page = st.navigation([st.Page(path, url_path=url, title=title, icon=icon)],

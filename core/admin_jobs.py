@@ -212,12 +212,12 @@ def heatmap_job(store: Store, model_id: str, split: str = "test", method: str = 
     return run
 
 
-def backup_job(store: Store, dest: Path) -> JobFn:
+def backup_job(store: Store, dest: Path, include_recreatable: bool = True) -> JobFn:
     """Back the store up into the new zip ``dest`` (see :func:`core.backup.backup`)."""
     if dest.exists():
         raise UserError(f"{dest} already exists: choose a new name for the backup")
 
     def run(progress: Progress, cancel: threading.Event):
-        return backup(store, dest, progress, cancel)
+        return backup(store, dest, progress, cancel, include_recreatable)
 
     return run

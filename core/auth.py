@@ -16,7 +16,8 @@ transaction, before the slow password check, so parallel guesses are limited too
 adds a success row at the same time, which clears the account's count. Attempts on an unknown
 name are recorded under a salted hash of what was typed (it may be a password typed into the
 wrong field), clients under a salted hash of their address. Setting a password moves
-``users.password_set_at``, which ends the user's other sessions (:func:`password_stamp`). All
+``users.password_set_at`` and ends every login session of the user (``login_sessions``, kept
+by :mod:`core.login_sessions`), as a deactivation does. All
 times are naive UTC, taken from an injectable clock so that tests can move time.
 """
 from __future__ import annotations
@@ -334,9 +335,16 @@ def authenticate(store: Store, username: str, password: str, clock: Clock = utcn
     return _user(row[:4])
 
 
+def end_sessions(cur, user_id: int) -> None:
+    """Revoke every login session of the user (inside the caller's write transaction)."""
+    cur.execute("UPDATE login_sessions SET revoked_at = ? WHERE user_id = ?"
+                " AND revoked_at IS NULL", [utcnow(), user_id])
+
+
 def _store_hash(store: Store, user_id: int, password_hash: str, must_change: bool | None) -> None:
     """``must_change`` None: the same password rehashed (sessions go on); otherwise a new
-    password, which ends the user's sessions started before it."""
+    password, which ends all the user's login sessions (the page that changed it starts a
+    new one for itself)."""
     with store.transaction() as cur:
         if must_change is None:
             cur.execute("UPDATE users SET password_hash = ? WHERE user_id = ?",
@@ -345,6 +353,7 @@ def _store_hash(store: Store, user_id: int, password_hash: str, must_change: boo
             cur.execute("UPDATE users SET password_hash = ?, must_change_password = ?,"
                         " password_set_at = ? WHERE user_id = ?",
                         [password_hash, must_change, utcnow(), user_id])
+            end_sessions(cur, user_id)
 
 
 def _account_row(store: Store, user_id: int) -> tuple:
@@ -358,7 +367,7 @@ def _account_row(store: Store, user_id: int) -> tuple:
 
 def set_password(store: Store, user_id: int, password: str, must_change: bool = False) -> None:
     """Replace a password (hashed). ``must_change``: a one-time password set by someone else.
-    The user's other sessions end (:func:`password_stamp`)."""
+    Every login session of the user ends."""
     username, display, _ = _account_row(store, user_id)
     validate_password(password, username, display)
     _store_hash(store, user_id, _hasher.hash(password), must_change)
@@ -377,15 +386,6 @@ def change_own_password(store: Store, user_id: int, current: str, new: str,
     if new == current:
         raise UserError("the new password must differ from the current one")
     set_password(store, user_id, new, must_change=False)
-
-
-def password_stamp(store: Store, user_id: int) -> str:
-    """When the user's password was last set: a session keeps the stamp it logged in with
-    and ends once it differs (the password was changed or reset since)."""
-    with store.read() as cur:
-        row = cur.execute("SELECT password_set_at FROM users WHERE user_id = ?",
-                          [user_id]).fetchone()
-    return str(row[0]) if row else ""
 
 
 def must_change_password(store: Store, user_id: int) -> bool:
@@ -449,3 +449,5 @@ def set_active(store: Store, user_id: int, active: bool) -> None:
             raise UserError(f"no user with id {user_id}")
         _check_admins_remain(cur, user_id, row[0], active)
         cur.execute("UPDATE users SET active = ? WHERE user_id = ?", [active, user_id])
+        if not active:
+            end_sessions(cur, user_id)

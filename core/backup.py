@@ -46,6 +46,10 @@ FILES_PREFIX = "files/"
 FILE_COLUMNS = (("cases", "image_path"), ("cases", "mask_path"),
                 ("models", "checkpoint_path"), ("crossfit_folds", "checkpoint_path"),
                 ("heatmaps", "path"))
+# Files the app can make again: checkpoints (retrain the model, or cross-fit it again: its row,
+# predictions and scores stay) and heatmaps (recomputed on demand). A backup may leave them out.
+RECREATABLE_COLUMNS = (("models", "checkpoint_path"), ("crossfit_folds", "checkpoint_path"),
+                       ("heatmaps", "path"))
 ALREADY_COMPRESSED = {".png", ".jpg", ".jpeg", ".pt", ".zip"}
 CHUNK = 1 << 20
 
@@ -70,6 +74,7 @@ class BackupReport:
     file_bytes: int
     seconds: float
     missing_files: list[str] = field(default_factory=list)
+    left_out: int = 0  # re-creatable files not bundled (``include_recreatable=False``)
 
     @property
     def rows(self) -> int:
@@ -127,11 +132,12 @@ def _schema_version(cur: duckdb.DuckDBPyConnection, catalog: str) -> int:
                        ".main.schema_version").fetchone()[0]
 
 
-def _named_files(cur: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+def _named_files(cur: duckdb.DuckDBPyConnection, catalog: str,
+                 columns: tuple[tuple[str, str], ...] = FILE_COLUMNS) -> list[str]:
     selects = " UNION ".join(
         f"SELECT {quote_identifier(column)} AS path FROM {quote_identifier(catalog)}.main."
         f"{quote_identifier(table)} WHERE {quote_identifier(column)} IS NOT NULL"
-        for table, column in FILE_COLUMNS)
+        for table, column in columns)
     return [path for (path,) in cur.execute(f"{selects} ORDER BY path").fetchall()]
 
 
@@ -187,10 +193,39 @@ def _copy_database(store: Store, copy: Path) -> tuple[dict, list[str]]:
             cur.execute(f"COPY FROM DATABASE {quote_identifier(catalog)} TO {alias}")
             snapshot = _snapshot(cur, catalog)
             files = _named_files(cur, catalog)
+            recreatable = set(_named_files(cur, catalog, RECREATABLE_COLUMNS))
     finally:
         with store.read() as cur:
             cur.execute(f"DETACH DATABASE IF EXISTS {alias}")
-    return snapshot, files
+    return snapshot, files, recreatable
+
+
+@dataclass(frozen=True)
+class BackupSize:
+    """What a backup would hold before it is made: files and bytes on disk (the zip is
+    a little smaller: images and checkpoints are already compressed)."""
+
+    files: int
+    bytes: int
+    recreatable_files: int
+    recreatable_bytes: int
+
+
+def backup_size(store: Store) -> BackupSize:
+    """The size of a backup with everything, and the part of it that can be made again."""
+    with store.read() as cur:
+        catalog = cur.execute("SELECT current_database()").fetchone()[0]
+        names = _named_files(cur, catalog)
+        recreatable = set(_named_files(cur, catalog, RECREATABLE_COLUMNS))
+    sizes = {}
+    for name in names:
+        path = store.resolve(name)
+        if path.is_file():
+            sizes[name] = path.stat().st_size
+    database = sum(path.stat().st_size for path in (store.path, store.path.with_name(
+        store.path.name + ".wal")) if path.is_file())
+    again = [size for name, size in sizes.items() if name in recreatable]
+    return BackupSize(len(sizes) + 1, database + sum(sizes.values()), len(again), sum(again))
 
 
 def _copy_stream(source, target, expected_bytes: int | None = None) -> tuple[str, int]:
@@ -213,16 +248,19 @@ def _summaries_json(snapshot: dict) -> dict:
 
 
 def _report(path: Path, snapshot: dict, files: dict[str, dict], started: float,
-            missing: list[str]) -> BackupReport:
+            missing: list[str], left_out: int = 0) -> BackupReport:
     return BackupReport(path, snapshot["schema_version"], snapshot["tables"],
                         snapshot["sequences"], len(files),
                         sum(entry["bytes"] for entry in files.values()),
-                        time.perf_counter() - started, missing)
+                        time.perf_counter() - started, missing, left_out)
 
 
 def backup(store: Store, dest: str | Path, progress: Progress | None = None,
-           cancel: threading.Event | None = None) -> BackupReport:
+           cancel: threading.Event | None = None,
+           include_recreatable: bool = True) -> BackupReport:
     """Write the store and the files it names to the new zip ``dest``; the app keeps running.
+    ``include_recreatable=False``: without checkpoints and heatmaps (listed in the manifest's
+    ``left_out``; after a restore, retrain the models and recompute the maps).
 
     The database copy is verified (row counts, checksums, sequences) before the bundle is
     finished; the bundle appears only when complete. A named file that is not on disk is
@@ -237,7 +275,9 @@ def backup(store: Store, dest: str | Path, progress: Progress | None = None,
     with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".backup-") as work:
         copy = Path(work) / DB_ENTRY
         report({"fraction": 0.0, "message": "copying the database"})
-        snapshot, names = _copy_database(store, copy)
+        snapshot, names, recreatable = _copy_database(store, copy)
+        left_out = [] if include_recreatable else sorted(set(names) & recreatable)
+        names = [name for name in names if name not in left_out]
         problems = _differences(_file_snapshot(copy), snapshot)
         if problems:
             raise UserError("the database copy differs from the store: " + "; ".join(problems))
@@ -266,11 +306,12 @@ def backup(store: Store, dest: str | Path, progress: Progress | None = None,
             manifest = {"format": FORMAT, "format_version": FORMAT_VERSION,
                         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         "duckdb_version": duckdb.__version__, **_summaries_json(snapshot),
-                        "database": database, "files": files, "missing_files": sorted(missing)}
+                        "database": database, "files": files, "missing_files": sorted(missing),
+                        "left_out": left_out}
             bundle.writestr(MANIFEST, json.dumps(manifest, indent=1),
                             compress_type=zipfile.ZIP_DEFLATED)
         os.replace(partial, dest)
-    return _report(dest, snapshot, files, started, sorted(missing))
+    return _report(dest, snapshot, files, started, sorted(missing), len(left_out))
 
 
 def _add_file(bundle: zipfile.ZipFile, path: Path, name: str) -> dict:

@@ -11,6 +11,14 @@ METRIC_TITLES = {"accuracy": "Accuracy", "sensitivity": "Sensitivity",
                  "specificity": "Specificity", "auc": "BI-RADS AUC", "birads_auc": "BI-RADS AUC"}
 X_TITLES = {"position": "Cases read", "date": "Date"}
 MARKED_POINTS = 30  # curves this short mark each point
+AUC_METRICS = ("auc", "birads_auc")  # shown as 0-1 numbers, never as percentages
+DAY_MS = 86_400_000
+FEW_DAYS = 14  # date axes this short get one tick a day
+
+
+def value_text(metric: str, value: float) -> str:
+    """A metric's value as the app writes it: an AUC as 0.54, a proportion as 54%."""
+    return f"{value:.2f}" if metric in AUC_METRICS else f"{value:.0%}"
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
@@ -45,9 +53,11 @@ def _reference_lines(figure: go.Figure, lines: list[tuple[float, str, str, str]]
                      for y, label, _, side in lines])
 
 
-def _layout(figure: go.Figure, title: str, x_title: str, y_title: str) -> go.Figure:
+def _layout(figure: go.Figure, title: str, x_title: str, y_title: str,
+            metric: str = "") -> go.Figure:
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                         yaxis={"range": [0, 1.02], "tickformat": ".0%"},
+                         yaxis={"range": [0, 1.02],
+                                "tickformat": ".1f" if metric in AUC_METRICS else ".0%"},
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
                          hovermode="x unified")
     return figure
@@ -57,6 +67,15 @@ def _whole_cases(figure: go.Figure, counts: pd.Series) -> None:
     """Ticks of a cases-read axis at whole cases (not 1.2, 1.4...): one per case up to ten."""
     few = len(counts) > 0 and counts.max() <= 10
     figure.update_xaxes(tickformat="d", dtick=1 if few else None)
+
+
+def _whole_days(figure: go.Figure, dates: pd.Series) -> None:
+    """A date axis labelled by day (never "23:59:59.9995" around a single day's point): one
+    tick a day and half a day of margin when the reads span at most ``FEW_DAYS`` days."""
+    figure.update_xaxes(type="date", tickformat="%d %b %Y", hoverformat="%d %b %Y")
+    if len(dates) and (dates.max() - dates.min()).days <= FEW_DAYS:
+        half = pd.Timedelta(hours=12)
+        figure.update_xaxes(dtick=DAY_MS, range=[dates.min() - half, dates.max() + half])
 
 
 def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
@@ -69,11 +88,13 @@ def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
         if len(part):
             _line_with_band(figure, part, x, metric, mode, colour)
     if model_value is not None and pd.notna(model_value):
-        _reference_lines(figure, [(model_value, f"{model_name}: {model_value:.0%}", "#555",
-                                   "bottom")])
+        _reference_lines(figure, [(model_value, f"{model_name}: "
+                                   f"{value_text(metric, model_value)}", "#555", "bottom")])
     if x == "position":
         _whole_cases(figure, curves["position"] if len(curves) else pd.Series(dtype=int))
-    return _layout(figure, METRIC_TITLES[metric], X_TITLES[x], METRIC_TITLES[metric])
+    else:
+        _whole_days(figure, curves[x] if len(curves) else pd.Series(dtype="datetime64[ns]"))
+    return _layout(figure, METRIC_TITLES[metric], X_TITLES[x], METRIC_TITLES[metric], metric)
 
 
 def cusum_chart(curve: pd.DataFrame) -> go.Figure:
@@ -113,7 +134,7 @@ def compare_chart(frame: pd.DataFrame, metric: str) -> go.Figure:
                         PALETTE[index % len(PALETTE)])
     _whole_cases(figure, frame["position"] if len(frame) else pd.Series(dtype=int))
     return _layout(figure, f"{METRIC_TITLES[metric]} by trainee", X_TITLES["position"],
-                   METRIC_TITLES[metric])
+                   METRIC_TITLES[metric], metric)
 
 
 def cohort_change_chart(table: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
@@ -131,7 +152,8 @@ def cohort_change_chart(table: pd.DataFrame, metric: str = "accuracy") -> go.Fig
                      "arrayminus": table[column] - table[f"{column}_lo"]}))
     figure.update_yaxes(autorange="reversed")  # the table's order, top to bottom
     figure.update_layout(title=f"{METRIC_TITLES[metric]}: unaided and aided (95% CI)",
-                         xaxis={"range": [0, 1.02], "tickformat": ".0%",
+                         xaxis={"range": [0, 1.02],
+                                "tickformat": ".1f" if metric in AUC_METRICS else ".0%",
                                 "title": METRIC_TITLES[metric]},
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
                          height=max(260, 60 + 34 * len(table)))

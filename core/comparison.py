@@ -164,6 +164,11 @@ def _labels(frame: pd.DataFrame) -> pd.Series:
     return frame["model_id"].map(names)
 
 
+def model_labels(models: pd.DataFrame) -> dict[str, str]:
+    """Each model's readable name (:func:`list_models`' rows), as the figures label it."""
+    return dict(zip(models["model_id"], _labels(models))) if len(models) else {}
+
+
 def _per_model(preds: pd.DataFrame):
     for label, rows in preds.groupby("label", sort=False):
         yield label, rows["truth"].to_numpy(), rows["prob"].to_numpy(), rows
@@ -596,12 +601,19 @@ def format_localisation(summaries: list[dict], preds: pd.DataFrame) -> pd.DataFr
         low, high = wilson_ci(round(rate * n), n, LEVEL) if n else (np.nan, np.nan)
         rows.append({
             "Model": labels.get(summary["model_id"], summary["model_id"]),
-            "Cases with a mask": str(n),
+            "Cases with a mask": _scored_text(n, summary.get("blank_maps", 0)),
             "Pointing game hit rate (95% CI)": _with_ci(np.nan if rate is None else rate,
                                                         low, high),
             "Mean share of the map inside the lesion": _percent(summary["energy_inside"]),
             "Chance (lesion's share of the area the map covers)": _percent(summary["chance"])})
     return pd.DataFrame(rows)
+
+
+def _scored_text(scored: int, blank: int) -> str:
+    """How many cases were scored, and why none were when none were."""
+    if scored or not blank:
+        return str(scored) if scored or blank else "0 (no stored map of a case with a mask)"
+    return f"0 (its {blank} maps are zero everywhere: nothing to point with)"
 
 
 def _percent(value: float | None) -> str:

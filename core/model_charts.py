@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -37,11 +38,20 @@ def _sizes(presentation: bool) -> dict[str, float]:
     return {"font": 14, "title": 18, "line": 2.2, "marker": 11, "height": 560}
 
 
+TITLE_CHARS = {False: 90, True: 48}  # a projector's 1280 px, less the sidebar, at 30 px type
+
 # A small white template: plotly's named templates are deep-copied into every figure (slow).
 _AXIS = {"gridcolor": "#EBEBEB", "linecolor": "#BBBBBB", "zeroline": False, "ticks": ""}
 TEMPLATE = go.layout.Template(layout={"paper_bgcolor": "white", "plot_bgcolor": "white",
                                       "xaxis": _AXIS, "yaxis": _AXIS,
                                       "font": {"color": "#2A3F5F"}})
+
+
+def wrapped(text: str, chars: int) -> str:
+    """Plotly text broken into lines of at most ``chars`` characters (plotly never wraps:
+    a long title is cut at both ends of a narrow figure)."""
+    return "<br>".join("<br>".join(textwrap.wrap(line, chars) or [""])
+                       for line in text.split("<br>"))
 
 
 def _title_height(title: str, presentation: bool) -> float:
@@ -51,6 +61,9 @@ def _title_height(title: str, presentation: bool) -> float:
 
 def _style(fig: go.Figure, title: str, presentation: bool, height: int | None = None) -> go.Figure:
     size = _sizes(presentation)
+    title = wrapped(title, TITLE_CHARS[presentation])
+    fig.update_xaxes(automargin=True)  # tick labels and axis titles are never cut
+    fig.update_yaxes(automargin=True)
     fig.update_layout(
         title={"text": title, "font": {"size": size["title"]}},
         font={"size": size["font"]}, template=TEMPLATE,
@@ -238,9 +251,12 @@ def gallery_figure(panels: list[tuple[str, np.ndarray]], title: str,
     cols = 4 if len(panels) > 6 and not presentation else 3
     rows = math.ceil(len(panels) / cols)
     height, image_width = panels[0][1].shape[:2]
-    title_space = 2.6 * size["font"]
+    chars = max(12, int((width - 60) / cols / (0.6 * size["font"])))
+    names = [wrapped(name, chars) for name, _ in panels]
+    lines = max(name.count("<br>") + 1 for name in names)
+    title_space = (1.3 * lines + 1.3) * size["font"]
     panel_height = (width - 60) / cols * height / image_width + title_space
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[name for name, _ in panels],
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
                         horizontal_spacing=0.015,
                         vertical_spacing=title_space / (rows * panel_height) if rows > 1 else 0)
     for i, (_, rgb) in enumerate(panels):
@@ -249,7 +265,7 @@ def gallery_figure(panels: list[tuple[str, np.ndarray]], title: str,
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_annotations(font_size=size["font"])
-    top = _title_height(title, presentation) + title_space
+    top = _title_height(wrapped(title, TITLE_CHARS[presentation]), presentation) + title_space
     _style(fig, title, presentation, height=int(rows * panel_height + top + 20))
     fig.update_layout(margin={"l": 20, "r": 20, "t": top, "b": 20})
     return fig

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import admin_jobs, auth
-from core.backup import default_backup_path, list_backups
+from core.backup import backup_size, default_backup_path, list_backups
 from core.cases.importers import IMPORTERS
 from core.comparison import arch_name, arch_order
 from core.datasets import conflicts_table, dataset_overview, label_split_counts, split_counts
@@ -19,6 +19,7 @@ from core.jobs import JobFn, JobStatus, recent_jobs
 from core.models.framing import FRAMING_CHOICES
 from core.model_overview import heatmap_coverage, trained_models
 from core.plain_text import plain
+from core.split_guard import EARLIER_SPLIT, split_dependents, stale_models
 from core.splits import make_split
 from pages import ui
 
@@ -31,9 +32,40 @@ HEATMAP_SPLITS = ("test", "train", "all")
 FRAMING_LABELS = {"auto": "auto: the marked region where every case has a mask",
                   "lesion": "the marked region around the lesion", "full": "the whole image"}
 SCORE = st.column_config.NumberColumn(format="%.3f")
+MODEL_COLUMNS = {  # the trained-models table, in words
+    "model_id": "Model", "test split": "Evaluated on", "arch": "Architecture",
+    "dataset": "Dataset", "init": "Started from", "profile": "Profile",
+    "image_size": st.column_config.NumberColumn("Image size (px)"), "framing": "Framing",
+    "epochs": "Epochs", "seed": "Seed",
+    "seconds": st.column_config.NumberColumn("Training time (s)", format="%.0f"),
+    "device": "Device", "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
+    "cv_auc": st.column_config.NumberColumn("Cross-validated AUC", format="%.3f"),
+    "test_auc": st.column_config.NumberColumn("Test AUC", format="%.3f"),
+    "created_at": st.column_config.DatetimeColumn("Trained (UTC)", format="YYYY-MM-DD HH:mm")}
+COVERAGE_COLUMNS = {
+    "model_id": "Model", "method": "CAM method", "maps": "Maps stored",
+    "predicted": "Cases predicted", "test_maps": "Test-split maps",
+    "predicted_test": "Test-split cases predicted",
+    "test_coverage": st.column_config.ProgressColumn("Test-split coverage", min_value=0,
+                                                     max_value=1, format="percent"),
+    "with_lesion_score": "Maps with a localisation score"}
+LOCALISATION_COLUMNS = {
+    "model_id": "Model", "method": "CAM method", "split": "Cases", "cases": "Cases scored",
+    "blank_maps": "Maps zero everywhere",
+    "pointing_game": st.column_config.NumberColumn("Pointing game hit rate", format="%.3f"),
+    "energy_inside": st.column_config.NumberColumn("Share of the map inside the lesion",
+                                                   format="%.3f"),
+    "chance": st.column_config.NumberColumn("Chance (lesion's share of the area)",
+                                            format="%.3f")}
 
 
-def show_one_time_password(username: str, password: str) -> None:
+def show_one_time_password() -> None:
+    """The one-time password of the user just added or reset, shown once (after the rerun
+    that put the new user in the lists)."""
+    shown = st.session_state.pop("admin_one_time", None)
+    if shown is None:
+        return
+    username, password = shown
     st.success(f"One-time password for **{plain(username)}**, shown only now: hand it over in "
                "person. They must choose their own password at their first login.")
     st.code(password, language=None)
@@ -54,7 +86,40 @@ def add_user_form() -> None:
         except UserError as error:
             st.error(plain(error))
         else:
-            show_one_time_password(created.username, password)
+            st.session_state["admin_one_time"] = (created.username, password)
+            st.session_state["manage_user"] = created.username
+            st.rerun()  # the user list and "Change a user" show the new user at once
+
+
+CONFIRMATIONS = {  # action -> (question, button); both cannot be undone
+    "reset": ("Reset the password of {name}? Their password stops working at once and every "
+              "session of theirs ends; you hand them a one-time password.",
+              "Yes, reset the password"),
+    "deactivate": ("Deactivate {name}? They are logged out everywhere and cannot log in "
+                   "(their reads stay; an admin can reactivate the account).",
+                   "Yes, deactivate"),
+}
+
+
+def confirmed(action: str, account: auth.Account) -> bool:
+    """Whether the admin confirmed ``action`` on ``account`` (asked after the first click)."""
+    if st.session_state.get("admin_pending") != (action, account.user_id):
+        return False
+    question, yes_label = CONFIRMATIONS[action]
+    st.warning(question.format(name=plain(account.username)))
+    yes, no = st.columns(2)
+    if no.button("Cancel", key=f"cancel_{action}"):
+        st.session_state.pop("admin_pending", None)
+        st.rerun()
+    if yes.button(yes_label, type="primary", key=f"confirm_{action}"):
+        st.session_state.pop("admin_pending", None)
+        return True
+    return False
+
+
+def ask(action: str, account: auth.Account) -> None:
+    st.session_state["admin_pending"] = (action, account.user_id)
+    st.rerun()
 
 
 def manage_user(accounts: list[auth.Account]) -> None:
@@ -67,32 +132,46 @@ def manage_user(accounts: list[auth.Account]) -> None:
         role = st.selectbox("Role", auth.ROLES, index=auth.ROLES.index(account.role),
                             key=f"role_{account.user_id}")
         if st.button("Save the role", disabled=role == account.role):
-            try:
-                auth.set_role(store, account.user_id, role)
-            except UserError as error:
-                st.error(plain(error))
-            else:
-                ui.flash(f"{account.username} is now a {role}.")
-                st.rerun()
+            change_account(partial(auth.set_role, store, account.user_id, role),
+                           f"{account.username} is now a {role}.")
     with reset_column:
         if st.button("Reset the password"):
-            password = auth.one_time_password()
-            auth.set_password(store, account.user_id, password, must_change=True)
-            show_one_time_password(account.username, password)
+            ask("reset", account)
     with active_column:
         own = account.user_id == admin.user_id
         label = "Deactivate" if account.active else "Reactivate"
         if st.button(label, disabled=own, help="You cannot deactivate yourself." if own else None):
-            try:
-                auth.set_active(store, account.user_id, not account.active)
-            except UserError as error:
-                st.error(plain(error))
+            if account.active:
+                ask("deactivate", account)
             else:
-                ui.flash(f"{account.username} {label.lower()}d.")
-                st.rerun()
+                set_active(account, True)
+    if confirmed("reset", account):
+        password = auth.one_time_password()
+        auth.set_password(store, account.user_id, password, must_change=True)
+        st.session_state["admin_one_time"] = (account.username, password)
+        st.rerun()
+    if confirmed("deactivate", account):
+        set_active(account, False)
+
+
+def change_account(change: Callable[[], None], done: str) -> None:
+    """Make the change; its refusal is shown, its success flashed after a rerun."""
+    try:
+        change()
+    except UserError as error:
+        st.error(plain(error))
+    else:
+        ui.flash(done)
+        st.rerun()
+
+
+def set_active(account: auth.Account, active: bool) -> None:
+    change_account(partial(auth.set_active, store, account.user_id, active),
+                   f"{account.username} {'reactivated' if active else 'deactivated'}.")
 
 
 def users_tab() -> None:
+    show_one_time_password()
     accounts = auth.list_users(store)
     st.dataframe(pd.DataFrame(
         [{"user name": a.username, "display name": a.display_name, "role": a.role,
@@ -200,6 +279,38 @@ def server_form() -> None:
         start_job("import", {"kind": kind, "dataset": dataset, "path": path_text}, make_job)
 
 
+def run_split(dataset: str, test_size: float, seed: int, folds: int,
+              include_normal: bool) -> None:
+    st.session_state.pop("admin_split_pending", None)
+    try:
+        st.session_state["admin_split"] = make_split(store, dataset, test_size, seed, folds,
+                                                     include_normal)
+    except UserError as error:
+        st.error(plain(error))
+
+
+def confirm_resplit(pending: tuple) -> None:
+    """A split that would change what models or studies were made on: named, then confirmed."""
+    dataset = pending[0]
+    dependents = split_dependents(store, dataset)
+    lines = [f"A new split of {plain(dataset)} changes its test cases."]
+    if dependents.models:
+        lines.append("Models trained on the current split, shown as "
+                     f"\"{EARLIER_SPLIT}\" until retrained if the test cases change: "
+                     + ", ".join(plain(m) for m in dependents.models) + ".")
+    if dependents.studies:
+        lines.append("Reader studies using its cases (their case sets stay as they are): "
+                     + ", ".join(plain(s) for s in dependents.studies) + ".")
+    st.warning("  \n".join(lines))
+    yes, no = st.columns(2)
+    if yes.button("Make the new split", type="primary", key="split_confirm"):
+        run_split(*pending)
+        st.rerun()
+    if no.button("Keep the current split", key="split_cancel"):
+        st.session_state.pop("admin_split_pending", None)
+        st.rerun()
+
+
 def split_form(names: list[str]) -> None:
     st.session_state.setdefault("admin_split", None)
     dataset = st.selectbox("Dataset", names, key="split_dataset")
@@ -213,11 +324,14 @@ def split_form(names: list[str]) -> None:
         include_normal = st.checkbox("Include normal images (else excluded)", key="split_normal")
         submitted = st.form_submit_button("Make the split")
     if submitted:
-        try:
-            st.session_state["admin_split"] = make_split(
-                store, dataset, test_size, int(seed), int(folds), include_normal)
-        except UserError as error:
-            st.error(plain(error))
+        pending = (dataset, test_size, int(seed), int(folds), include_normal)
+        if split_dependents(store, dataset):
+            st.session_state["admin_split_pending"] = pending
+        else:
+            run_split(*pending)
+    pending = st.session_state.get("admin_split_pending")
+    if pending is not None and pending[0] == dataset:
+        confirm_resplit(pending)
     summary = st.session_state["admin_split"]
     if summary is not None and summary.dataset == dataset:
         st.success(f"Split of {plain(dataset)} (seed {summary.seed}): {summary.groups} groups, "
@@ -228,6 +342,10 @@ def split_form(names: list[str]) -> None:
             st.warning(f"{len(summary.conflicts)} groups hold cases with different labels "
                        "(one scan filed under two labels): check them at the source.")
             st.dataframe(conflicts_table(summary), hide_index=True, key="split_conflicts")
+        stale = sorted(stale_models(store, dataset))
+        if stale:
+            st.warning(f"{EARLIER_SPLIT.capitalize()} (retrain them to evaluate on this "
+                       "split): " + ", ".join(plain(m) for m in stale) + ".")
 
 
 def data_tab() -> None:
@@ -344,8 +462,7 @@ def localisation(coverage: pd.DataFrame) -> None:
                                     format_func=lambda pair: f"{pair[0]} ({pair[1]})")
     summary = localisation_summary(store, model_id, method, "test")
     st.dataframe(pd.DataFrame([summary]), hide_index=True, key="localisation_table",
-                 column_config={name: SCORE for name in
-                                ("pointing_game", "energy_inside", "chance")})
+                 column_config=LOCALISATION_COLUMNS)
 
 
 def models_tab() -> None:
@@ -364,15 +481,15 @@ def models_tab() -> None:
     if models.empty:
         st.info("No model trained yet.")
         return
-    st.dataframe(models, hide_index=True, key="models_table",
-                 column_config={name: SCORE for name in ("threshold", "cv_auc", "test_auc")})
+    stale = stale_models(store)
+    models.insert(1, "test split", ["an earlier split" if m in stale else "the current split"
+                                    for m in models["model_id"]])
+    st.dataframe(models, hide_index=True, key="models_table", column_config=MODEL_COLUMNS)
     st.subheader("Heatmaps")
     if not job_panel("heatmaps", show_heatmap_result):
         heatmap_form(list(models["model_id"]))
     coverage = heatmap_coverage(store)
-    st.dataframe(coverage, hide_index=True, key="coverage_table",
-                 column_config={"test_coverage": st.column_config.ProgressColumn(
-                     min_value=0, max_value=1, format="percent")})
+    st.dataframe(coverage, hide_index=True, key="coverage_table", column_config=COVERAGE_COLUMNS)
     localisation(coverage)
 
 
@@ -385,6 +502,13 @@ def show_backup_result(report) -> None:
     if report.missing_files:
         st.warning(f"{len(report.missing_files)} files the store names were not on disk, "
                    f"e.g. {report.missing_files[0]}.")
+    if report.left_out:
+        st.info(f"{report.left_out} checkpoints and heatmaps left out: after a restore, "
+                "retrain the models and recompute the heatmaps.")
+
+
+def size_text(size: int) -> str:
+    return f"{size / 1e9:,.2f} GB" if size >= 1e9 else f"{size / 1e6:,.1f} MB"
 
 
 def backup_tab() -> None:
@@ -393,9 +517,21 @@ def backup_tab() -> None:
              "the password hashes: keep it as safe as the store. The app keeps running while "
              "it is written.")
     if not job_panel("backup", show_backup_result):
+        size = backup_size(store)
+        whole = f"Everything: {size.files} files, {size_text(size.bytes)}"
+        lean = (f"Without checkpoints and heatmaps: {size.files - size.recreatable_files} "
+                f"files, {size_text(size.bytes - size.recreatable_bytes)}")
+        recreatable = st.radio(
+            "What to back up", (True, False), key="backup_recreatable",
+            format_func=lambda everything: whole if everything else lean,
+            help="Checkpoints can be retrained and heatmaps recomputed from what the backup "
+                 "keeps (cases, reads, models' settings, predictions and scores); leaving "
+                 "them out makes a smaller, faster backup.")
+        st.caption("Sizes on disk before compression.")
         if st.button("Back up now", key="backup_start"):
             dest = default_backup_path(store)
-            start_job("backup", {"dest": str(dest)}, lambda: admin_jobs.backup_job(store, dest))
+            start_job("backup", {"dest": str(dest), "recreatable": recreatable},
+                      lambda: admin_jobs.backup_job(store, dest, recreatable))
     bundles = list_backups(store)
     if bundles:
         st.dataframe(pd.DataFrame(

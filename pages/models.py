@@ -5,10 +5,12 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
+from core import presentation as presentation_tables
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
 from core.plain_text import plain
+from core.split_guard import EARLIER_SPLIT, stale_models
 from core.stats.roc import MIN_PER_CLASS
 from pages import ui
 
@@ -58,10 +60,47 @@ def show(fig, name: str) -> None:
         "displaylogo": False, "toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
+# The arrow keys press Previous / Next (not while typing or on a focused radio or toggle).
+ARROW_KEYS = """<script>
+if (!window.scSlideKeys) {
+  window.scSlideKeys = true;
+  document.addEventListener("keydown", (event) => {
+    const label = {ArrowRight: "Next", ArrowLeft: "Previous"}[event.key];
+    if (!label || event.target.closest("input, textarea, [contenteditable]")) return;
+    const button = [...document.querySelectorAll("button")]
+      .find((b) => b.innerText.trim().endsWith(label) && !b.disabled);
+    if (button) { event.preventDefault(); button.click(); }
+  });
+}
+</script>"""
+
+
+def step_slide(key: str, delta: int) -> None:
+    st.session_state[key] += delta
+
+
+def slide_number(name: str, count: int) -> int:
+    """Which of ``count`` slides to show, stepped with Previous / Next or the arrow keys
+    (callbacks, so both buttons already know the new slide on the run they draw it)."""
+    key = f"models_slide_{name}"
+    index = st.session_state[key] = min(st.session_state.get(key, 0), count - 1)
+    if count > 1:
+        st.html(ARROW_KEYS, unsafe_allow_javascript=True, width="content")
+        row = st.columns([1, 1, 4], vertical_alignment="center")
+        row[0].button("Previous", key=f"{key}_back", disabled=index == 0,
+                      icon=":material/arrow_back:", on_click=step_slide, args=(key, -1))
+        row[1].button("Next", key=f"{key}_next", disabled=index == count - 1,
+                      icon=":material/arrow_forward:", on_click=step_slide, args=(key, 1))
+        row[2].caption(f"Slide {index + 1} of {count}")
+    return index
+
+
 def show_table(shown, title: str, name: str, raw=None) -> None:
-    """A table: as a large figure in presentation mode, else an interactive table + CSV."""
+    """A table: slides of a few columns that wrap in presentation mode, else an interactive
+    table + CSV."""
     if presentation:
-        show(model_charts.table_figure(shown, title, presentation=True), name)
+        parts = presentation_tables.slides(shown)
+        st.html(presentation_tables.html_table(parts[slide_number(name, len(parts))], title))
         return
     st.dataframe(shown, hide_index=True, key=f"table_{name}")
     downloads(name, model_charts.table_figure(shown, title), raw if raw is not None else shown)
@@ -138,7 +177,7 @@ def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
 
 # ---- page ---------------------------------------------------------------------------------
 st.title("Model comparison")
-top = st.columns([1, 4])
+top = st.columns([1.5, 4])  # the toggle's label whole at 1280 px with the sidebar
 presentation = top[0].toggle("Presentation mode", key="models_presentation",
                              help="Large type, no secondary controls: for a projector.")
 section = top[1].radio("Show", SECTIONS, horizontal=True, key="models_section",
@@ -162,8 +201,12 @@ with settings:
         st.session_state["models_dataset_shown"] = dataset
         st.session_state["models_ids"] = comparison.default_models(models)
     st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
+    stale = stale_models(store, dataset)
+    names = comparison.model_labels(models)
     model_ids = cols[1].multiselect("Models", choices, key="models_ids",
-                                    help="The newest model of each architecture by default.")
+                                    help="The newest model of each architecture by default.",
+                                    format_func=lambda m: names.get(m, m) + (
+                                        f" ({EARLIER_SPLIT})" if m in stale else ""))
     bins = cols[2].number_input("Calibration bins", 2, 20, key="models_bins")
     if not presentation:
         st.caption(f"Test split of **{plain(dataset)}** only, biopsy-proven cases; each model at its "
@@ -177,6 +220,10 @@ with settings:
 if not model_ids:
     st.info("Choose at least one model with test predictions.")
     st.stop()
+if stale.intersection(model_ids):
+    st.warning(plain(", ".join(sorted(stale.intersection(model_ids)))) + f" {EARLIER_SPLIT}: the "
+               "dataset was split again since, so their test cases are not its test split now "
+               "(shown on the cases of both). Retrain them to compare on the current split.")
 
 try:
     preds, result = computed(str(store.path), dataset,

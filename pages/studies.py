@@ -37,19 +37,70 @@ def report_of(store_path: str, changes: int, study_id: int, viewer: User) -> Stu
 
 # ---- set-up --------------------------------------------------------------------------------
 
+def chosen_cases() -> list[int]:
+    """The case set the set-up's choices give (raises UserError when they give none)."""
+    return protocol.choose_cases(
+        store, state["study_dataset"][0], state.get("study_readers", []),
+        int(state["study_subset_size"]) if state.get("study_use_subset") else None,
+        int(state.get("study_subset_seed", 0)), bool(state.get("study_leave_out")))
+
+
 def create() -> None:
     try:
-        dataset = state["study_dataset"][0]
         study_id = protocol.create_study(
-            store, user, state["study_name"], protocol.study_case_set(store, dataset),
-            state["study_readers"], state["study_washout"], state["study_model"],
-            int(state["study_seed"]))
+            store, user, state["study_name"], chosen_cases(), state["study_readers"],
+            state["study_washout"], state["study_model"], int(state["study_seed"]))
     except UserError as error:
         state["studies_error"] = str(error)
         return
     state["studies_open"] = study_id
     state["studies_view"] = VIEWS[0]
     ui.flash(f"Study {state['study_name'].strip()!r} set up: its readers can start now.")
+
+
+def reader_warnings(readers: dict[int, User], dataset: str) -> None:
+    """Per chosen reader: the study's cases they read in practice (truth shown) and earlier
+    studies on the same cases; the offer to leave the practised cases out."""
+    test_split = protocol.study_case_set(store, dataset)
+    histories = protocol.reader_histories(store, state.get("study_readers", []), test_split)
+    for history in histories:
+        name = plain(readers[history.user_id].display_name)
+        if history.practised:
+            st.warning(f"{name} has read {len(history.practised)} of these {len(test_split)} "
+                       "cases in practice, where the truth is shown after each answer.")
+        for study_name, shared in history.studies:
+            st.warning(f"{name} was a reader of the study {plain(study_name)}, which shares "
+                       f"{shared} of these cases.")
+    practised = {c for history in histories for c in history.practised}
+    if practised:
+        st.checkbox(f"Leave out the {len(practised)} cases a reader has read in practice "
+                    f"({len(test_split) - len(practised)} remain)", key="study_leave_out")
+    else:
+        state["study_leave_out"] = False
+
+
+def case_choice(datasets: list, readers: dict[int, User]) -> None:
+    """Cases and readers: outside the form, so the warnings follow each choice."""
+    st.selectbox("Cases: the test split of", datasets, key="study_dataset",
+                 format_func=lambda option: f"{option[0]} ({option[1]} nodules)")
+    st.multiselect("Readers (trainees)", list(readers), key="study_readers",
+                   format_func=lambda uid: f"{readers[uid].display_name} "
+                                           f"({readers[uid].username})")
+    dataset, total = state["study_dataset"]
+    reader_warnings(readers, dataset)
+    subset = st.columns([2, 1, 1], vertical_alignment="bottom")
+    subset[0].checkbox("Read a subset of the cases (stratified by label)",
+                       key="study_use_subset")
+    state.setdefault("study_subset_size", min(total, 40))
+    subset[1].number_input("Cases in the subset", min_value=2 * protocol.MIN_PER_CLASS,
+                           max_value=max(total, 2 * protocol.MIN_PER_CLASS), step=1,
+                           key="study_subset_size", disabled=not state.get("study_use_subset"))
+    subset[2].number_input("Seed of the subset", min_value=0, value=0, step=1,
+                           key="study_subset_seed", disabled=not state.get("study_use_subset"))
+    try:
+        st.caption(f"The study's case set: {len(chosen_cases())} cases.")
+    except UserError as error:
+        st.error(plain(error))
 
 
 def setup_form() -> None:
@@ -64,13 +115,9 @@ def setup_form() -> None:
                 "cases, add trainees or train a model (Administration).")
         return
     default_model = shown_model.quiz_model(store).model_id
+    case_choice(datasets, readers)
     with st.form("study_setup"):
         st.text_input("Study name", max_chars=protocol.MAX_NAME_LENGTH, key="study_name")
-        st.selectbox("Cases: the test split of", datasets, key="study_dataset",
-                     format_func=lambda option: f"{option[0]} ({option[1]} nodules)")
-        st.multiselect("Readers (trainees)", list(readers), key="study_readers",
-                       format_func=lambda uid: f"{readers[uid].display_name} "
-                                               f"({readers[uid].username})")
         st.number_input("Washout (days)", min_value=0.0, max_value=protocol.MAX_WASHOUT_DAYS,
                         value=protocol.DEFAULT_WASHOUT_DAYS, step=1.0, format="%.1f",
                         key="study_washout",

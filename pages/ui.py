@@ -6,13 +6,14 @@ is the store's only writer: every page reaches the store through :func:`get_stor
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 
 import streamlit as st
 
-from core import auth
+from core import auth, login_sessions
 from core.auth import User
 from core.demo import still_to_train, start_demo_training
 from core.errors import StoreLocked
@@ -27,7 +28,10 @@ AUTOTRAIN_ENV = "SONOCASE_AUTOTRAIN"
 JOB_TITLES = {"train": "Training models", "heatmaps": "Computing heatmaps",
               "import": "Importing cases", "backup": "Writing a backup"}
 _FLASH = "_flash"
-_STAMP = "_password_stamp"
+_TOKEN = "_session_token"
+_FORGET_COOKIE = "_forget_cookie"
+_ENDED = "_session_ended"
+DEACTIVATED = "This account has been deactivated: ask an admin if you need it again."
 _JOBS_SEEN = "_jobs_seen_running"
 
 
@@ -83,20 +87,43 @@ def init_session() -> None:
 
 
 def current_user() -> User | None:
-    """The logged-in user, re-read from the store so that a role change or a deactivation
-    takes effect on the next rerun; a deactivated user is logged out, and so is a session
-    started before the user's password was changed or reset."""
+    """The logged-in user, re-read from the store on every run so that a role change or a
+    deactivation takes effect on the next rerun.
+
+    A browser session without a user resumes the login its cookie names (a reload, a new tab,
+    a deep link). A session whose login ended (logout in another tab, 12 h idle, the user
+    deactivated or their password set) is cleared; the login page then says why when the
+    account was deactivated.
+    """
+    store = get_store()
     user = st.session_state.get("user")
     if user is None:
-        return None
-    fresh = auth.get_user(get_store(), user.user_id)
-    stamp = auth.password_stamp(get_store(), user.user_id)
-    if fresh is None or st.session_state.setdefault(_STAMP, stamp) != stamp:
-        st.session_state.clear()  # deactivated, or the password changed in another session
+        token = st.context.cookies.get(login_sessions.COOKIE)
+        fresh = login_sessions.resume(store, token)
+        if fresh is None:
+            if login_sessions.was_deactivated(store, token):
+                st.session_state[_ENDED] = DEACTIVATED
+            return None
+        st.session_state["user"], st.session_state[_TOKEN] = fresh, token
+        return fresh
+    if _TOKEN not in st.session_state:  # a session given its user directly (AppTest)
+        keep_session(user)
+    token = st.session_state[_TOKEN]
+    fresh = login_sessions.resume(store, token)
+    if fresh is None:
+        deactivated = login_sessions.was_deactivated(store, token)
+        st.session_state.clear()
+        if deactivated:
+            st.session_state[_ENDED] = DEACTIVATED
         return None
     if fresh != user:
         st.session_state["user"] = fresh
     return fresh
+
+
+def ended_message() -> str | None:
+    """Why the last login of this browser ended, when the login page should say so."""
+    return st.session_state.get(_ENDED)
 
 
 def require_role(*roles: str) -> User:
@@ -120,9 +147,34 @@ def login(user: User) -> None:
 
 
 def keep_session(user: User) -> None:
-    """This session goes on with the user's password as it is now (after logging in, or
-    after changing it here: the user's other sessions end)."""
-    st.session_state[_STAMP] = auth.password_stamp(get_store(), user.user_id)
+    """A new login session for this browser (after logging in, or after changing the password
+    here, which ended all the user's sessions); the cookie follows on this run or the next."""
+    st.session_state[_TOKEN] = login_sessions.start(get_store(), user.user_id)
+
+
+def sync_cookie() -> None:
+    """Give the browser this session's token as a cookie (or take it away after a logout).
+
+    Streamlit reads cookies (``st.context.cookies``, from the request that opened the
+    websocket) but has no API to set one, and its components run in a sandboxed iframe
+    without the app's cookies; ``st.html`` runs its script in the app's own page, so the
+    cookie belongs to the app's origin. SameSite=Strict; Secure when served over HTTPS. Not
+    HttpOnly (a script sets it), so the token is 256 random bits, stored only hashed, and
+    ends with logout, 12 h idle, deactivation and a password change. A session cookie: it
+    lasts while the browser is open (reloads, new tabs).
+    """
+    token = st.session_state.get(_TOKEN)
+    if token is not None and st.context.cookies.get(login_sessions.COOKIE) != token:
+        value = token
+    elif token is None and st.session_state.pop(_FORGET_COOKIE, False):
+        value = ""
+    else:
+        return
+    suffix = "; Max-Age=0" if not value else ""
+    st.html(f"<script>document.cookie = {json.dumps(login_sessions.COOKIE + '=' + value)} + "
+            f"{json.dumps('; Path=/; SameSite=Strict' + suffix)} + "
+            "(location.protocol === 'https:' ? '; Secure' : '');</script>",
+            unsafe_allow_javascript=True, width="content")
 
 
 def client() -> str | None:
@@ -137,7 +189,10 @@ def client() -> str | None:
 
 
 def logout() -> None:
+    """End this login everywhere (the cookie's other tabs too) and forget the cookie."""
+    login_sessions.end(get_store(), st.session_state.get(_TOKEN))
     st.session_state.clear()
+    st.session_state[_FORGET_COOKIE] = True
     st.rerun()
 
 

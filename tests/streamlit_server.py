@@ -78,3 +78,25 @@ def streamlit_app(db: Path, log: Path) -> Iterator[Server]:
             yield server
         finally:
             server.stop()
+
+
+def first_session(browser, url: str) -> None:
+    """Open the app once and wait for its login form. A fresh server runs its very first
+    session in Streamlit's pages-folder mode (before any ``st.navigation`` call in the
+    process), which answers a deep link with "Page not found" before app.py runs; tests of
+    deep links start after it."""
+    page = browser.new_page()
+    page.goto(url)
+    page.get_by_role("button", name="Log in").wait_for(timeout=60_000)
+    page.close()
+
+
+def logged_in_page(browser, url: str, path: str, username: str, password: str, **context):
+    """A new browser context's page, logged in through the form at ``url/path``."""
+    page = browser.new_context(**context).new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{url}/{path}")
+    page.get_by_label("User name").fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    return page

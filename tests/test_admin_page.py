@@ -5,6 +5,7 @@ import stores nothing, server paths are checked."""
 from __future__ import annotations
 
 import io
+import json
 import sys
 import threading
 import types
@@ -279,6 +280,12 @@ def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch)
     assert set(models["model_id"]) == {"resnet50-quick-quizset-s0", "vgg16-quick-quizset-s0"}
     assert {"arch", "init", "profile", "image_size", "epochs", "seed", "threshold", "cv_auc",
             "test_auc", "created_at"} <= set(models.columns)
+    for frame in at.dataframe:  # every column has a label in words: no model_id, cv_auc...
+        if "cv_auc" in frame.value.columns or "test_coverage" in frame.value.columns:
+            labels = {name: config.get("label") for name, config
+                      in json.loads(frame.proto.columns).items() if name != "_index"}
+            assert set(frame.value.columns) <= set(labels), set(frame.value.columns) - set(labels)
+            assert all(label and "_" not in label for label in labels.values()), labels
     coverage = table(at, "test_coverage").set_index("model_id")
     assert coverage.loc["resnet50-quick-quizset-s0", "test_coverage"] == 1.0
     assert coverage.loc["vgg16-quick-quizset-s0", "test_coverage"] == 0.0
@@ -301,3 +308,20 @@ def test_a_backup_is_written_listed_and_offered_for_download(db):
     with zipfile.ZipFile(bundles[0]) as bundle:
         assert sum(name.startswith("files/cases/") for name in bundle.namelist()) == 8
     assert "python -m core restore" in " ".join(messages(at.markdown))
+
+
+def test_a_backup_without_recreatable_files_shows_its_size_first(db):
+    cases = make_cases(store(), n=4)
+    add_model(store(), "resnet50-b", cases)  # with a heatmap per case
+    at = page_as("admin")
+    choice = at.radio(key="backup_recreatable")
+    labels = list(choice.options)
+    assert labels[0].startswith("Everything: 13 files") and labels[0].endswith(" MB")
+    assert labels[1].startswith("Without checkpoints and heatmaps: 9 files")  # db, images, masks
+    choice.set_value(False).run()
+    click(at, "Back up now")
+    assert finish_job(at, "backup") == "done"
+    assert "4 checkpoints and heatmaps left out" in " ".join(messages(at.info))
+    [bundle] = (db.parent / "backups").glob("*.zip")
+    with zipfile.ZipFile(bundle) as opened:
+        assert not any(name.startswith("files/heatmaps/") for name in opened.namelist())

@@ -188,10 +188,43 @@ def test_admin_changes_a_role_and_deactivates_a_user(db):
     at.run()
     next(b for b in at.button if b.label == "Deactivate").click()
     at.run()
+    assert "Deactivate alice?" in at.warning[0].value  # asked first: it cannot be undone
+    next(b for b in at.button if b.label == "Cancel").click()
+    at.run()
+    with Store(db) as store:
+        assert auth.find_user(store, "alice").active
+    next(b for b in at.button if b.label == "Deactivate").click()
+    at.run()
+    next(b for b in at.button if b.label == "Yes, deactivate").click()
+    at.run()
     with Store(db) as store:
         account = auth.find_user(store, "alice")
     assert (account.role, account.active) == ("supervisor", False)
     assert "deactivated" in at.success[0].value
+
+
+def test_admin_resets_a_password_after_confirming_and_sees_the_new_user_at_once(db):
+    add_user(db, "root", "admin")
+    at = log_in(app().run(), "root")
+    form = {widget.label: widget for widget in at.text_input}
+    form["User name"].input("newbie")
+    next(b for b in at.button if b.label == "Add the user").click()
+    at.run()
+    users = next(f.value for f in at.dataframe if "user name" in f.value.columns)
+    assert "newbie" in list(users["user name"])  # in the list on the same run
+    assert at.selectbox(key="manage_user").value == "newbie"
+    first = at.code[0].value
+    next(b for b in at.button if b.label == "Reset the password").click()
+    at.run()
+    assert "Reset the password of newbie?" in at.warning[0].value
+    with Store(db) as store:
+        assert auth.authenticate(store, "newbie", first)  # nothing changed yet
+    next(b for b in at.button if b.label == "Yes, reset the password").click()
+    at.run()
+    second = at.code[0].value
+    assert second != first and "newbie" in at.success[0].value
+    with Store(db) as store:
+        assert auth.authenticate(store, "newbie", second)
 
 
 def test_admin_sees_and_cancels_a_running_job(db):

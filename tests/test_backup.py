@@ -282,6 +282,10 @@ def test_the_commands_back_up_and_restore(filled, tmp_path, capsys):
     assert independent_summaries(target) == independent_summaries(db)
     assert main(["restore", str(bundle), "--to", str(target)]) == 2
     assert "already exists" in capsys.readouterr().err
+    lean = tmp_path / "lean.zip"
+    assert main(["--db", str(db), "backup", "--out", str(lean), "--without-recreatable"]) == 0
+    assert "checkpoints and heatmaps left out" in capsys.readouterr().out
+    assert lean.stat().st_size < bundle.stat().st_size
 
 
 def test_a_cancelled_backup_leaves_no_file(filled, tmp_path):
@@ -297,3 +301,29 @@ def test_a_cancelled_backup_leaves_no_file(filled, tmp_path):
         backup(filled, tmp_path / "backups" / "b.zip", progress, cancel)
     assert list((tmp_path / "backups").iterdir()) == []
     assert 0 < reports[-1]["fraction"] < 1
+
+
+def test_a_backup_without_recreatable_files_leaves_out_checkpoints_and_heatmaps(filled, tmp_path):
+    """Its size is known before it is made; it restores to the same tables, with the case
+    images and masks but no checkpoint or heatmap (they can be made again)."""
+    from core.backup import backup_size
+
+    size = backup_size(filled)
+    with filled.read() as cur:
+        heatmaps = cur.execute("SELECT count(*) FROM heatmaps").fetchone()[0]
+    assert size.recreatable_files == heatmaps + 1 and 0 < size.recreatable_bytes < size.bytes
+    full = backup(filled, tmp_path / "backups" / "full.zip")
+    lean = backup(filled, tmp_path / "backups" / "lean.zip", include_recreatable=False)
+    assert (lean.left_out, full.left_out) == (heatmaps + 1, 0)
+    assert lean.files == full.files - heatmaps - 1 == size.files - 1 - size.recreatable_files
+    assert lean.file_bytes == full.file_bytes - size.recreatable_bytes
+    filled.close()
+    restored = restore(tmp_path / "backups" / "lean.zip", tmp_path / "restored" / "s.duckdb")
+    assert restored.tables == full.tables
+    with Store(restored.path) as copy, copy.read() as cur:
+        images = [p for (p,) in cur.execute("SELECT image_path FROM cases").fetchall()]
+        [checkpoint] = cur.execute("SELECT checkpoint_path FROM models").fetchone()
+        maps = [p for (p,) in cur.execute("SELECT path FROM heatmaps").fetchall()]
+        assert all(copy.resolve(p).is_file() for p in images)
+        assert not copy.resolve(checkpoint).exists()
+        assert not any(copy.resolve(p).exists() for p in maps)

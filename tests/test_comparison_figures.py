@@ -113,3 +113,26 @@ def test_export_without_a_browser_raises_a_clear_error(monkeypatch, result):
     for export in (figure_export.to_png, figure_export.to_svg):
         with pytest.raises(UserError, match="needs Chrome or Chromium"):
             export(fig)
+
+
+def test_projector_figures_wrap_their_titles_and_keep_axis_labels_whole():
+    """Plotly never wraps: long titles are cut at both ends and panel titles overlap on a
+    projector, and fixed margins cut tick labels ("lignant"); titles are wrapped to the
+    figure and margins grow with their labels."""
+    from core.model_charts import TITLE_CHARS, confusion_figure, gallery_figure, wrapped
+
+    assert wrapped("a b c d", 3) == "a b<br>c d"
+    matrices = pd.DataFrame({"label": ["GoogLeNet", "AlexNet"], "threshold": [0.5, 0.4],
+                             "tp": [5, 4], "fp": [1, 2], "tn": [6, 5], "fn": [2, 3]})
+    confusion = confusion_figure(matrices, presentation=True)
+    assert confusion.layout.yaxis.automargin and confusion.layout.xaxis.automargin
+    assert all(len(line) <= TITLE_CHARS[True]
+               for line in confusion.layout.title.text.split("<br>"))
+    image = np.zeros((40, 40, 3), dtype=np.uint8)
+    long_name = "GoogLeNet: probability 0.83, called malignant at cut-off 0.56"
+    panels = [("Image", image), *((long_name, image) for _ in range(5))]
+    gallery = gallery_figure(panels, "Grad-CAM: case 17", presentation=True)
+    titles = [a.text for a in gallery.layout.annotations]
+    assert all("<br>" in t for t in titles[1:])
+    assert all(len(line) * 0.6 * 24 <= (1100 - 60) / 3 for t in titles
+               for line in t.split("<br>"))

@@ -50,9 +50,23 @@ def test_cases_read_are_counted_in_whole_cases():
     many = charts.compare_chart(rolling_metrics(reads(40, 3), 10).assign(trainee="Ann"),
                                 "accuracy")
     assert many.layout.xaxis.dtick is None and many.layout.xaxis.tickformat == "d"
-    by_date = charts.rolling_chart(rolling_metrics(reads(2, 3), 10, by="date")
-                                   .assign(mode="unaided"), "accuracy", x="date")
-    assert by_date.layout.xaxis.tickformat is None
+
+def test_a_date_axis_shows_days_and_an_auc_axis_numbers():
+    """One day of reads: ticks a day apart labelled by date (not "23:59:59.9995"); the
+    BI-RADS AUC reads 0-1 with the model's level as a number, other metrics as percentages."""
+    frame = rolling_metrics(reads(2, 3), 10, by="date").assign(mode="unaided")
+    by_date = charts.rolling_chart(frame, "auc", x="date", model_value=0.5412)
+    axis = by_date.layout.xaxis
+    assert (axis.type, axis.tickformat, axis.dtick) == ("date", "%d %b %Y", charts.DAY_MS)
+    day = frame["date"].iloc[0]
+    assert pd.Timestamp(axis.range[0]) < day < pd.Timestamp(axis.range[1])
+    assert by_date.layout.yaxis.tickformat == ".1f"
+    assert by_date.layout.annotations[0].text == "AI model: 0.54"
+    share = charts.rolling_chart(frame, "accuracy", x="date", model_value=0.86)
+    assert share.layout.yaxis.tickformat == ".0%"
+    assert share.layout.annotations[0].text == "AI model: 86%"
+    long = rolling_metrics(reads(24 * 40, 3), 10, by="date").assign(mode="unaided")
+    assert charts.rolling_chart(long, "accuracy", x="date").layout.xaxis.dtick is None
 
 
 def test_the_cusum_chart_marks_its_signals_and_limits():

@@ -12,6 +12,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="zip to write (a new file; default: backups/sonocase-<time>.zip "
                              "in the store's folder)")
+    parser.add_argument("--without-recreatable", action="store_true",
+                        help="leave out checkpoints and heatmaps (retrain and recompute them "
+                             "after a restore): a much smaller backup")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -20,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from core.store import Store
 
     with Store(args.db) as store:
-        report = backup(store, args.out or default_backup_path(store))
+        report = backup(store, args.out or default_backup_path(store),
+                        include_recreatable=not args.without_recreatable)
     if args.json:
         print(json.dumps(report.as_dict()))
         return 0
@@ -30,5 +34,8 @@ def run(args: argparse.Namespace) -> int:
     if report.missing_files:
         print(f"warning: {len(report.missing_files)} files the store names were not on disk, "
               f"e.g. {report.missing_files[0]}")
+    if report.left_out:
+        print(f"{report.left_out} checkpoints and heatmaps left out: after a restore, retrain "
+              "the models and recompute the heatmaps")
     print(f"restore it with: python -m core restore {report.path} --to NEW_DB")
     return 0

@@ -56,6 +56,7 @@ def _summary(summary, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.split_guard import EARLIER_SPLIT, stale_models
     from core.splits import make_split
     from core.store import Store
 
@@ -64,7 +65,14 @@ def run(args: argparse.Namespace) -> int:
         summary = make_split(store, args.dataset, test_size=args.test_size, seed=args.seed,
                              folds=args.folds, include_normal=args.include_normal,
                              keep_conflicts=args.keep_conflicts)
+        stale = sorted(stale_models(store, args.dataset))
     seconds = time.perf_counter() - start
-    print(json.dumps(summary.as_dict() | {"seconds": round(seconds, 2)}) if args.json
-          else _summary(summary, seconds))
+    if args.json:
+        print(json.dumps(summary.as_dict() | {"seconds": round(seconds, 2),
+                                              "stale_models": stale}))
+        return 0
+    print(_summary(summary, seconds))
+    if stale:
+        print(f"warning: {len(stale)} models {EARLIER_SPLIT} (retrain them to evaluate on "
+              "this split): " + ", ".join(stale))
     return 0

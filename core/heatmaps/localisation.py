@@ -40,21 +40,27 @@ def localisation_scores(cam: np.ndarray, mask: np.ndarray) -> tuple[bool | None,
 def localisation_summary(store: Store, model_id: str, method: str = "gradcam",
                          split: str | None = None) -> dict:
     """Mean pointing-game hit rate and energy inside the lesion over the cached maps of
-    ``model_id`` (optionally one split's cases), with the chance level for comparison."""
-    query = ("SELECT h.pointing_hit, h.energy_inside, c.mask_path FROM heatmaps h "
-             "JOIN cases c ON c.case_id = h.case_id LEFT JOIN splits s ON s.case_id = h.case_id "
-             "WHERE h.model_id = ? AND h.method = ? AND h.pointing_hit IS NOT NULL")
+    ``model_id`` (optionally one split's cases), with the chance level for comparison.
+    ``blank_maps``: maps of cases with a mask that are zero everywhere (Score-CAM on a model
+    whose every activation map lowers the class score, for instance), which cannot point."""
+    where = ("FROM heatmaps h JOIN cases c ON c.case_id = h.case_id LEFT JOIN splits s"
+             " ON s.case_id = h.case_id WHERE h.model_id = ? AND h.method = ?"
+             " AND c.mask_path IS NOT NULL")
     params: list = [model_id, method]
     if split is not None:
-        query += " AND s.split = ?"
+        where += " AND s.split = ?"
         params.append(split)
     with store.read() as cur:
-        rows = cur.execute(query, params).fetchall()
+        rows = cur.execute("SELECT h.pointing_hit, h.energy_inside, c.mask_path " + where
+                           + " AND h.pointing_hit IS NOT NULL", params).fetchall()
+        blank = cur.execute("SELECT count(*) " + where + " AND h.pointing_hit IS NULL",
+                            params).fetchone()[0]
         framing = cur.execute("SELECT framing FROM models WHERE model_id = ?",
                               [model_id]).fetchone()
     framing = framing[0] if framing else "full"
     summary = {"model_id": model_id, "method": method, "split": split or "all",
-               "cases": len(rows), "pointing_game": None, "energy_inside": None, "chance": None}
+               "cases": len(rows), "blank_maps": blank, "pointing_game": None,
+               "energy_inside": None, "chance": None}
     if rows:
         shares = [chance_share(load_grey(store, mask_path) > 127, framing)
                   for *_, mask_path in rows]

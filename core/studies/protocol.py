@@ -124,6 +124,74 @@ def study_case_set(store: Store, dataset: str) -> list[int]:
     return [case_id for (case_id,) in rows]
 
 
+def study_subset(store: Store, case_ids: list[int], size: int, seed: int = 0) -> list[int]:
+    """``size`` of ``case_ids``, stratified by label (each label keeps its share, as
+    scikit-learn's ``train_test_split`` rounds it), the same for the same seed; by case id."""
+    from sklearn.model_selection import train_test_split
+
+    with store.read() as cur:
+        labels = dict(cur.execute("SELECT case_id, label FROM cases WHERE case_id IN"
+                                  " (SELECT unnest(?))", [case_ids]).fetchall())
+    ids = sorted(c for c in case_ids if c in labels)
+    if not 2 * MIN_PER_CLASS <= size <= len(ids):
+        raise UserError(f"a subset must have between {2 * MIN_PER_CLASS} and {len(ids)} cases "
+                        f"(got {size})")
+    if size == len(ids):
+        return ids
+    chosen, _ = train_test_split(ids, train_size=size, random_state=seed,
+                                 stratify=[labels[c] for c in ids])
+    return sorted(chosen)
+
+
+@dataclass(frozen=True)
+class ReaderHistory:
+    """What a prospective reader has already seen of a case set: ``practised``, the cases they
+    read in practice, where the truth is shown once the answer is stored; ``studies``, earlier
+    studies they were a reader of with how many of the cases each shares."""
+
+    user_id: int
+    practised: tuple[int, ...]
+    studies: tuple[tuple[str, int], ...]
+
+
+def reader_histories(store: Store, reader_ids: list[int], case_ids: list[int]
+                     ) -> list[ReaderHistory]:
+    """Per reader (only those with any history), the cases of ``case_ids`` they have seen."""
+    with store.read() as cur:
+        practised = cur.execute(
+            "SELECT DISTINCT r.user_id, r.case_id FROM reads r JOIN quiz_sessions q"
+            " USING (session_id) WHERE q.kind = 'practice' AND r.user_id IN (SELECT unnest(?))"
+            " AND r.case_id IN (SELECT unnest(?)) ORDER BY r.case_id",
+            [reader_ids, case_ids]).fetchall()
+        studies = cur.execute(
+            "SELECT sr.user_id, rs.name, len(list_intersect(CAST(rs.case_ids AS INTEGER[]), ?))"
+            " FROM study_readers sr JOIN reader_studies rs USING (study_id)"
+            " WHERE sr.user_id IN (SELECT unnest(?)) ORDER BY rs.created_at, rs.study_id",
+            [case_ids, reader_ids]).fetchall()
+    histories = []
+    for user_id in reader_ids:
+        seen = tuple(case for reader, case in practised if reader == user_id)
+        shared = tuple((name, n) for reader, name, n in studies if reader == user_id and n)
+        if seen or shared:
+            histories.append(ReaderHistory(user_id, seen, shared))
+    return histories
+
+
+def choose_cases(store: Store, dataset: str, reader_ids: list[int], size: int | None = None,
+                 seed: int = 0, leave_out_practised: bool = False) -> list[int]:
+    """A study's case set: the dataset's test-split nodules, without those any of the readers
+    read in practice (``leave_out_practised``: every reader reads every case, so a case one
+    of them saw with its truth goes for all), then a stratified subset of ``size``."""
+    cases = study_case_set(store, dataset)
+    if leave_out_practised:
+        seen = {c for history in reader_histories(store, reader_ids, cases)
+                for c in history.practised}
+        cases = [c for c in cases if c not in seen]
+    if size is not None:
+        cases = study_subset(store, cases, size, seed)
+    return cases
+
+
 def eligible_readers(store: Store) -> list[User]:
     """The active trainees, who may be readers of a study."""
     with store.read() as cur:

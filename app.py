@@ -123,7 +123,7 @@ ui.start()
 user = ui.current_user()
 if user is None:
     entry = login_page if auth.has_users(ui.get_store()) else first_admin_page
-    page = st.navigation(logged_out_pages(entry), position="hidden"); print("DBG", page.url_path, [p.url_path for p in logged_out_pages(entry)], flush=True)
+    page = st.navigation(logged_out_pages(entry), position="hidden")
     ui.sync_cookie()  # a logout's cookie is taken away
 elif auth.must_change_password(ui.get_store(), user.user_id):
     path, url, title, icon, _ = ACCOUNT_PAGE

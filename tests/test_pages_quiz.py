@@ -217,14 +217,18 @@ def mask_edge_of(area: np.ndarray) -> np.ndarray:
     return mask_edge(area, max(1, round(min(area.shape) / 250)))
 
 
-def test_the_ai_step_outlines_the_hottest_20_percent_until_switched_off(library, shown_images):
+def at_ai_step(library) -> tuple[AppTest, flow.AIView]:
+    """Anna's first case, answered: the page at its AI step, and the step's view."""
     path, users = library
-    anna = users["anna"]
-    at = start(app_as(anna))
+    at = start(app_as(users["anna"]))
     at.radio[0].set_value("3")
     click(at, "Submit my read")
-    view = current_view(path, anna)
-    grey, cam, mask = case_maps(path, view.case_id)
+    return at, current_view(path, users["anna"])
+
+
+def test_the_ai_step_outlines_the_hottest_20_percent_until_switched_off(library, shown_images):
+    at, view = at_ai_step(library)
+    grey, cam, _ = case_maps(library[0], view.case_id)
     coloured = overlay(grey, cam, 0.45)
     hottest = hottest_area(cam).mask
     switch = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_hottest")
@@ -244,14 +248,9 @@ def test_the_ai_step_outlines_the_hottest_20_percent_until_switched_off(library,
 
 def test_the_truth_step_draws_the_lesion_and_the_ais_hottest_20_percent_with_a_legend(
         library, shown_images):
-    path, users = library
-    anna = users["anna"]
-    at = start(app_as(anna))
-    at.radio[0].set_value("3")
-    click(at, "Submit my read")
-    view = current_view(path, anna)
+    at, view = at_ai_step(library)
     click(at, "Store my read and show the truth")
-    grey, cam, mask = case_maps(path, view.case_id)
+    grey, cam, mask = case_maps(library[0], view.case_id)
     hottest = hottest_area(cam).mask
     assert near(shown_images[-1], draw_outlines(grey, lesion=mask, hottest=hottest))
     assert line_pixels(shown_images[-1], OUTLINE_COLOUR)[mask_edge_of(mask) & ~mask_edge_of(

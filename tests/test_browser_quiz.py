@@ -20,6 +20,7 @@ from tests.quiz_helpers import PASSWORD, add_model, labels_of, make_cases, make_
 from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
+sync_api.expect.set_options(timeout=60_000)  # as the pages' timeout: two shared, busy cores
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
 

@@ -84,13 +84,14 @@ class HeatmapChoice:
     show: bool
     alpha: float = 0.45
     zoom: bool = False
+    hottest: bool = False
 
 
-def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True
-             ) -> HeatmapChoice:
-    """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
-    and (for a model that read the marked region around the nodule, unless the page offers its
-    own zoom) zoom."""
+def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True,
+             offer_hottest: bool = False) -> HeatmapChoice:
+    """The model's probability and its call at its cut-off, then the heatmap's switch, opacity,
+    (where offered) the line around its hottest 20%, and (for a model that read the marked
+    region around the nodule, unless the page offers its own zoom) zoom."""
     st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
     verdict = "malignant" if ai.malignant else "benign"
     st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {ai.threshold:.0%} it calls "
@@ -99,11 +100,17 @@ def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True
                      key=key("overlay"))
     alpha = st.slider("Heatmap opacity", 0.0, 1.0, 0.45, 0.05, disabled=not show,
                       key=key("alpha"))
+    # On at first: the blend alone leaves "where is it hottest" to the eye, and the line stays
+    # clear over the tissue when the opacity is lowered to compare the map with one's own read.
+    hottest = offer_hottest and st.toggle(
+        "Outline the hottest 20%", value=True, disabled=not show, key=key("hottest"),
+        help="A magenta line around the fifth of the region the model read where its heat is "
+             "highest.")
     zoom_in = offer_zoom and heatmap is not None and heatmap.region is not None and st.toggle(
         "Zoom to the nodule", disabled=not show, key=key("zoom"),
         help="This model read only the region an operator would mark around the nodule; "
              "see it enlarged.")
-    return HeatmapChoice(show and heatmap is not None, alpha, zoom_in)
+    return HeatmapChoice(show and heatmap is not None, alpha, zoom_in, hottest)
 
 
 def around(image: np.ndarray, square: Box) -> np.ndarray:
@@ -115,8 +122,9 @@ def around(image: np.ndarray, square: Box) -> np.ndarray:
 def case_image(column, store: Store, image_path: str, heatmap: CaseHeatmap | None = None,
                choice: HeatmapChoice = HeatmapChoice(show=False),
                zoom_to: Box | None = None) -> None:
-    """The case as stored, or with ``heatmap`` blended in as ``choice`` asks; ``zoom_to``: the
-    part around that box, enlarged, with or without the heatmap."""
+    """The case as stored, or with ``heatmap`` blended in (and the line around its hottest
+    20%) as ``choice`` asks, its colour scale below; ``zoom_to``: the part around that box,
+    enlarged, with or without the heatmap."""
     if heatmap is None or not choice.show:
         if zoom_to is None:
             show_image(column, stored_png(store, image_path))
@@ -124,11 +132,19 @@ def case_image(column, store: Store, image_path: str, heatmap: CaseHeatmap | Non
             show_image(column, around(load_grey(store, image_path), zoom_to))
         return
     from core.heatmaps import method_title
-    from core.heatmaps.colour_overlay import overlay
+    from core.heatmaps.colour_overlay import colour_scale_html, overlay
+    from core.heatmaps.contours import draw_outlines, hottest_area
 
     shown = overlay(load_grey(store, image_path), heatmap.cam, choice.alpha, heatmap.region)
-    if zoom_to is not None:
-        shown = around(shown, zoom_to)
-    elif choice.zoom and heatmap.region is not None:
-        shown = around(shown, heatmap.region)
-    show_image(column, shown, f"{method_title(heatmap.method)} heatmap")
+    hottest = hottest_area(heatmap.cam, heatmap.region) if choice.hottest else None
+    line = None if hottest is None else hottest.mask
+    square = zoom_to if zoom_to is not None else heatmap.region if choice.zoom else None
+    if square is not None:
+        shown = around(shown, square)
+        line = None if line is None else around(line, square)
+    show_image(column, draw_outlines(shown, hottest=line),
+               f"{method_title(heatmap.method)} heatmap")
+    column.html(colour_scale_html(method_title(heatmap.method),
+                                  grey_outside=heatmap.region is not None))
+    if hottest is not None and hottest.note:
+        column.caption(hottest.note)

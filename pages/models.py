@@ -117,6 +117,7 @@ def not_trained(archs: list[str]) -> None:
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
     from core.heatmaps import METHOD_TITLES, method_title
+    from core.heatmaps.colour_overlay import colour_scale_html
     from core.heatmaps.localisation import localisation_summary
 
     cases = comparison.gallery_cases(store, user, dataset)
@@ -141,6 +142,7 @@ def gallery(dataset: str, preds) -> None:
                                                 with_outline, zoom=zoom)
     fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)
     show(fig, "gallery")
+    st.html(colour_scale_html(title, grey_outside=True))
     downloads(f"gallery_case{case_id}_{method}", fig)
     if missing:
         labels = dict(zip(preds["model_id"], preds["label"]))

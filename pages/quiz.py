@@ -9,7 +9,9 @@ import streamlit as st
 from core.errors import UserError
 from core.stats.metrics import percent_text
 from core.stats.roc import MIN_PER_CLASS, auc_text
-from core.images import load_grey, outline, stored_png
+from core.heatmaps import method_title
+from core.heatmaps.contours import draw_outlines, hottest_area, legend_html
+from core.images import load_grey, stored_png
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
 from core.models.framing import lesion_box
 from core.plain_text import plain
@@ -123,7 +125,8 @@ def ai_step(view: flow.AIView) -> None:
     heatmap = heatmap_of(store, view.ai.model_id, view.case_id)
     seconds_on("ai", view)
     with form_column:
-        choice = ai_panel(view.ai, heatmap, lambda name: field("ai", view, name))
+        choice = ai_panel(view.ai, heatmap, lambda name: field("ai", view, name),
+                          offer_hottest=True)
         st.write(f"Your first read: BI-RADS **{view.unaided.birads}**, "
                  f"**{view.unaided.probability:.0f}%**")
         with st.form(f"quiz_aided_{view.session_id}_{view.case_id}"):
@@ -157,24 +160,43 @@ def descriptor_table(view: flow.TruthView) -> str | None:
     return "\n".join(lines)
 
 
-def truth_image(view: flow.TruthView, with_heatmap: bool, zoom: bool):
-    """The case with the lesion outline, over the AI's heatmap if asked, around the lesion if
-    asked."""
-    if not view.mask_path and not with_heatmap:
+def truth_image(view: flow.TruthView, heatmap, hottest, with_colours: bool, zoom: bool):
+    """The case with the lesion's outline and the line around the AI's hottest 20% (where
+    there is a map), over the AI's heatmap if asked, around the lesion if asked."""
+    if not view.mask_path and heatmap is None:
         return stored_png(store, view.image_path)
-    shown = load_grey(store, view.image_path)
-    heatmap = heatmap_of(store, view.ai.model_id, view.case_id) if with_heatmap else None
-    if heatmap is not None:
-        from core.heatmaps.colour_overlay import overlay
+    from core.heatmaps.colour_overlay import overlay
 
+    shown = load_grey(store, view.image_path)
+    if heatmap is not None and with_colours:
         shown = overlay(shown, heatmap.cam, 0.45, heatmap.region)
-    if not view.mask_path:
-        return shown
-    mask = heatmap.mask if heatmap is not None else load_grey(store, view.mask_path) > 127
-    if zoom and mask.any():  # zoom first: the outline stays thin
+    mask = None
+    if view.mask_path:
+        mask = heatmap.mask if heatmap is not None else load_grey(store, view.mask_path) > 127
+    line = None if hottest is None else hottest.mask
+    if zoom and mask is not None and mask.any():  # zoom first: the lines stay thin
         square = lesion_box(mask)
         shown, mask = around(shown, square), around(mask, square)
-    return outline(shown, mask)
+        line = None if line is None else around(line, square)
+    return draw_outlines(shown, lesion=mask, hottest=line)
+
+
+def truth_picture(column, view: flow.TruthView, with_colours: bool, zoom: bool) -> None:
+    """The truth step's image, the legend of its lines and, with the heatmap's colours, their
+    scale."""
+    heatmap = heatmap_of(store, view.ai.model_id, view.case_id) if view.ai else None
+    hottest = None if heatmap is None else hottest_area(heatmap.cam, heatmap.region)
+    show_image(column, truth_image(view, heatmap, hottest, with_colours, zoom))
+    if view.mask_path or heatmap is not None:
+        column.html(legend_html(lesion=bool(view.mask_path),
+                                hottest=hottest is not None and hottest.mask.any()))
+    if heatmap is not None and with_colours:
+        from core.heatmaps.colour_overlay import colour_scale_html
+
+        column.html(colour_scale_html(method_title(heatmap.method),
+                                      grey_outside=heatmap.region is not None))
+    if hottest is not None and hottest.note:
+        column.caption(hottest.note)
 
 
 def truth_step(view: flow.TruthView) -> None:
@@ -189,8 +211,8 @@ def truth_step(view: flow.TruthView) -> None:
         table = descriptor_table(view)
         if table:
             st.markdown(table)
-        with_heatmap = view.ai is not None and st.toggle(
-            "Show the AI heatmap under the outline", key=field("truth", view, "overlay"))
+        with_colours = view.ai is not None and st.toggle(
+            "Show the AI heatmap under the outlines", key=field("truth", view, "overlay"))
         zoom = bool(view.mask_path) and st.toggle("Zoom to the nodule",
                                                   key=field("truth", view, "zoom"))
         if view.ai is None:
@@ -202,8 +224,7 @@ def truth_step(view: flow.TruthView) -> None:
                   args=(flow.advance, view.case_id))
         if not last:
             end_button(view)
-    show_image(image_column, truth_image(view, with_heatmap, zoom),
-               "The lesion outline (green)" if view.mask_path else None)
+    truth_picture(image_column, view, with_colours, zoom)
 
 
 # ---- the summary ---------------------------------------------------------------------------

@@ -6,15 +6,21 @@ absent (``apt-get install chromium``).
 """
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from core.heatmaps.contours import HOTTEST_COLOUR
 from core.store import Store
 from tests.quiz_helpers import PASSWORD, add_model, labels_of, make_cases, make_user
 from tests.streamlit_server import CHROMIUM, launch_chromium, streamlit_app
 
 sync_api = pytest.importorskip("playwright.sync_api")
+sync_api.expect.set_options(timeout=60_000)  # as the pages' timeout: two shared, busy cores
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is not installed")
 
 
@@ -77,14 +83,14 @@ def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
             page.get_by_text("Grad-CAM heatmap").wait_for()
             sync_api.expect(page.get_by_role("button", name="Submit my read")).to_have_count(0)
             assert case_images(page).count() == 1
-            assert page.get_by_text("The lesion outline").count() == 0
+            assert page.get_by_test_id("sonocase-outline-legend").count() == 0
             headings_before += headings(page)
             page.screenshot(path=str(tmp_path / "2_ai.png"))
             radio_option(page, "5").click()
             page.get_by_role("button", name="Store my read and show the truth").click()
 
             page.get_by_role("button", name="Next case").wait_for()
-            page.get_by_text("The lesion outline (green)").wait_for()
+            page.get_by_test_id("sonocase-outline-legend").wait_for()
             sync_api.expect(page.get_by_role(
                 "button", name="Store my read and show the truth")).to_have_count(0)
             page.screenshot(path=str(tmp_path / "3_truth.png"))
@@ -100,3 +106,62 @@ def test_a_trainee_answers_revises_and_sees_the_truth(served_store, tmp_path):
     label = labels[stored[0][0]].capitalize()
     assert label in headings_at_truth and "Benign" not in headings_before \
         and "Malignant" not in headings_before
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$SONOCASE_SCREENSHOTS`` (to attach them to a report), else the
+    test's own temporary folder."""
+    folder = Path(os.environ.get("SONOCASE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def magenta_pixels(png: Path) -> int:
+    """Pixels of a screenshot close to the colour of the hottest-20% line."""
+    pixels = np.asarray(Image.open(png).convert("RGB")).astype(int)
+    return int((np.abs(pixels - HOTTEST_COLOUR) < 50).all(axis=2).sum())
+
+
+def test_the_ai_step_outlines_the_hottest_20_percent_and_the_truth_step_sets_it_by_the_lesion(
+        served_store, tmp_path):
+    _, server = served_store
+    folder = screenshot_folder(tmp_path)
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(server.url)
+            page.get_by_label("User name").fill("anna")
+            page.get_by_label("Password", exact=True).fill(PASSWORD)
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_role("button", name="Start").click()
+            page.get_by_role("button", name="Submit my read").wait_for()
+            sync_api.expect(page.get_by_text("Outline the hottest 20%")).to_have_count(0)
+            radio_option(page, "4A").click()
+            page.get_by_role("button", name="Submit my read").click()
+
+            switch = page.get_by_role("switch", name="Outline the hottest 20%")
+            sync_api.expect(switch).to_be_visible()
+            sync_api.expect(switch).to_be_checked()
+            scale = page.get_by_test_id("sonocase-colour-scale")
+            sync_api.expect(scale).to_be_visible()
+            sync_api.expect(scale).to_contain_text("low")
+            case_images(page).first.wait_for()
+            page.wait_for_timeout(500)  # the image painted
+            ai_shot = folder / "quiz_ai_step_hottest_20.png"
+            page.screenshot(path=str(ai_shot), full_page=True)
+            assert magenta_pixels(ai_shot) > 20
+
+            radio_option(page, "4B").click()
+            page.get_by_role("button", name="Store my read and show the truth").click()
+            legend = page.get_by_test_id("sonocase-outline-legend")
+            sync_api.expect(legend).to_be_visible()
+            sync_api.expect(legend).to_contain_text("lesion")
+            sync_api.expect(legend).to_contain_text("AI's hottest 20%")
+            page.wait_for_timeout(500)
+            truth_shot = folder / "quiz_truth_step_lesion_and_hottest_20.png"
+            page.screenshot(path=str(truth_shot), full_page=True)
+            assert magenta_pixels(truth_shot) > 20
+        finally:
+            browser.close()

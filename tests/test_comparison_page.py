@@ -146,6 +146,8 @@ def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, 
     gallery = [json.loads(c.proto.spec) for c in staff.get("plotly_chart")
                if c.key == "chart_gallery"]
     assert [trace["type"] for trace in gallery[0]["data"]] == ["image"] * 3  # case + 2 maps
+    scale = [h.value for h in staff.html if "sonocase-colour-scale" in h.value]
+    assert len(scale) == 1 and "Grad-CAM: how strongly the model attended" in scale[0]
     assert staff.toggle(key="models_zoom").value  # the case has a mask: zoomed at first
     staff.toggle(key="models_zoom").set_value(False).run()
     whole = [json.loads(c.proto.spec) for c in staff.get("plotly_chart")

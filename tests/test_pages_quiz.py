@@ -15,8 +15,9 @@ from streamlit.testing.v1 import AppTest
 
 from core import shown_model
 from core.heatmaps.colour_overlay import overlay
+from core.heatmaps.contours import HOTTEST_COLOUR, draw_outlines, hottest_area
 from core.heatmaps.stored import cached_heatmap, read_region
-from core.images import load_grey, outline, zoom
+from core.images import OUTLINE_COLOUR, load_grey, mask_edge, zoom
 from core.models.framing import describe_region, lesion_box, region_record, zoom_box
 from core.quiz import flow
 from core.store import Store
@@ -147,7 +148,8 @@ def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, 
     inside[max(region.top, 0):region.top + region.height,
            max(region.left, 0):region.left + region.width] = True
     assert 0 < inside.sum() < inside.size
-    expected = overlay(grey, cam, 0.45, region)
+    hottest = hottest_area(cam, region).mask
+    expected = draw_outlines(overlay(grey, cam, 0.45, region), hottest=hottest)
     assert np.abs(shown_images[-1].astype(int) - expected).mean() < 4  # sent as JPEG
     outside = shown_images[-1][~inside].astype(int)
     to_grey = np.abs(outside - grey[~inside, None]).mean()
@@ -157,7 +159,9 @@ def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, 
     switch = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_zoom")
     assert switch.value is False  # the whole image first
     switch.set_value(True).run()
-    near = zoom(expected, zoom_box(region, grey.shape), ZOOMED_SIDE_PX)
+    square = zoom_box(region, grey.shape)
+    near = draw_outlines(zoom(overlay(grey, cam, 0.45, region), square, ZOOMED_SIDE_PX),
+                         hottest=zoom(hottest, square, ZOOMED_SIDE_PX))
     assert shown_images[-1].shape == near.shape and near.shape[0] == ZOOMED_SIDE_PX
     assert np.abs(shown_images[-1].astype(int) - near).mean() < 4
 
@@ -168,7 +172,8 @@ def test_a_lesion_framed_models_map_colours_its_square_and_zooms_to_it(library, 
         mask = load_grey(store, mask_path) > 127
     at.toggle(key=f"quiz_truth_{view.session_id}_{view.case_id}_zoom").set_value(True).run()
     box = zoom_box(lesion_box(mask), grey.shape)
-    outlined = outline(zoom(grey, box, ZOOMED_SIDE_PX), zoom(mask, box, ZOOMED_SIDE_PX))
+    outlined = draw_outlines(zoom(grey, box, ZOOMED_SIDE_PX), lesion=zoom(mask, box, ZOOMED_SIDE_PX),
+                             hottest=zoom(hottest, box, ZOOMED_SIDE_PX))
     assert shown_images[-1].shape == outlined.shape == (ZOOMED_SIDE_PX, ZOOMED_SIDE_PX, 3)
     assert np.abs(shown_images[-1].astype(int) - outlined).mean() < 4
 
@@ -180,6 +185,113 @@ def test_a_whole_image_model_offers_no_zoom(library):
     click(at, "Submit my read")
     assert "Show the heatmap" in [t.label for t in at.toggle]
     assert "Zoom to the nodule" not in [t.label for t in at.toggle]
+
+
+def case_maps(path: Path, case_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The case's grey image, its stored Grad-CAM map and its lesion mask."""
+    with Store(path) as store, store.read() as cur:
+        mask_path = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?",
+                                [case_id]).fetchone()[0]
+        return (case_image(path, case_id), cached_heatmap(store, "resnet50-quiz", case_id),
+                load_grey(store, mask_path) > 127)
+
+
+def near(shown: np.ndarray, expected: np.ndarray) -> bool:
+    """Whether a drawn image came back as expected (sent as JPEG: a few levels off)."""
+    return shown.shape == expected.shape and np.abs(shown.astype(int) - expected).mean() < 4
+
+
+def line_pixels(image: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
+    """Pixels within JPEG's error of ``colour``."""
+    return (np.abs(image.astype(int) - colour) < 60).all(axis=2)
+
+
+def html_of(at: AppTest) -> str:
+    """The page's colour scales and legends (not the login's cookie script)."""
+    return "\n".join(element.value for element in at.html
+                     if 'data-testid="sonocase-' in element.value)
+
+
+def mask_edge_of(area: np.ndarray) -> np.ndarray:
+    """The line ``core.images.outline`` draws around ``area``."""
+    return mask_edge(area, max(1, round(min(area.shape) / 250)))
+
+
+def at_ai_step(library) -> tuple[AppTest, flow.AIView]:
+    """Anna's first case, answered: the page at its AI step, and the step's view."""
+    path, users = library
+    at = start(app_as(users["anna"]))
+    at.radio[0].set_value("3")
+    click(at, "Submit my read")
+    return at, current_view(path, users["anna"])
+
+
+def test_the_ai_step_outlines_the_hottest_20_percent_until_switched_off(library, shown_images):
+    at, view = at_ai_step(library)
+    grey, cam, _ = case_maps(library[0], view.case_id)
+    coloured = overlay(grey, cam, 0.45)
+    hottest = hottest_area(cam).mask
+    switch = at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_hottest")
+    assert switch.label == "Outline the hottest 20%" and switch.value is True
+    assert near(shown_images[-1], draw_outlines(coloured, hottest=hottest))
+    assert line_pixels(shown_images[-1], HOTTEST_COLOUR)[mask_edge_of(hottest)].mean() > 0.8
+    assert "low" in html_of(at) and "how strongly the model attended" in html_of(at)
+
+    switch.set_value(False).run()
+    assert near(shown_images[-1], coloured)
+    assert not line_pixels(shown_images[-1], HOTTEST_COLOUR).any()
+    assert "how strongly the model attended" in html_of(at)  # the colour scale stays
+    at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_overlay").set_value(False).run()
+    assert at.toggle(key=f"quiz_ai_{view.session_id}_{view.case_id}_hottest").disabled
+    assert np.array_equal(shown_images[-1], grey) and html_of(at) == ""
+
+
+def test_the_truth_step_draws_the_lesion_and_the_ais_hottest_20_percent_with_a_legend(
+        library, shown_images):
+    at, view = at_ai_step(library)
+    click(at, "Store my read and show the truth")
+    grey, cam, mask = case_maps(library[0], view.case_id)
+    hottest = hottest_area(cam).mask
+    assert near(shown_images[-1], draw_outlines(grey, lesion=mask, hottest=hottest))
+    assert line_pixels(shown_images[-1], OUTLINE_COLOUR)[mask_edge_of(mask) & ~mask_edge_of(
+        hottest)].mean() > 0.8
+    assert line_pixels(shown_images[-1], HOTTEST_COLOUR)[mask_edge_of(hottest)].mean() > 0.8
+    legend = html_of(at)
+    assert ">lesion<" in legend and "AI&#x27;s hottest 20%" in legend
+    assert "how strongly the model attended" not in legend  # no colours, no colour scale
+
+    at.toggle(key=f"quiz_truth_{view.session_id}_{view.case_id}_overlay").set_value(True).run()
+    assert near(shown_images[-1], draw_outlines(overlay(grey, cam, 0.45), lesion=mask,
+                                                hottest=hottest))
+    assert "how strongly the model attended" in html_of(at) and ">lesion<" in html_of(at)
+
+
+def test_no_line_of_heat_or_lesion_is_drawn_before_the_answer_is_stored(library, monkeypatch):
+    path, users = library
+    anna = users["anna"]
+    outlined, areas = [], []
+    import core.heatmaps.contours as contours
+    import core.images as images
+
+    original_edge, original_area = images.mask_edge, contours.hottest_area
+    monkeypatch.setattr(images, "mask_edge", lambda mask, thickness=1: (
+        outlined.append(np.array(mask)), original_edge(mask, thickness))[1])
+    monkeypatch.setattr(contours, "hottest_area", lambda *args, **kwargs: (
+        areas.append(args), original_area(*args, **kwargs))[1])
+    at = start(app_as(anna))
+    assert outlined == [] and areas == [] and html_of(at) == ""
+    view = current_view(path, anna)
+    _, cam, mask = case_maps(path, view.case_id)
+
+    at.radio[0].set_value("3")
+    click(at, "Submit my read")
+    assert areas and outlined  # the AI's line, after the unaided read is stored
+    assert not any(np.array_equal(drawn, mask) for drawn in outlined)
+    assert all(np.array_equal(drawn, hottest_area(cam).mask) for drawn in outlined)
+    assert "lesion" not in html_of(at)
+
+    click(at, "Store my read and show the truth")
+    assert any(np.array_equal(drawn, mask) for drawn in outlined)  # the truth step's outline
 
 
 def test_an_answer_without_birads_is_refused_on_the_page(library):

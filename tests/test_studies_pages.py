@@ -113,6 +113,7 @@ def test_trainees_read_both_phases_without_seeing_the_truth(lab):
     answers = [(("3", "4A", "2", "5")[index % 4], 10 + 8 * index) for index in range(10)]
     for index, (birads, probability) in enumerate(answers):
         assert len(at.image) == 1 and "AI probability" not in page_text(at)
+        assert not any("how strongly the model attended" in h.value for h in at.html)
         assert f"Case {index + 1} of 10" in page_text(at)
         for word in TRUTH_WORDS:
             assert word not in page_text(at), word
@@ -124,6 +125,9 @@ def test_trainees_read_both_phases_without_seeing_the_truth(lab):
     for _ in range(10):
         assert "AI probability of malignancy" in [m.label for m in at.metric]
         assert at.image[0].captions == ["Grad-CAM heatmap"]
+        assert any("how strongly the model attended" in h.value for h in at.html)
+        # The study's stimulus stays the paper's heatmap: no line around its hottest part.
+        assert "Outline the hottest 20%" not in [t.label for t in at.toggle]
         text = page_text(at)
         for word in ("Reference BI-RADS", "outline", *HISTOLOGY.values(), "Your first read"):
             assert word not in text, word

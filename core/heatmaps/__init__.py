@@ -2,7 +2,8 @@
 
 Import the submodule you use: ``case_heatmap`` (the one call a page makes: the map and region
 for a model, case and method, stored or computed now), ``stored`` (read a stored map and the
-region its model read, without torch), ``colour_overlay`` (draw a map over an image),
+region its model read, without torch), ``colour_overlay`` (draw a map over an image, and its
+colour scale), ``contours`` (the line around a map's hottest 20%, and the lesion's outline),
 ``localisation`` (pointing game and energy inside the mask), ``compute`` (compute and store
 maps; imports torch) and ``cam`` (the CAM methods over pytorch-grad-cam; imports torch).
 Only ``compute`` and ``cam`` import torch.

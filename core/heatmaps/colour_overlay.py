@@ -1,5 +1,7 @@
-"""A heatmap drawn over its grey image."""
+"""A heatmap drawn over its grey image, and the colour bar that says what its colours mean."""
 from __future__ import annotations
+
+import html
 
 import cv2
 import numpy as np
@@ -31,3 +33,22 @@ def overlay(image_grey: np.ndarray, cam: np.ndarray, alpha: float = 0.4,
     weight[where] = alpha
     blended = (1 - weight) * grey + weight * colourise(cam).astype(np.float32)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def colour_scale_html(method_title: str, grey_outside: bool = False, steps: int = 11) -> str:
+    """A colour bar for maps drawn by :func:`overlay`: JET's colours from low to high (the
+    same ``colourise`` samples), what they mean, and, where ``grey_outside``, that grey is
+    where the model read nothing."""
+    colours = colourise(np.linspace(0, 1, steps)[None, :])[0]
+    stops = ", ".join(f"rgb({r}, {g}, {b}) {100 * i / (steps - 1):.0f}%"
+                      for i, (r, g, b) in enumerate(colours.tolist()))
+    grey = ('<div>Grey: outside the region the model read (it saw nothing there).</div>'
+            if grey_outside else "")
+    return (
+        '<div style="font-size:0.85rem;max-width:32rem" data-testid="sonocase-colour-scale">'
+        f'<div style="height:0.75rem;border-radius:2px;background:linear-gradient(to right, '
+        f'{stops})"></div>'
+        '<div style="display:flex;justify-content:space-between">'
+        f"<span>low</span><span>{html.escape(method_title)}: how strongly the model attended "
+        "to each area</span><span>high</span></div>"
+        f"{grey}</div>")

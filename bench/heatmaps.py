@@ -131,13 +131,13 @@ def main() -> int:
               f"{'map ms':>8} {'ratio':>6} {f'batch {args.batch} ms/map':>16} "
               f"{'single ms/map':>13} {'speed-up':>8}")
     print(header + (f" {'grad-cam default ratio':>22}" if args.grad_cam_default else ""))
-    worst_cnn, least_speed_up = 0.0, float("inf")
+    worst_cnn, least_speed_up = None, float("inf")
     for arch in parse_archs(args.archs):
         size = args.size or profile_for(args.profile, arch).image_size
         for layer in heatmap_layers(arch, size):
             r = bench(arch, layer, size, args)
             if arch not in ("alexnet", "vit_b_16"):
-                worst_cnn = max(worst_cnn, r["ratio"])
+                worst_cnn = max(worst_cnn or 0.0, r["ratio"])
             least_speed_up = min(least_speed_up, r["speed_up"])
             h, w = grid_size(arch, layer, size)
             line = (f"{arch:<12} {size:>4} {layer[-22:]:<22} {f'{h}x{w}':>5} "
@@ -154,7 +154,8 @@ def main() -> int:
                       f"so a map costs at least {b['least_ms']:.1f} ms, a ratio of at least "
                       f"{b['least_ratio']:.2f}; this map is {b['of_bound']:.2f}x that bound",
                       flush=True)
-    print(f"worst ratio of ResNet50, GoogLeNet, DenseNet121 and VGG16 {worst_cnn:.2f} (target "
+    worst = "n/a" if worst_cnn is None else f"{worst_cnn:.2f}"
+    print(f"worst ratio of ResNet50, GoogLeNet, DenseNet121 and VGG16 {worst} (target "
           f"<= 1.3; AlexNet: against its bound above); "
           f"least batched speed-up {least_speed_up:.2f}x (target >= 2)")
     return 0

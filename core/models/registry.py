@@ -46,7 +46,7 @@ class ArchSpec:
     weights: tvm.WeightsEnum                     # ImageNet weights (their file name; no download)
     head_prefix: str                             # state-dict prefix of the classification layer
     target: str                                  # fallback Grad-CAM target layer (a module)
-    candidates: tuple[str, ...]                  # layers a model's default map may use, finest first
+    candidates: tuple[str, ...]                  # layers a default map may use, finest first
 
 
 def _vit(num_classes: int, image_size: int) -> nn.Module:

@@ -1,13 +1,20 @@
-"""Heatmap cost against a plain forward pass, for all six models at 224 px on the CPU.
+"""Heatmap cost against a plain forward pass, at each model's training size and at each layer
+its default map may use, on the CPU.
 
-    .venv/bin/python bench/heatmaps.py [--size 224] [--repeats 5] [--batch 8] [--method gradcam]
-                                       [--archs all] [--grad-cam-default]
+    .venv/bin/python bench/heatmaps.py [--profile quick] [--size N] [--repeats 5] [--batch 16]
+                                       [--method gradcam] [--archs all] [--grad-cam-default]
 
-Prints per model: forward ms (one image, inference mode), heatmap ms (one image, the trunk/head
-Grad-CAM of core.heatmaps), their ratio (target: at most 1.3), heatmaps per second in batches
-and the same ratio for a batch. Each time is the best of interleaved repeats (on a shared
-machine other work only ever adds time). ``--grad-cam-default`` also times pytorch-grad-cam used
-the usual way (hooks on the whole model, gradients through all of it).
+Prints per model and layer (``core.models.trunk_head.heatmap_layers``: the candidates with at
+least 7 x 7 cells at the profile's image size; training chooses one of them): the grid, forward
+ms (one image, inference mode), map ms (one image, the trunk/head map of core.heatmaps), their
+ratio (target: at most 1.3 for the five CNNs), then per map in a batch of ``--batch`` (as
+precompute runs a split) against one at a time (target: at least 2x faster). For AlexNet, its
+memory-traffic bound: at batch 1 its classifier's weights are read once by a forward pass and
+twice by a map (forward, then Wᵀg back to the convolutions), so a map costs at least a forward
+plus one more read of those bytes; printed in bytes, as the ratio it implies, and how close the
+map comes to it. Each time is the best of interleaved repeats (on a shared machine other work
+only ever adds time). ``--grad-cam-default`` also times pytorch-grad-cam used the usual way
+(hooks on the whole model, gradients through all of it).
 """
 from __future__ import annotations
 
@@ -23,9 +30,11 @@ import torch  # noqa: E402
 
 from core.heatmaps.cam import METHODS, ClassMargin, compute_cams  # noqa: E402
 from core.models.loading import freeze  # noqa: E402
+from core.models.profiles import PROFILES, profile_for  # noqa: E402
 from core.models.registry import build_model, grey_to_input, parse_archs, target_layer  # noqa: E402
 from core.models.registry import tokens_to_grid  # noqa: E402
 from core.models.train import cpu_threads  # noqa: E402
+from core.models.trunk_head import grid_size, heatmap_layers, trunk  # noqa: E402
 
 
 def _ms(fn) -> float:
@@ -34,9 +43,14 @@ def _ms(fn) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def _default_grad_cam(model, arch, image):
+def _best(fn, repeats: int) -> float:
+    fn()
+    return min(_ms(fn) for _ in range(repeats))
+
+
+def _default_grad_cam(model, arch, layer, image):
     reshape = tokens_to_grid if arch == "vit_b_16" else None
-    cam = METHODS["gradcam"](model=model, target_layers=[target_layer(model, arch)],
+    cam = METHODS["gradcam"](model=model, target_layers=[target_layer(model, arch, layer)],
                              reshape_transform=reshape)
     x = grey_to_input(image.float() / 255)
     try:
@@ -45,70 +59,105 @@ def _default_grad_cam(model, arch, image):
         cam.activations_and_grads.release()
 
 
-def bench(arch: str, args: argparse.Namespace) -> dict:
+def bench(arch: str, layer: str, size: int, args: argparse.Namespace) -> dict:
     torch.manual_seed(0)
-    model = freeze(build_model(arch, image_size=args.size))
-    one = torch.randint(0, 256, (1, 1, args.size, args.size), dtype=torch.uint8)
-    batch = torch.randint(0, 256, (args.batch, 1, args.size, args.size), dtype=torch.uint8)
+    model = freeze(build_model(arch, image_size=size))
+    one = torch.randint(0, 256, (1, 1, size, size), dtype=torch.uint8)
+    batch = torch.randint(0, 256, (args.batch, 1, size, size), dtype=torch.uint8)
 
     def forward():
         with torch.inference_mode():
             model(grey_to_input(one.float() / 255))
 
-    def forward_batch():
-        with torch.inference_mode():
-            model(grey_to_input(batch.float() / 255))
-
     def heatmap():
-        compute_cams(model, arch, one, args.method)
+        compute_cams(model, arch, one, args.method, layer=layer)
+
+    def one_at_a_time():
+        for image in batch:
+            compute_cams(model, arch, image[None], args.method, layer=layer)
 
     forward(), heatmap()  # warm-up
     forward_ms, heatmap_ms = [], []
     for _ in range(args.repeats):
         forward_ms.append(_ms(forward))
         heatmap_ms.append(_ms(heatmap))
-    batch_forward_ms = min(_ms(forward_batch) for _ in range(2))
-    batch_heatmap_ms = min(_ms(lambda: compute_cams(model, arch, batch, args.method))
-                           for _ in range(2))
-    result = {"arch": arch, "forward_ms": min(forward_ms), "heatmap_ms": min(heatmap_ms),
-              "per_second": args.batch / batch_heatmap_ms * 1000,
-              "batch_ratio": batch_heatmap_ms / batch_forward_ms}
+    batched_ms = _best(lambda: compute_cams(model, arch, batch, args.method, args.batch,
+                                            layer=layer), 2)
+    single_ms = _best(one_at_a_time, 1)
+    result = {"forward_ms": min(forward_ms), "heatmap_ms": min(heatmap_ms),
+              "batched_ms": batched_ms / args.batch, "single_ms": single_ms / args.batch}
     result["ratio"] = result["heatmap_ms"] / result["forward_ms"]
+    result["speed_up"] = result["single_ms"] / result["batched_ms"]
+    if arch == "alexnet":
+        result["bound"] = alexnet_bound(model, one, args.repeats, result)
     if args.grad_cam_default:
-        trainable = build_model(arch, image_size=args.size).eval()
+        trainable = build_model(arch, image_size=size).eval()
         trainable.load_state_dict(model.state_dict())
-        _default_grad_cam(trainable, arch, one)
-        default = min(_ms(lambda: _default_grad_cam(trainable, arch, one))
-                      for _ in range(args.repeats))
+        default = _best(lambda: _default_grad_cam(trainable, arch, layer, one), args.repeats)
         result["default_ratio"] = default / result["forward_ms"]
     return result
 
 
+def alexnet_bound(model, one: torch.Tensor, repeats: int, result: dict) -> dict:
+    """AlexNet's classifier at batch 1: its bytes, the time one read of them takes (its own
+    forward pass, bound by memory reads), and the map's least cost that implies."""
+    weights = sum(p.numel() * p.element_size() for p in model.classifier.parameters())
+    with torch.inference_mode():
+        features, _ = trunk(model, "alexnet", grey_to_input(one.float() / 255), "features.10")
+        pooled = torch.flatten(model.avgpool(model.features[11:](features)), 1)
+    with torch.inference_mode():
+        read_ms = _best(lambda: model.classifier(pooled), repeats)
+    least_ms = result["forward_ms"] + read_ms
+    return {"bytes": weights, "read_ms": read_ms, "gb_per_s": weights / read_ms / 1e6,
+            "least_ms": least_ms, "least_ratio": least_ms / result["forward_ms"],
+            "of_bound": result["heatmap_ms"] / least_ms}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--profile", default="quick", choices=PROFILES,
+                        help="read each model's image size from this training profile")
+    parser.add_argument("--size", type=int, default=None, help="one size for every model")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=16, help="maps per batch (precompute's)")
     parser.add_argument("--method", default="gradcam", choices=sorted(METHODS))
     parser.add_argument("--archs", default="all")
     parser.add_argument("--grad-cam-default", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(cpu_threads())
-    print(f"{args.method} at {args.size} px on the CPU, {torch.get_num_threads()} thread(s), "
-          f"load average {os.getloadavg()[0]:.1f}")
-    header = (f"{'model':<12} {'forward ms':>10} {'heatmap ms':>10} {'ratio':>6} {'maps/s':>7} "
-              f"{'batch ratio':>11}")
+    print(f"{args.method}, {args.profile} profile sizes, on the CPU, {torch.get_num_threads()} "
+          f"thread(s), load average {os.getloadavg()[0]:.1f}")
+    header = (f"{'model':<12} {'px':>4} {'layer':<22} {'grid':>5} {'forward ms':>10} "
+              f"{'map ms':>8} {'ratio':>6} {f'batch {args.batch} ms/map':>16} "
+              f"{'single ms/map':>13} {'speed-up':>8}")
     print(header + (f" {'grad-cam default ratio':>22}" if args.grad_cam_default else ""))
-    worst = 0.0
+    worst_cnn, least_speed_up = None, float("inf")
     for arch in parse_archs(args.archs):
-        r = bench(arch, args)
-        worst = max(worst, r["ratio"])
-        line = (f"{arch:<12} {r['forward_ms']:>10.1f} {r['heatmap_ms']:>10.1f} "
-                f"{r['ratio']:>6.2f} {r['per_second']:>7.1f} {r['batch_ratio']:>11.2f}")
-        if "default_ratio" in r:
-            line += f" {r['default_ratio']:>22.2f}"
-        print(line, flush=True)
-    print(f"worst ratio {worst:.2f} (target <= 1.3)")
+        size = args.size or profile_for(args.profile, arch).image_size
+        for layer in heatmap_layers(arch, size):
+            r = bench(arch, layer, size, args)
+            if arch not in ("alexnet", "vit_b_16"):
+                worst_cnn = max(worst_cnn or 0.0, r["ratio"])
+            least_speed_up = min(least_speed_up, r["speed_up"])
+            h, w = grid_size(arch, layer, size)
+            line = (f"{arch:<12} {size:>4} {layer[-22:]:<22} {f'{h}x{w}':>5} "
+                    f"{r['forward_ms']:>10.1f} {r['heatmap_ms']:>8.1f} {r['ratio']:>6.2f} "
+                    f"{r['batched_ms']:>16.1f} {r['single_ms']:>13.1f} {r['speed_up']:>7.2f}x")
+            if "default_ratio" in r:
+                line += f" {r['default_ratio']:>22.2f}"
+            print(line, flush=True)
+            if "bound" in r:
+                b = r["bound"]
+                print(f"  AlexNet at {layer}: classifier weights {b['bytes'] / 1e6:.1f} MB, read "
+                      f"once by a forward pass and twice by a map ({2 * b['bytes'] / 1e6:.1f} "
+                      f"MB); one read takes {b['read_ms']:.1f} ms ({b['gb_per_s']:.1f} GB/s), "
+                      f"so a map costs at least {b['least_ms']:.1f} ms, a ratio of at least "
+                      f"{b['least_ratio']:.2f}; this map is {b['of_bound']:.2f}x that bound",
+                      flush=True)
+    worst = "n/a" if worst_cnn is None else f"{worst_cnn:.2f}"
+    print(f"worst ratio of ResNet50, GoogLeNet, DenseNet121 and VGG16 {worst} (target "
+          f"<= 1.3; AlexNet: against its bound above); "
+          f"least batched speed-up {least_speed_up:.2f}x (target >= 2)")
     return 0
 
 

@@ -196,9 +196,10 @@ def weights_job(archs: list[str], weights_dir: Path | None = None) -> JobFn:
     return run
 
 
-def heatmap_job(store: Store, model_id: str, split: str = "test", method: str = "gradcam",
+def heatmap_job(store: Store, model_id: str, split: str = "test", method: str | None = None,
                 device: str = "auto") -> JobFn:
-    """Precompute ``model_id``'s heatmaps of ``split`` with ``method`` into the cache."""
+    """Precompute ``model_id``'s heatmaps of ``split`` with ``method`` (None: the model's
+    default) into the cache."""
     def run(progress: Progress, cancel: threading.Event) -> dict:
         from core.heatmaps.compute import precompute_heatmaps
         from core.models.loading import load_model

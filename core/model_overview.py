@@ -1,8 +1,11 @@
 """What is trained with which settings, and how far each model's heatmaps are computed."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
+from core.heatmaps import describe_default
 from core.store import Store
 
 MODEL_COLUMNS = ("model_id", "arch", "dataset", "init", "profile", "image_size", "framing",
@@ -11,10 +14,14 @@ MODEL_COLUMNS = ("model_id", "arch", "dataset", "init", "profile", "image_size",
 
 
 def trained_models(store: Store) -> pd.DataFrame:
-    """Every model with its training settings and scores, newest first."""
+    """Every model with its training settings and scores, newest first, and its default
+    heatmap in words (``heatmap``: layer, method and the faithfulness that chose them)."""
     with store.read() as cur:
-        return cur.execute(f"SELECT {', '.join(MODEL_COLUMNS)} FROM models "
-                           "ORDER BY created_at DESC, model_id").df()
+        models = cur.execute(f"SELECT {', '.join(MODEL_COLUMNS)}, config FROM models "
+                             "ORDER BY created_at DESC, model_id").df()
+    models["heatmap"] = [describe_default(json.loads(config) if config else None)
+                         for config in models.pop("config")]
+    return models
 
 
 def heatmap_coverage(store: Store) -> pd.DataFrame:

@@ -41,6 +41,7 @@ MODEL_COLUMNS = {  # the trained-models table, in words
     "device": "Device", "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
     "cv_auc": st.column_config.NumberColumn("Cross-validated AUC", format="%.3f"),
     "test_auc": st.column_config.NumberColumn("Test AUC", format="%.3f"),
+    "heatmap": "Default heatmap (chosen by faithfulness on validation cases)",
     "created_at": st.column_config.DatetimeColumn("Trained (UTC)", format="YYYY-MM-DD HH:mm")}
 COVERAGE_COLUMNS = {
     "model_id": "Model", "method": "CAM method", "maps": "Maps stored",

@@ -64,7 +64,7 @@ def answer_fields(key: Key) -> None:
                          format_func=lambda value: value or "-", key=key(name))
 
 
-def heatmap_of(store: Store, model_id: str, case_id: int, method: str = "gradcam"
+def heatmap_of(store: Store, model_id: str, case_id: int, method: str | None = None
                ) -> CaseHeatmap | None:
     """The model's map of the case and the region it read (stored, else computed on the
     cached model); None, with a warning on the page, where it cannot be had."""

@@ -188,8 +188,8 @@ def trained(tmp_path_factory):
     """One trained model shared by the cache tests (each uses its own method)."""
     with Store(tmp_path_factory.mktemp("heatmaps") / "results.duckdb") as store:
         ids = add_tiny_dataset(store)
-        # 64 px: ResNet50's last block is then a 2 x 2 grid (at 32 px a single cell, whose
-        # map is flat and scores no localisation).
+        # 64 px: ResNet50's default layer (stage 3) is then a 4 x 4 grid (at 32 px stage 4
+        # is a single cell, whose map is flat and scores no localisation).
         [model_id] = train_models(store, "tiny", ["resnet50"], device="cpu", init="scratch",
                                   epochs=1, image_size=64)
         yield store, ids, load_model(store, model_id)

@@ -1,5 +1,5 @@
-"""The six architectures: built with a two-class head, trainable at 32 px, and cut at the
-Grad-CAM target layer so that head(trunk(x)) is exactly the model's output."""
+"""The six architectures: built with a two-class head, trainable at 32 px, and cut at every
+candidate Grad-CAM target layer so that head(trunk(x)) is exactly the model's output."""
 from __future__ import annotations
 
 import numpy as np
@@ -10,7 +10,8 @@ from core.errors import UserError
 from core.models.augment import Augmentation, augment
 from core.models.engine import class_weights, train_one_epoch
 from core.models.profiles import profile_for
-from core.models.registry import ARCHS, build_model, parse_archs, target_layer, tokens_to_grid
+from core.models.registry import (ARCHS, build_model, parse_archs, spec, target_layer,
+                                  tokens_to_grid)
 from core.models.trunk_head import head, trunk
 from models_helpers import torch_threads  # noqa: F401  (autouse fixture)
 
@@ -43,26 +44,33 @@ def test_each_model_takes_a_training_step_at_32px(arch):
         assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 2)
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_trunk_and_head_reproduce_the_model_and_the_target_layer(arch):
+@pytest.mark.parametrize("arch,layer", [(arch, layer) for arch in ARCHS
+                                         for layer in (None, *spec(arch).candidates)])
+def test_trunk_and_head_reproduce_the_model_and_the_target_layer(arch, layer):
     torch.manual_seed(1)
     model = build_model(arch, image_size=64).eval()
     x = torch.randn(2, 3, 64, 64)
     seen = []
-    hook = target_layer(model, arch).register_forward_hook(
+    hook = target_layer(model, arch, layer).register_forward_hook(
         lambda module, args, output: seen.append(output.clone()))
     try:
         with torch.no_grad():
             expected = model(x)
-            activations, context = trunk(model, arch, x)
-            logits = head(model, arch, activations, context)
+            activations, context = trunk(model, arch, x, layer)
+            logits = head(model, arch, activations, context, layer)
     finally:
         hook.remove()
     assert torch.allclose(logits, expected, atol=1e-5)
     reference = tokens_to_grid(seen[0]) if arch == "vit_b_16" else seen[0]
     assert torch.allclose(activations, reference, atol=1e-6)
     assert activations.ndim == 4
-    assert any(True for _ in target_layer(model, arch).parameters())
+    assert any(True for _ in target_layer(model, arch, layer).parameters())
+
+
+def test_a_layer_that_is_not_a_candidate_is_refused():
+    model = build_model("resnet50", image_size=64).eval()
+    with pytest.raises(UserError, match="not a heatmap target layer of resnet50"):
+        trunk(model, "resnet50", torch.zeros(1, 3, 64, 64), "layer2")
 
 
 def test_vit_takes_other_sizes_in_steps_of_16():

@@ -13,7 +13,8 @@ from PIL import Image
 import core
 from core.cli import main
 from core.errors import UserError
-from core.models.checkpoints import file_sha256
+from core.heatmaps import choice
+from core.models.checkpoints import file_sha256, load_checkpoint
 from core.models.data import framed_image
 from core.models.engine import TrainingCancelled
 from core.models.loading import load_model
@@ -131,8 +132,16 @@ def test_cpu_threads_are_chosen_again_every_epoch(store, monkeypatch):
     assert chosen[:2] == [1, 2] and len(chosen) >= 3  # at least one choice per epoch
 
 
-def test_paper_profile_predicts_every_training_case_out_of_fold(store):
+def test_paper_profile_predicts_every_training_case_out_of_fold(store, monkeypatch):
     ids = add_tiny_dataset(store)
+    choosers = []
+    real_choice = choice.choose_heatmap
+
+    def choose(model, *args, **kwargs):
+        choosers.append({k: v.clone() for k, v in model.state_dict().items()})
+        return real_choice(model, *args, **kwargs)
+
+    monkeypatch.setattr(choice, "choose_heatmap", choose)
     [model_id] = train_models(store, "tiny", ["googlenet"], profile="paper", **FAST)
     predictions = _predictions(store, model_id)
     for case_id, (_, split, fold) in zip(ids, LAYOUT):
@@ -140,11 +149,16 @@ def test_paper_profile_predicts_every_training_case_out_of_fold(store):
         assert predictions[case_id][1:] == expected
     config = json.loads(_model_row(store, model_id)["config"])
     assert config["folds"] == [0, 1] and "out-of-fold" in config["threshold_rule"]
+    # the default heatmap is chosen on fold 0 by the fold model that held it out
+    assert config["heatmap"]["cases"] == sum(fold == 0 for _, _, fold in LAYOUT)
     with store.read() as cur:  # each fold model is kept: a training case's map comes from it
         folds = dict(cur.execute("SELECT fold, checkpoint_path FROM crossfit_folds"
                                  " WHERE model_id = ?", [model_id]).fetchall())
         shown = ai_outputs(cur, model_id, ids)
     assert sorted(folds) == [0, 1]
+    fold_state = load_checkpoint(store.resolve(folds[0]))["state_dict"]
+    assert len(choosers) == 1 and all(torch.equal(choosers[0][k], v.to(choosers[0][k].dtype))
+                                      for k, v in fold_state.items())
     for case_id, (_, split, fold) in zip(ids, LAYOUT):
         expected = (file_sha256(store.resolve(folds[fold])) if split == "train"
                     else _model_row(store, model_id)["checkpoint_sha256"])

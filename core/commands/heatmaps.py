@@ -11,9 +11,11 @@ HELP = "precompute a model's heatmaps (cached; a rerun skips what is done) and s
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model id, e.g. resnet50-quick-busi-s0")
     parser.add_argument("--split", default="test", choices=("test", "train", "all"))
-    parser.add_argument("--method", default="gradcam",
+    parser.add_argument("--method", default=None,
                         choices=("gradcam", "gradcampp", "hirescam", "layercam", "eigencam",
-                                 "scorecam"))
+                                 "scorecam"),
+                        help="default: the model's own, chosen by faithfulness when it was "
+                             "trained (gradcam for a model trained before that)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="images per batch (default 16, 64 on a GPU)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))

@@ -38,9 +38,9 @@ class _Shared(nn.Module):
     """Wraps the shared model for grad-cam without ever changing it: grad-cam's ``eval()``
     stops at the wrapper, and its hooks go on the wrapper's own ``entry`` layer."""
 
-    def __init__(self, model: nn.Module, arch: str) -> None:
+    def __init__(self, model: nn.Module, arch: str, layer: str | None) -> None:
         super().__init__()
-        self.net, self.arch, self.entry = model, arch, nn.Identity()
+        self.net, self.arch, self.layer, self.entry = model, arch, layer, nn.Identity()
 
     def train(self, mode: bool = True) -> "_Shared":
         self.training = mode
@@ -50,20 +50,20 @@ class _Shared(nn.Module):
 class _Head(_Shared):
     """The model from the target layer on; its input is the target layer's output."""
 
-    def __init__(self, model: nn.Module, arch: str, context) -> None:
-        super().__init__(model, arch)
+    def __init__(self, model: nn.Module, arch: str, layer: str | None, context) -> None:
+        super().__init__(model, arch, layer)
         self.context = context
 
     def forward(self, activations: torch.Tensor) -> torch.Tensor:
-        return head(self.net, self.arch, self.entry(activations), self.context)
+        return head(self.net, self.arch, self.entry(activations), self.context, self.layer)
 
 
 class _Whole(_Shared):
     """The whole model, with the target layer's output passing through ``entry``."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        activations, context = trunk(self.net, self.arch, x)
-        return head(self.net, self.arch, self.entry(activations), context)
+        activations, context = trunk(self.net, self.arch, x, self.layer)
+        return head(self.net, self.arch, self.entry(activations), context, self.layer)
 
 
 class ClassMargin:
@@ -92,9 +92,10 @@ def method_class(method: str) -> type:
 
 def compute_cams(model: nn.Module, arch: str, images: torch.Tensor, method: str = "gradcam",
                  threshold: float = 0.5, batch_size: int = 32,
-                 malignant: Sequence[bool | None] | None = None
+                 malignant: Sequence[bool | None] | None = None, layer: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Maps for grey uint8 images (B, 1, S, S) at the model's input size.
+    """Maps for grey uint8 images (B, 1, S, S) at the model's input size, at the target
+    ``layer`` (one of ``ArchSpec.candidates``; None: the architecture's fallback).
 
     Each map explains ``malignant[i]`` (True: malignant, False: benign; pass the stored call,
     so the map explains what the quiz shows), or where that is None the class these logits
@@ -112,15 +113,15 @@ def compute_cams(model: nn.Module, arch: str, images: torch.Tensor, method: str 
     x = grey_to_input(images.to(device).float() / 255)
     with torch.enable_grad():
         if method in WHOLE_MODEL_METHODS:  # masked inputs must keep the original's class
-            wrapper, inputs = _Whole(model, arch), x
+            wrapper, inputs = _Whole(model, arch, layer), x
             with torch.no_grad():
                 predicted = torch.softmax(wrapper(x).float(), dim=1)[:, 1] >= threshold
             targets = [ClassMargin(threshold, bool(p) if m is None else m)
                        for p, m in zip(predicted, malignant or [None] * len(x))]
         else:
             with torch.no_grad():
-                activations, context = trunk(model, arch, x)
-            wrapper = _Head(model, arch, context)
+                activations, context = trunk(model, arch, x, layer)
+            wrapper = _Head(model, arch, layer, context)
             inputs = activations.detach().requires_grad_(True)
             targets = [ClassMargin(threshold, m) for m in malignant or [None] * len(x)]
         cam = cam_class(model=wrapper, target_layers=[wrapper.entry])

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import UserError
+from core.heatmaps import default_heatmap
 from core.heatmaps.stored import cached_heatmap, region_of
 from core.images import load_grey
 from core.models.framing import Box, describe_region
@@ -39,9 +40,10 @@ class CaseHeatmap:
     reads: str
 
 
-def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
+def case_heatmap(store: Store, model_id: str, case_id: int, method: str | None,
                  load_model: ModelLoader) -> CaseHeatmap:
-    """The map of ``case_id`` by ``model_id`` with ``method`` and the region it covers: the
+    """The map of ``case_id`` by ``model_id`` with ``method`` (None: the model's default, as
+    training recorded it, :func:`core.heatmaps.default_heatmap`) and the region it covers: the
     stored map, else computed now on ``load_model(model_id, checkpoint_sha256)`` and stored,
     where the checkpoint is the one that made the output shown for the case (a cross-fitted
     fold model for a training case). UserError when there is no such model or case, when the
@@ -60,6 +62,8 @@ def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
     if isinstance(shown, str):
         raise UserError(shown)
     (framing, config), (image_path, mask_path) = model, case
+    config = json.loads(config) if config else None
+    method = method or default_heatmap(config)[1]
     checkpoint_sha256 = shown.checkpoint_sha256
     mask = load_grey(store, mask_path) > 127 if mask_path else None
     cam = cached_heatmap(store, model_id, case_id, method)
@@ -68,5 +72,5 @@ def case_heatmap(store: Store, model_id: str, case_id: int, method: str,
 
         cam = compute_heatmap(store, load_model(model_id, checkpoint_sha256), case_id, method,
                               load_grey(store, image_path), mask)
-    reads = describe_region(framing or "full", json.loads(config) if config else None)
+    reads = describe_region(framing or "full", config)
     return CaseHeatmap(cam, region_of(framing, mask, case_id), method, mask, reads)

@@ -4,7 +4,10 @@ torch; reading a stored map does not: :mod:`core.heatmaps.stored`).
 Each map is a float16 ``.npy`` at the stored image's size under
 ``<data_dir>/heatmaps/<model_id>/<method>/<case_id>.npy`` (written atomically), with a row in
 ``heatmaps`` carrying its SHA-256 and localisation scores. A map whose file is missing or
-changed counts as absent and is computed again.
+changed counts as absent and is computed again. Every map of a model is taken at its recorded
+target layer (``LoadedModel.heatmap_layer``), and a call without a method uses its recorded
+default method (``LoadedModel.heatmap_method``; Grad-CAM at the last block for a model trained
+before the choice was recorded).
 """
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ def _compute_and_store(store: Store, loaded: LoadedModel,
     small = np.stack([model_input(cases[c][0], boxes[c], loaded.image_size) for c in case_ids])
     maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
                            method, loaded.threshold, batch_size,
-                           _stored_calls(store, loaded, case_ids))
+                           _stored_calls(store, loaded, case_ids), loaded.heatmap_layer)
     results, rows = {}, []
     for case_id, small_map in zip(case_ids, maps):
         image, mask = cases[case_id]
@@ -97,12 +100,14 @@ def _compute_and_store(store: Store, loaded: LoadedModel,
     return results
 
 
-def compute_heatmap(store: Store, loaded: LoadedModel, case_id: int, method: str = "gradcam",
+def compute_heatmap(store: Store, loaded: LoadedModel, case_id: int, method: str | None = None,
                     image: np.ndarray | None = None, mask: np.ndarray | None = None
                     ) -> np.ndarray:
-    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size), computed now and
-    stored (replacing any stored one). ``image`` and ``mask``: the case's, where the caller has
-    decoded them already (else read from the store)."""
+    """The map of ``case_id`` (float32 in [0, 1] at the stored image's size) with ``method``
+    (None: the model's default), computed now and stored (replacing any stored one).
+    ``image`` and ``mask``: the case's, where the caller has decoded them already (else read
+    from the store)."""
+    method = method or loaded.heatmap_method
     method_class(method)
     case_id = int(case_id)
     cases = ({case_id: (image, mask)} if image is not None
@@ -132,13 +137,14 @@ def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[
 
 
 def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
-                        method: str = "gradcam", batch_size: int | None = None,
+                        method: str | None = None, batch_size: int | None = None,
                         progress: Callable[[dict], None] | None = None,
                         cancel: threading.Event | None = None) -> dict:
     """Cache the maps of every case of ``split`` (test, train or all) the model has an honest
-    output for from its own checkpoint (not in-sample, not cross-fitted),
-    in batches (default 16 images, 64 on a GPU), each batch committed on its own: a rerun
-    skips what is already cached."""
+    output for from its own checkpoint (not in-sample, not cross-fitted), with ``method``
+    (None: the model's default), in batches (default 16 images, 64 on a GPU), each batch
+    committed on its own: a rerun skips what is already cached."""
+    method = method or loaded.heatmap_method
     method_class(method)
     if batch_size is None:
         batch_size = 64 if loaded.device.type == "cuda" else 16

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from core.errors import UserError
+from core.heatmaps import default_heatmap
 from core.models.checkpoints import file_sha256, load_checkpoint
 from core.models.registry import build_model
 from core.store import Store
@@ -32,6 +33,16 @@ class LoadedModel:
     framing: str = "full"         # what part of an image it reads: core.models.framing
     class_names: tuple[str, ...] = ("benign", "malignant")
     config: dict = field(default_factory=dict)
+
+    @property
+    def heatmap_layer(self) -> str | None:
+        """The target layer of its maps, as training chose it (None: the fallback)."""
+        return default_heatmap(self.config)[0]
+
+    @property
+    def heatmap_method(self) -> str:
+        """The CAM method of its maps when none is asked for, as training chose it."""
+        return default_heatmap(self.config)[1]
 
 
 def freeze(model: nn.Module) -> nn.Module:

@@ -45,7 +45,8 @@ class ArchSpec:
     build: Callable[[int, int], nn.Module]      # (num_classes, image_size) -> model
     weights: tvm.WeightsEnum                     # ImageNet weights (their file name; no download)
     head_prefix: str                             # state-dict prefix of the classification layer
-    target: str                                  # Grad-CAM target layer (a module with parameters)
+    target: str                                  # fallback Grad-CAM target layer (a module)
+    candidates: tuple[str, ...]                  # layers a default map may use, finest first
 
 
 def _vit(num_classes: int, image_size: int) -> nn.Module:
@@ -56,19 +57,23 @@ def _vit(num_classes: int, image_size: int) -> nn.Module:
 
 SPECS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     ArchSpec("resnet50", "ResNet50", lambda n, s: tvm.resnet50(num_classes=n),
-             tvm.ResNet50_Weights.IMAGENET1K_V1, "fc.", "layer4.2"),
+             tvm.ResNet50_Weights.IMAGENET1K_V1, "fc.", "layer4.2", ("layer3", "layer4.2")),
     ArchSpec("googlenet", "GoogLeNet",
              lambda n, s: tvm.GoogLeNet(num_classes=n, aux_logits=False, transform_input=False,
                                         init_weights=True),
-             tvm.GoogLeNet_Weights.IMAGENET1K_V1, "fc.", "inception5b"),
+             tvm.GoogLeNet_Weights.IMAGENET1K_V1, "fc.", "inception5b",
+             ("inception4e", "inception5b")),
     ArchSpec("alexnet", "AlexNet", lambda n, s: AnySizeAlexNet(num_classes=n),
-             tvm.AlexNet_Weights.IMAGENET1K_V1, "classifier.6.", "features.10"),
+             tvm.AlexNet_Weights.IMAGENET1K_V1, "classifier.6.", "features.10",
+             ("features.3", "features.10")),
     ArchSpec("densenet121", "DenseNet121", lambda n, s: tvm.densenet121(num_classes=n),
-             tvm.DenseNet121_Weights.IMAGENET1K_V1, "classifier.", "features.denseblock4"),
+             tvm.DenseNet121_Weights.IMAGENET1K_V1, "classifier.", "features.denseblock4",
+             ("features.denseblock3", "features.denseblock4")),
     ArchSpec("vgg16", "VGG16", lambda n, s: tvm.vgg16(num_classes=n),
-             tvm.VGG16_Weights.IMAGENET1K_V1, "classifier.6.", "features.28"),
+             tvm.VGG16_Weights.IMAGENET1K_V1, "classifier.6.", "features.28",
+             ("features.21", "features.28")),
     ArchSpec("vit_b_16", "ViT-B/16", _vit, tvm.ViT_B_16_Weights.IMAGENET1K_V1, "heads.head.",
-             "encoder.layers.encoder_layer_11.ln_1"),
+             "encoder.layers.encoder_layer_11.ln_1", ("encoder.layers.encoder_layer_11.ln_1",)),
 )}
 
 
@@ -98,10 +103,11 @@ def build_model(arch: str, num_classes: int = 2, image_size: int = 224) -> nn.Mo
     return spec(arch).build(num_classes, image_size)
 
 
-def target_layer(model: nn.Module, arch: str) -> nn.Module:
-    """The layer whose output Grad-CAM weighs: the last convolutional block (CNNs) or the
-    first norm of the last encoder block (ViT: its output is what the class token attends to)."""
-    return model.get_submodule(spec(arch).target)
+def target_layer(model: nn.Module, arch: str, layer: str | None = None) -> nn.Module:
+    """The layer whose output Grad-CAM weighs: ``layer``, else the fallback target, the last
+    convolutional block (CNNs) or the first norm of the last encoder block (ViT: its output is
+    what the class token attends to)."""
+    return model.get_submodule(layer or spec(arch).target)
 
 
 def tokens_to_grid(tokens: torch.Tensor) -> torch.Tensor:

@@ -251,6 +251,25 @@ def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray, held_out:
     return rows
 
 
+def _choose_heatmap(trainer: _Trainer, model: torch.nn.Module, prob: np.ndarray,
+                    validation: np.ndarray, threshold: float) -> dict:
+    """The model's default heatmap (``core.heatmaps.choice``), chosen on the first validation
+    fold by a model that never trained on it: the quick profile's final model (the fold stopped
+    its training), the paper profile's fold model for that fold (its final model trained on
+    every training case). Calls are each case's held-out probability at ``threshold``."""
+    from core.heatmaps.choice import choose_heatmap
+    from core.models.loading import freeze
+
+    fold = trainer.data.folds[0]
+    if fold in trainer.fold_states:
+        model = build_model(trainer.arch, len(CLASS_NAMES), trainer.profile.image_size)
+        model.load_state_dict(trainer.fold_states[fold])
+    held_out = np.flatnonzero(validation == fold)
+    freeze(model.to(trainer.device))
+    return choose_heatmap(model, trainer.arch, trainer.data.images[held_out],
+                          list(prob[held_out] >= threshold), seed=trainer.seed)
+
+
 def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.device, seed: int,
                init: str, weights_dir, reporter: _Reporter,
                cancel: threading.Event | None = None) -> TrainedModel:
@@ -266,6 +285,8 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
     threshold = _threshold(labels[held_out], prob[held_out])
     rows = _rows(data, prob, validation,
                  "validation" if profile.early_stopping else "out_of_fold")
+    reporter.emit("choosing the default heatmap")
+    heatmap = _choose_heatmap(trainer, model, prob, validation, threshold)
     counts = {source: int(n) for source, n in zip(*np.unique(
         [row[2] for row in rows], return_counts=True))}
     config = {
@@ -275,7 +296,7 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
         "loss": "cross-entropy, inverse-frequency class weights from the training cases",
         "weights_file": weights_path.name if weights_path else None,
         "cases": counts, "torch": torch.__version__, "torchvision": torchvision.__version__,
-        "threads": torch.get_num_threads(), **details,
+        "threads": torch.get_num_threads(), "heatmap": heatmap, **details,
     }
     return TrainedModel(
         model_id=model_id_for(arch, profile.name, data.dataset, seed), arch=arch,

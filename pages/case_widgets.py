@@ -91,9 +91,10 @@ def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True
     """The model's probability and its call at its cut-off, then the heatmap's switch, opacity
     and (for a model that read the marked region around the nodule, unless the page offers its
     own zoom) zoom."""
-    st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
+    probability, cut_off = ai.figures
+    st.metric("AI probability of malignancy", probability)
     verdict = "malignant" if ai.malignant else "benign"
-    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {ai.threshold:.0%} it calls "
+    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {cut_off} it calls "
                f"this nodule {verdict}." + (f" It {heatmap.reads}." if heatmap else ""))
     show = st.toggle("Show the heatmap", value=heatmap is not None, disabled=heatmap is None,
                      key=key("overlay"))

@@ -18,6 +18,7 @@ from core.heatmaps.colour_overlay import overlay
 from core.heatmaps.stored import cached_heatmap, read_region
 from core.images import load_grey, outline, zoom
 from core.models.framing import describe_region, lesion_box, region_record, zoom_box
+from core.plain_text import plain
 from core.quiz import flow
 from core.store import Store
 from pages.case_widgets import ZOOMED_SIDE_PX
@@ -403,3 +404,28 @@ def test_a_submit_whose_widget_state_was_dropped_draws_the_step_again(library, l
         assert [(mode, birads) for _, mode, birads, _, _ in reads(
             path, users["anna"].user_id)] == [("unaided", "4A")]
         assert [b.label for b in at.button if b.label.startswith("Store my read")]
+
+
+def test_the_ai_step_and_the_truth_show_figures_that_agree_with_the_call(library):
+    """A cut-off of 80.1% beside a probability of 80%: whole percents would read "80% (its
+    cut-off is 80%)" beside a benign call."""
+    path, users = library
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("UPDATE models SET threshold = 0.801")
+    anna = users["anna"]
+    at = start(app_as(anna), length=6)
+    while True:  # to a case the model gives 0.8 (benign at 0.801)
+        view = current_view(path, anna)
+        at.radio[0].set_value("3")
+        click(at, "Submit my read")
+        if at.metric[0].value != "20%":
+            break
+        click(at, "Store my read and show the truth")
+        click(at, "Next case")
+    assert at.metric[0].value == "80.0%"
+    assert any("at its cut-off of 80.1% it calls this nodule benign" in c.value
+               for c in at.caption)
+    click(at, "Store my read and show the truth")
+    assert view.case_id == current_view(path, anna).case_id
+    assert any(plain("The AI gave 80.0% (its cut-off is 80.1%) and called it benign") in m.value
+               for m in at.markdown)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import threading
 
 import pytest
@@ -12,7 +13,7 @@ from core import shown_model
 from core.errors import UserError
 from core.lexicon import calls_malignant
 from core.quiz import flow, scoring, selection
-from core.reads import Answer
+from core.reads import AIOutput, Answer
 from core.stats.metrics import threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
 from core.stats.roc import TooFewCases, auc_ci, auc_text
@@ -530,3 +531,26 @@ def test_a_reader_study_session_is_not_a_practice_quiz(setup):
     with pytest.raises(UserError, match="reader study"):
         flow.submit_unaided(store, session, trainee.user_id, cases[0], "3", 10)
     assert flow.unfinished_session(store, trainee.user_id) is None
+
+
+@pytest.mark.parametrize("probability, threshold, shown", [
+    (0.8, 0.5, ("80%", "50%")),
+    (0.5549, 0.5551, ("55%", "56%")),            # whole percents already differ
+    (0.558, 0.556, ("55.8%", "55.6%")),          # "56% (cut-off 56%)" would hide the call
+    (0.5551, 0.5554, ("55.51%", "55.54%")),
+    (0.56, 0.56, ("56%", "56%")),                # at the cut-off: malignant, and reads so
+    (0.5600001, 0.56, ("just above 56.00%", "56.00%")),
+    (0.5599999, 0.56, ("just below 56.00%", "56.00%")),
+])
+def test_the_ai_figures_agree_with_its_call(probability, threshold, shown):
+    ai = AIOutput("m", probability, threshold)
+    assert ai.figures == shown
+    number = re.compile(r"[\d.]+")
+    if "just" not in shown[0] and shown[0] != shown[1]:  # the call follows the shown figures
+        assert (float(number.search(shown[0]).group()) >= float(shown[1][:-1])) == ai.malignant
+
+
+def test_the_truths_sentence_on_the_ai_uses_figures_that_agree_with_its_call():
+    lines = flow.verdicts("malignant", None, Answer("4C", 80.0), None,
+                          AIOutput("m", 0.558, 0.561), None)
+    assert "The AI gave 55.8% (its cut-off is 56.1%) and called it benign: wrong." in lines

@@ -66,8 +66,9 @@ def setup_form() -> None:
     if share.text:
         st.info(share.text)
     with st.form("quiz_setup"):
-        labels = {code: f"{label} ({count} cases)" for code, label, count in options}
-        st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set")
+        labels = {option.code: option.text for option in options}
+        st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set",
+                     help=selection.SET_HELP)
         st.number_input("Cases in this session", min_value=1, max_value=flow.MAX_SESSION_LENGTH,
                         value=10, step=1, key="quiz_length")
         st.form_submit_button("Start", type="primary", on_click=start)

@@ -359,7 +359,7 @@ def test_a_heatmap_that_cannot_be_made_leaves_the_ai_probability(library):
 def test_the_chosen_practice_set_and_length_make_the_session(library):
     path, users = library
     at = app_as(users["anna"])
-    at.selectbox(key="quiz_set").set_value("birads:4C")
+    at.selectbox(key="quiz_set").set_value("balanced:birads")
     start(at, length=2)
     with Store(path) as store:
         session = flow.unfinished_session(store, users["anna"].user_id)
@@ -367,7 +367,7 @@ def test_the_chosen_practice_set_and_length_make_the_session(library):
         with store.read() as cur:
             chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions"
                                             " WHERE session_id = ?", [session]).fetchone()[0])
-    assert len(chosen) == 2 and {labels[c] for c in chosen} == {"malignant"}
+    assert len(chosen) == 2 and {labels[c] for c in chosen} == {"benign", "malignant"}
     assert [s.value for s in at.subheader] == ["Case 1 of 2"]
 
 

@@ -17,7 +17,7 @@ from core.studies import protocol
 from core.studies.report import own_result
 from core.studies.tables import fmt_ci, fmt_pct
 from pages import case_widgets, ui
-from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of
+from pages.case_widgets import ai_panel, case_image, heatmap_of
 
 user = ui.require_role("trainee")
 store = ui.get_store()
@@ -50,9 +50,8 @@ def submit(view) -> None:
 
 
 def answer_form(view) -> None:
-    with st.form(f"reading_form_{view.session_id}_{view.case_id}"):
-        answer_fields(lambda name: field(view, name))
-        st.form_submit_button("Store my read", type="primary", on_click=submit, args=(view,))
+    case_widgets.answer_form(f"reading_form_{view.session_id}_{view.case_id}",
+                             lambda name: field(view, name), "Store my read", submit, (view,))
 
 
 def case_step(view) -> None:

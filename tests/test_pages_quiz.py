@@ -429,3 +429,20 @@ def test_the_ai_step_and_the_truth_show_figures_that_agree_with_the_call(library
     assert view.case_id == current_view(path, anna).case_id
     assert any(plain("The AI gave 80.0% (its cut-off is 80.1%) and called it benign") in m.value
                for m in at.markdown)
+
+
+def test_the_bi_rads_refusal_goes_once_a_category_is_picked(library):
+    """In a browser a widget inside a form sends nothing until the submit: BI-RADS sits outside
+    the form, so picking it reruns the page and the refusal of the last submit goes."""
+    path, users = library
+    anna = users["anna"]
+    at = start(app_as(anna))
+    click(at, "Submit my read")
+    assert [e.value for e in at.error] == [plain("choose a BI-RADS category")]
+    view = current_view(path, anna)
+    birads = at.radio(key=f"quiz_present_{view.session_id}_{view.case_id}_birads")
+    assert birads.form_id == "" and at.slider[0].form_id != ""
+    birads.set_value("4A").run()
+    assert not at.error and reads(path, anna.user_id) == []
+    click(at, "Submit my read")
+    assert [r[2] for r in reads(path, anna.user_id)] == ["4A"]

@@ -602,7 +602,7 @@ def test_a_practice_set_a_study_locks_says_which_study_and_until_when(lab):
     assert options["all"].count == len(free) and options["all"].locked == 11
     lock = (f"locked by the reader study 'Autumn *study*' during its washout (until "
             f"{until:%Y-%m-%d %H:%M} UTC) and then until you have read its cases with the AI")
-    assert options["all"].text == f"All cases ({len(free)} cases; 11 more {lock})"
+    assert len(free) == 1 and options["all"].text == f"All cases (1 case; 11 more {lock})"
     with store.read() as cur:
         test_split = {c for (c,) in cur.execute(
             "SELECT case_id FROM splits WHERE split = 'test'").fetchall()}

@@ -245,11 +245,12 @@ class SetOption:
 
     @property
     def text(self) -> str:
+        cases = f"{self.count} case{'' if self.count == 1 else 's'}"
         if not self.locked:
-            return f"{self.label} ({self.count} cases)"
+            return f"{self.label} ({cases})"
         if not self.count:
             return f"{self.label}: {self.lock}"
-        return f"{self.label} ({self.count} cases; {self.locked} more {self.lock})"
+        return f"{self.label} ({cases}; {self.locked} more {self.lock})"
 
 
 def practice_set_options(store: Store, user_id: int) -> list[SetOption]:

@@ -21,6 +21,13 @@ def value_text(metric: str, value: float) -> str:
     return f"{value:.2f}" if metric in AUC_METRICS else f"{value:.0%}"
 
 
+def value_axis(metric: str) -> dict:
+    """A 0-1 axis of a metric: ticks and hover labels as :func:`value_text` writes it."""
+    auc = metric in AUC_METRICS
+    return {"range": [0, 1.02], "tickformat": ".1f" if auc else ".0%",
+            "hoverformat": ".2f" if auc else ".0%"}
+
+
 def _rgba(hex_colour: str, alpha: float) -> str:
     red, green, blue = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({red}, {green}, {blue}, {alpha})"
@@ -56,8 +63,7 @@ def _reference_lines(figure: go.Figure, lines: list[tuple[float, str, str, str]]
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str,
             metric: str = "") -> go.Figure:
     figure.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title,
-                         yaxis={"range": [0, 1.02],
-                                "tickformat": ".1f" if metric in AUC_METRICS else ".0%"},
+                         yaxis=value_axis(metric),
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
                          hovermode="x unified")
     return figure
@@ -152,9 +158,7 @@ def cohort_change_chart(table: pd.DataFrame, metric: str = "accuracy") -> go.Fig
                      "arrayminus": table[column] - table[f"{column}_lo"]}))
     figure.update_yaxes(autorange="reversed")  # the table's order, top to bottom
     figure.update_layout(title=f"{METRIC_TITLES[metric]}: unaided and aided (95% CI)",
-                         xaxis={"range": [0, 1.02],
-                                "tickformat": ".1f" if metric in AUC_METRICS else ".0%",
-                                "title": METRIC_TITLES[metric]},
+                         xaxis=value_axis(metric) | {"title": METRIC_TITLES[metric]},
                          legend={"orientation": "h", "y": -0.2}, margin={"t": 50, "b": 10},
                          height=max(260, 60 + 34 * len(table)))
     return figure

@@ -28,6 +28,7 @@ from core.errors import UserError
 from core.lexicon import BIRADS_CATEGORIES, calls_malignant, validate_descriptors
 
 DEFAULT_THRESHOLD = 0.5
+MAX_DECIMALS = 2  # decimals of a percentage, at most, that tell an output from its cut-off
 # Prediction sources from a model that never trained on the case (see the migration
 # 012_honest_outputs.sql); 'in_sample' is the one source never shown.
 SHOWN_SOURCES = ("test", "validation", "out_of_fold", "held_out")
@@ -60,6 +61,20 @@ class AIOutput:
     @property
     def malignant(self) -> bool:
         return self.probability >= self.threshold
+
+    @property
+    def figures(self) -> tuple[str, str]:
+        """The probability and the cut-off as a person reads them: whole percent, with one
+        more decimal (up to :data:`MAX_DECIMALS`) while the two round alike, so the numbers
+        agree with the call (malignant at or above the cut-off; never "56% (cut-off 56%),
+        benign"). Where even that cannot tell them apart, the probability says "just below"
+        or "just above" the cut-off."""
+        for decimals in range(MAX_DECIMALS + 1):
+            probability = f"{self.probability:.{decimals}%}"
+            cut_off = f"{self.threshold:.{decimals}%}"
+            if probability != cut_off or self.probability == self.threshold:
+                return probability, cut_off
+        return f"just {'above' if self.malignant else 'below'} {cut_off}", cut_off
 
 
 def validate_answer(birads: object, probability: object,

@@ -1,5 +1,5 @@
 """What the practice quiz and the reader study's reading pages share: running an action from a
-button callback, widget keys and the time spent per case, the answer fields, the AI's panel,
+button callback, widget keys and the time spent per case, the answer form, the AI's panel,
 and the case image with or without the model's heatmap. ``key(name)`` gives each widget's key,
 so every case of every session keeps its own widget state."""
 from __future__ import annotations
@@ -52,16 +52,22 @@ def show_image(column, image: bytes | np.ndarray, caption: str | None = None) ->
     column.image(data, width="stretch", output_format=kind, caption=caption)
 
 
-def answer_fields(key: Key) -> None:
-    """BI-RADS (nothing chosen at first), the probability of malignancy and the optional
-    lexicon descriptors, inside the caller's form."""
-    st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
-             key=key("birads"))
-    st.slider("Probability of malignancy (%)", 0, 100, 50, key=key("probability"))
-    with st.expander("Lexicon descriptors (optional)"):
-        for name, values in DESCRIPTORS.items():
-            st.selectbox(name.replace("_", " ").capitalize(), [None, *values],
-                         format_func=lambda value: value or "-", key=key(name))
+def answer_form(form_key: str, key: Key, submit_label: str, on_submit: Callable,
+                args: tuple = ()) -> None:
+    """BI-RADS (nothing chosen at first), the probability of malignancy, the optional lexicon
+    descriptors and the submit button, in one bordered box. BI-RADS sits outside the form, so
+    picking a category reruns the page at once and a refusal shown for the last submit
+    ("choose a BI-RADS category") goes away; the rest is a form (no rerun per slider move)."""
+    with st.container(border=True):
+        st.radio("BI-RADS category", BIRADS_CATEGORIES, index=None, horizontal=True,
+                 key=key("birads"))
+        with st.form(form_key, border=False):
+            st.slider("Probability of malignancy (%)", 0, 100, 50, key=key("probability"))
+            with st.expander("Lexicon descriptors (optional)"):
+                for name, values in DESCRIPTORS.items():
+                    st.selectbox(name.replace("_", " ").capitalize(), [None, *values],
+                                 format_func=lambda value: value or "-", key=key(name))
+            st.form_submit_button(submit_label, type="primary", on_click=on_submit, args=args)
 
 
 def heatmap_of(store: Store, model_id: str, case_id: int, method: str | None = None
@@ -92,9 +98,10 @@ def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True,
     """The model's probability and its call at its cut-off, then the heatmap's switch, opacity,
     (where offered) the line around its hottest 20%, and (for a model that read the marked
     region around the nodule, unless the page offers its own zoom) zoom."""
-    st.metric("AI probability of malignancy", f"{ai.probability:.0%}")
+    probability, cut_off = ai.figures
+    st.metric("AI probability of malignancy", probability)
     verdict = "malignant" if ai.malignant else "benign"
-    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {ai.threshold:.0%} it calls "
+    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {cut_off} it calls "
                f"this nodule {verdict}." + (f" It {heatmap.reads}." if heatmap else ""))
     show = st.toggle("Show the heatmap", value=heatmap is not None, disabled=heatmap is None,
                      key=key("overlay"))

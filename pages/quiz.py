@@ -17,7 +17,7 @@ from core.models.framing import lesion_box
 from core.plain_text import plain
 from core.quiz import flow, scoring, selection
 from pages import case_widgets, ui
-from pages.case_widgets import ai_panel, answer_fields, around, case_image, heatmap_of, \
+from pages.case_widgets import ai_panel, answer_form, around, case_image, heatmap_of, \
     show_image
 
 user = ui.require_role("trainee")
@@ -68,8 +68,9 @@ def setup_form() -> None:
     if share.text:
         st.info(share.text)
     with st.form("quiz_setup"):
-        labels = {code: f"{label} ({count} cases)" for code, label, count in options}
-        st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set")
+        labels = {option.code: option.text for option in options}
+        st.selectbox("Practice set", list(labels), format_func=labels.get, key="quiz_set",
+                     help=selection.SET_HELP)
         st.number_input("Cases in this session", min_value=1, max_value=flow.MAX_SESSION_LENGTH,
                         value=10, step=1, key="quiz_length")
         st.form_submit_button("Start", type="primary", on_click=start)
@@ -106,10 +107,9 @@ def present_step(view: flow.PresentView) -> None:
     case_image(image_column, store, view.image_path)
     seconds_on("present", view)
     with form_column:
-        with st.form(f"quiz_unaided_{view.session_id}_{view.case_id}"):
-            answer_fields(lambda name: field("present", view, name))
-            st.form_submit_button("Submit my read", type="primary", on_click=submit_unaided,
-                                  args=(view,))
+        answer_form(f"quiz_unaided_{view.session_id}_{view.case_id}",
+                    lambda name: field("present", view, name), "Submit my read",
+                    submit_unaided, (view,))
         end_button(view)
 
 

@@ -6,6 +6,8 @@ from the store (``core.studies.protocol``), so a reload or a second tab cannot r
 case."""
 from __future__ import annotations
 
+import zlib
+
 import pandas as pd
 import streamlit as st
 
@@ -17,7 +19,7 @@ from core.studies import protocol
 from core.studies.report import own_result
 from core.studies.tables import fmt_ci, fmt_pct
 from pages import case_widgets, ui
-from pages.case_widgets import ai_panel, answer_fields, case_image, heatmap_of
+from pages.case_widgets import ai_panel, case_image, heatmap_of
 
 user = ui.require_role("trainee")
 store = ui.get_store()
@@ -50,9 +52,8 @@ def submit(view) -> None:
 
 
 def answer_form(view) -> None:
-    with st.form(f"reading_form_{view.session_id}_{view.case_id}"):
-        answer_fields(lambda name: field(view, name))
-        st.form_submit_button("Store my read", type="primary", on_click=submit, args=(view,))
+    case_widgets.answer_form(f"reading_form_{view.session_id}_{view.case_id}",
+                             lambda name: field(view, name), "Store my read", submit, (view,))
 
 
 def case_step(view) -> None:
@@ -155,6 +156,12 @@ if not mine:
 if state["reading_study"] not in mine:
     state["reading_study"] = next(iter(mine))
 if len(mine) > 1:
-    st.selectbox("Study", list(mine), key="reading_study",
-                 format_func=lambda sid: f"{mine[sid].name} ({mine[sid].phase})")
+    labels = {sid: f"{view.name} ({view.phase})" for sid, view in mine.items()}
+    # The labels carry each study's phase, and a selectbox keeps showing the label it was
+    # first sent ("(aided)" stayed on screen once the study was done, and the next click sent
+    # a label no option had any more): a new key for new labels draws a new selector.
+    picker = f"reading_study_{zlib.crc32(repr(labels).encode())}"
+    st.selectbox("Study", list(mine), index=list(mine).index(state["reading_study"]),
+                 format_func=labels.get, key=picker,
+                 on_change=lambda: state.update(reading_study=state[picker]))
 phase_page(mine[state["reading_study"]])

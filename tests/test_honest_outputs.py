@@ -96,8 +96,8 @@ def test_the_quiz_draws_only_honest_cases_and_says_how_many(trained):
     assert "8 of the 12 cases" in share.text
     picked = selection.practice_cases(store, trainee.user_id, "all", 50, seed=0)
     assert sorted(picked) == sorted(set(ids) - set(_by_layout(ids, "train", 1)))
-    options = dict((code, count) for code, _, count in
-                   selection.practice_set_options(store, trainee.user_id))
+    options = {option.code: option.count for option in
+               selection.practice_set_options(store, trainee.user_id)}
     assert options["all"] == 8
 
 

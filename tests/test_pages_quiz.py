@@ -19,6 +19,7 @@ from core.heatmaps.contours import HOTTEST_COLOUR, draw_outlines, hottest_area
 from core.heatmaps.stored import cached_heatmap, read_region
 from core.images import OUTLINE_COLOUR, load_grey, mask_edge, zoom
 from core.models.framing import describe_region, lesion_box, region_record, zoom_box
+from core.plain_text import plain
 from core.quiz import flow
 from core.store import Store
 from pages.case_widgets import ZOOMED_SIDE_PX
@@ -470,7 +471,7 @@ def test_a_heatmap_that_cannot_be_made_leaves_the_ai_probability(library):
 def test_the_chosen_practice_set_and_length_make_the_session(library):
     path, users = library
     at = app_as(users["anna"])
-    at.selectbox(key="quiz_set").set_value("birads:4C")
+    at.selectbox(key="quiz_set").set_value("balanced:birads")
     start(at, length=2)
     with Store(path) as store:
         session = flow.unfinished_session(store, users["anna"].user_id)
@@ -478,7 +479,7 @@ def test_the_chosen_practice_set_and_length_make_the_session(library):
         with store.read() as cur:
             chosen = json.loads(cur.execute("SELECT case_ids FROM quiz_sessions"
                                             " WHERE session_id = ?", [session]).fetchone()[0])
-    assert len(chosen) == 2 and {labels[c] for c in chosen} == {"malignant"}
+    assert len(chosen) == 2 and {labels[c] for c in chosen} == {"benign", "malignant"}
     assert [s.value for s in at.subheader] == ["Case 1 of 2"]
 
 
@@ -515,3 +516,45 @@ def test_a_submit_whose_widget_state_was_dropped_draws_the_step_again(library, l
         assert [(mode, birads) for _, mode, birads, _, _ in reads(
             path, users["anna"].user_id)] == [("unaided", "4A")]
         assert [b.label for b in at.button if b.label.startswith("Store my read")]
+
+
+def test_the_ai_step_and_the_truth_show_figures_that_agree_with_the_call(library):
+    """A cut-off of 80.1% beside a probability of 80%: whole percents would read "80% (its
+    cut-off is 80%)" beside a benign call."""
+    path, users = library
+    with Store(path) as store, store.transaction() as cur:
+        cur.execute("UPDATE models SET threshold = 0.801")
+    anna = users["anna"]
+    at = start(app_as(anna), length=6)
+    while True:  # to a case the model gives 0.8 (benign at 0.801)
+        view = current_view(path, anna)
+        at.radio[0].set_value("3")
+        click(at, "Submit my read")
+        if at.metric[0].value != "20%":
+            break
+        click(at, "Store my read and show the truth")
+        click(at, "Next case")
+    assert at.metric[0].value == "80.0%"
+    assert any("at its cut-off of 80.1% it calls this nodule benign" in c.value
+               for c in at.caption)
+    click(at, "Store my read and show the truth")
+    assert view.case_id == current_view(path, anna).case_id
+    assert any(plain("The AI gave 80.0% (its cut-off is 80.1%) and called it benign") in m.value
+               for m in at.markdown)
+
+
+def test_the_bi_rads_refusal_goes_once_a_category_is_picked(library):
+    """In a browser a widget inside a form sends nothing until the submit: BI-RADS sits outside
+    the form, so picking it reruns the page and the refusal of the last submit goes."""
+    path, users = library
+    anna = users["anna"]
+    at = start(app_as(anna))
+    click(at, "Submit my read")
+    assert [e.value for e in at.error] == [plain("choose a BI-RADS category")]
+    view = current_view(path, anna)
+    birads = at.radio(key=f"quiz_present_{view.session_id}_{view.case_id}_birads")
+    assert birads.form_id == "" and at.slider[0].form_id != ""
+    birads.set_value("4A").run()
+    assert not at.error and reads(path, anna.user_id) == []
+    click(at, "Submit my read")
+    assert [r[2] for r in reads(path, anna.user_id)] == ["4A"]

@@ -60,10 +60,14 @@ def test_a_date_axis_shows_days_and_an_auc_axis_numbers():
     assert (axis.type, axis.tickformat, axis.dtick) == ("date", "%d %b %Y", charts.DAY_MS)
     day = frame["date"].iloc[0]
     assert pd.Timestamp(axis.range[0]) < day < pd.Timestamp(axis.range[1])
-    assert by_date.layout.yaxis.tickformat == ".1f"
+    assert (by_date.layout.yaxis.tickformat, by_date.layout.yaxis.hoverformat) == (".1f", ".2f")
     assert by_date.layout.annotations[0].text == "AI model: 0.54"
     share = charts.rolling_chart(frame, "accuracy", x="date", model_value=0.86)
-    assert share.layout.yaxis.tickformat == ".0%"
+    assert (share.layout.yaxis.tickformat, share.layout.yaxis.hoverformat) == (".0%", ".0%")
+    cohort = charts.cohort_change_chart(pd.DataFrame(
+        {"trainee": ["Ann"], "unaided_birads_auc": [0.56], "unaided_birads_auc_lo": [0.4],
+         "unaided_birads_auc_hi": [0.7]}), "birads_auc")
+    assert (cohort.layout.xaxis.tickformat, cohort.layout.xaxis.hoverformat) == (".1f", ".2f")
     assert share.layout.annotations[0].text == "AI model: 86%"
     long = rolling_metrics(reads(24 * 40, 3), 10, by="date").assign(mode="unaided")
     assert charts.rolling_chart(long, "accuracy", x="date").layout.xaxis.dtick is None

@@ -4,15 +4,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import threading
 
 import pytest
 
 from core import shown_model
 from core.errors import UserError
-from core.lexicon import calls_malignant
+from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS, calls_malignant
 from core.quiz import flow, scoring, selection
-from core.reads import Answer
+from core.reads import AIOutput, Answer
 from core.stats.metrics import threshold_metrics
 from core.stats.readers import birads_scores, change_ledger
 from core.stats.roc import TooFewCases, auc_ci, auc_text
@@ -327,22 +328,58 @@ def test_a_case_without_a_prediction_skips_the_ai(store):
 
 def test_practice_sets_select_their_cases(setup):
     store, cases, trainee = setup
-    labels = labels_of(store)
     with store.read() as cur:
         test_split = {c for (c,) in cur.execute(
             "SELECT case_id FROM splits WHERE split = 'test'").fetchall()}
     picked = selection.practice_cases(store, trainee.user_id, "test", 50, seed=0)
     assert set(picked) == test_split
-    assert {labels[c] for c in selection.practice_cases(store, trainee.user_id, "birads:4C", 50)} \
-        == {"malignant"}
-    assert {labels[c] for c in selection.practice_cases(
-        store, trainee.user_id, "descriptor:margin=circumscribed", 50)} == {"benign"}
     assert sorted(selection.practice_cases(store, trainee.user_id, "all", 50)) == sorted(cases)
     assert len(selection.practice_cases(store, trainee.user_id, "all", 3)) == 3
-    options = {code: count for code, _, count in
+    options = {option.code: option.count for option in
                selection.practice_set_options(store, trainee.user_id)}
     assert options["all"] == 8 and options["test"] == len(test_split)
-    assert options["birads:4C"] == 4 and "missed" not in options
+    assert "missed" not in options
+
+
+def test_no_practice_set_is_named_by_what_its_cases_are(setup):
+    """A set "Reference BI-RADS 4C" or "margin: spiculated" gave the answer before the read:
+    every set holds both labels and no label names a category or a descriptor's value."""
+    store, _, trainee = setup
+    options = selection.practice_set_options(store, trainee.user_id)
+    codes = {option.code for option in options}
+    # echo_pattern is hypoechoic in every case: nothing to balance
+    assert codes == {"all", "test", "balanced:birads", "balanced:shape", "balanced:orientation",
+                     "balanced:margin", "balanced:posterior", "balanced:calcifications"}
+    values = {value for values in DESCRIPTORS.values() for value in values}
+    categories = set(BIRADS_CATEGORIES) | {"1", "6"}
+    labels = labels_of(store)
+    for option in options:
+        words = set(re.findall(r"[\w-]+", option.label.lower()))
+        assert not words & {v.lower() for v in categories | values}, option.label
+        assert not words & {"benign", "malignant"}, option.label
+        picked = selection.practice_cases(store, trainee.user_id, option.code, 50, seed=0)
+        assert {labels[c] for c in picked} == {"benign", "malignant"}, option.code
+
+
+@pytest.mark.parametrize("code", ["balanced:birads", "balanced:margin"])
+def test_a_balanced_set_takes_each_kind_in_turn(setup, code):
+    """4 of 8 cases, 4 of each kind: a balanced draw is 2 and 2 every time (a plain random
+    draw is 3-1 or worse in 49 % of draws)."""
+    store, _, trainee = setup
+    labels = labels_of(store)
+    for seed in range(12):
+        picked = selection.practice_cases(store, trainee.user_id, code, 4, seed=seed)
+        assert sorted(labels[c] for c in picked) == ["benign"] * 2 + ["malignant"] * 2
+
+
+def test_a_set_with_nothing_to_draw_says_so(setup):
+    store, _, trainee = setup
+    with store.transaction() as cur:
+        cur.execute("UPDATE splits SET split = 'train'")
+    with pytest.raises(UserError, match="no cases in the practice set 'The test split'"):
+        flow.start_session(store, trainee.user_id, "test", 5)
+    assert "test" not in {option.code for option in
+                          selection.practice_set_options(store, trainee.user_id)}
 
 
 def test_normal_and_excluded_cases_are_never_quizzed(setup):
@@ -353,9 +390,9 @@ def test_normal_and_excluded_cases_are_never_quizzed(setup):
 
 
 @pytest.mark.parametrize("practice_set, message", [
-    ("everything", "unknown practice set"), ("birads:7", "unknown reference BI-RADS"),
-    ("descriptor:margin=wavy", "not a margin"), ("missed", "no missed cases"),
-    ("birads:5", "no cases in the practice set"),
+    ("everything", "unknown practice set"), ("birads:4C", "unknown practice set"),
+    ("descriptor:margin=spiculated", "unknown practice set"),
+    ("balanced:size", "unknown practice set"), ("missed", "no missed cases"),
 ])
 def test_unknown_or_empty_practice_sets_are_refused(setup, practice_set, message):
     store, _, trainee = setup
@@ -530,3 +567,26 @@ def test_a_reader_study_session_is_not_a_practice_quiz(setup):
     with pytest.raises(UserError, match="reader study"):
         flow.submit_unaided(store, session, trainee.user_id, cases[0], "3", 10)
     assert flow.unfinished_session(store, trainee.user_id) is None
+
+
+@pytest.mark.parametrize("probability, threshold, shown", [
+    (0.8, 0.5, ("80%", "50%")),
+    (0.5549, 0.5551, ("55%", "56%")),            # whole percents already differ
+    (0.558, 0.556, ("55.8%", "55.6%")),          # "56% (cut-off 56%)" would hide the call
+    (0.5551, 0.5554, ("55.51%", "55.54%")),
+    (0.56, 0.56, ("56%", "56%")),                # at the cut-off: malignant, and reads so
+    (0.5600001, 0.56, ("just above 56.00%", "56.00%")),
+    (0.5599999, 0.56, ("just below 56.00%", "56.00%")),
+])
+def test_the_ai_figures_agree_with_its_call(probability, threshold, shown):
+    ai = AIOutput("m", probability, threshold)
+    assert ai.figures == shown
+    number = re.compile(r"[\d.]+")
+    if "just" not in shown[0] and shown[0] != shown[1]:  # the call follows the shown figures
+        assert (float(number.search(shown[0]).group()) >= float(shown[1][:-1])) == ai.malignant
+
+
+def test_the_truths_sentence_on_the_ai_uses_figures_that_agree_with_its_call():
+    lines = flow.verdicts("malignant", None, Answer("4C", 80.0), None,
+                          AIOutput("m", 0.558, 0.561), None)
+    assert "The AI gave 55.8% (its cut-off is 56.1%) and called it benign: wrong." in lines

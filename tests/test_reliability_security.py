@@ -137,7 +137,7 @@ def test_injection_in_checked_fields_is_refused_and_changes_nothing(library, tmp
         lambda: auth.create_user(store, "fine_name", PASSWORD, payload),
         lambda: import_cases(store, "folder", folder.parent, payload),
         lambda: flow.start_session(store, trainee.user_id, payload, 3),
-        lambda: flow.start_session(store, trainee.user_id, f"descriptor:margin={payload}", 3),
+        lambda: flow.start_session(store, trainee.user_id, f"balanced:{payload}", 3),
         lambda: flow.submit_unaided(store, session, trainee.user_id, case_id, payload, 50),
         lambda: flow.submit_unaided(store, session, trainee.user_id, case_id, "3", 50,
                                     {"margin": payload}),

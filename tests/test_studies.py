@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from core.auth import utcnow
 from core.errors import UserError
 from core.quiz import flow, selection
 from core.reads import locked_cases
@@ -583,3 +584,36 @@ def test_practice_leaves_out_the_cases_of_an_unfinished_study(lab):
     last = read_phase(store, study_id, anna, lambda case: ("3", 30), T0)
     read_phase(store, study_id, anna, lambda case: ("3", 30), last)
     assert set(selection.practice_cases(store, anna.user_id, "all", 50, seed=0)) == set(cases)
+
+
+def test_a_practice_set_a_study_locks_says_which_study_and_until_when(lab):
+    """During the washout the test split is locked by the study: the start form's option and
+    the refusal name the study and the washout's end, never "no cases"."""
+    store, cases, people = lab
+    anna = people["anna"]
+    study_id = protocol.create_study(store, people["sue"], "Autumn *study*", cases[1:],
+                                     [anna.user_id], 14.0, now=T0)
+    start = utcnow()
+    last = read_phase(store, study_id, anna, lambda case: ("3", 30), start)
+    until = last + timedelta(days=14)
+    options = {option.code: option for option in
+               selection.practice_set_options(store, anna.user_id)}
+    free = set(cases) - set(cases[1:])
+    assert options["all"].count == len(free) and options["all"].locked == 11
+    lock = (f"locked by the reader study 'Autumn *study*' during its washout (until "
+            f"{until:%Y-%m-%d %H:%M} UTC) and then until you have read its cases with the AI")
+    assert len(free) == 1 and options["all"].text == f"All cases (1 case; 11 more {lock})"
+    with store.read() as cur:
+        test_split = {c for (c,) in cur.execute(
+            "SELECT case_id FROM splits WHERE split = 'test'").fetchall()}
+    assert test_split <= set(cases[1:])  # every test case is in the study
+    assert options["test"].count == 0 and options["test"].text == f"The test split: {lock}"
+    with pytest.raises(UserError) as refused:
+        flow.start_session(store, anna.user_id, "test", 5)
+    assert str(refused.value) == f"the practice set 'The test split' is {lock}"
+    ben = {o.code: o for o in selection.practice_set_options(store, people["ben"].user_id)}
+    assert (ben["test"].count, ben["test"].locked) == (len(test_split), 0)
+    read_phase(store, study_id, anna, lambda case: ("3", 30), until)
+    after = {option.code: option for option in
+             selection.practice_set_options(store, anna.user_id)}
+    assert after["test"].locked == 0 and after["test"].count == len(test_split)

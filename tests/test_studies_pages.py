@@ -153,6 +153,10 @@ def test_the_washout_notice_shows_between_the_phases(lab):
     assert f"Washout until {until:%Y-%m-%d %H:%M} UTC" in at.info[0].value
     assert "Start the aided reading" not in [b.label for b in at.button]
     assert not at.image
+    quiz = app_as(users["ben"])  # the practice set of the study's cases says it is locked
+    assert (f"The test split: locked by the reader study 'Pilot' during its washout (until "
+            f"{until:%Y-%m-%d %H:%M} UTC) and then until you have read its cases with the AI"
+            ) in quiz.selectbox(key="quiz_set").options
 
 
 def test_the_report_on_the_page_shows_the_statistics_of_the_reads(lab):

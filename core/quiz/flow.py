@@ -308,7 +308,8 @@ def verdicts(label: str, histology: str | None, unaided: Answer, aided: Answer |
     if ai is None:
         lines.append(f"No AI was shown: {no_ai_reason}.")
         return tuple(lines)
-    lines.append(f"The AI gave {ai.probability:.0%} (its cut-off is {ai.threshold:.0%}) and "
+    probability, cut_off = ai.figures
+    lines.append(f"The AI gave {probability} (its cut-off is {cut_off}) and "
                  f"called it {'malignant' if ai.malignant else 'benign'}: "
                  f"{_right(ai.malignant == malignant)}.")
     if aided is None:

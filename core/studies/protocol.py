@@ -419,6 +419,35 @@ def _phases(cur: duckdb.DuckDBPyConnection, user_id: int, now: datetime
     return found
 
 
+@dataclass(frozen=True)
+class StudyLock:
+    """A study the reader has not finished: the cases it keeps out of their practice."""
+
+    phase: PhaseView
+    case_ids: frozenset[int]
+
+    @property
+    def text(self) -> str:
+        """By which study, and until when, in plain words (the study's name is user text)."""
+        view = self.phase
+        if view.phase == "unaided":
+            until = "until you have read its cases in both phases"
+        elif view.phase == "washout":
+            until = (f"during its washout (until {view.washout_until:%Y-%m-%d %H:%M} UTC) and "
+                     "then until you have read its cases with the AI")
+        else:
+            until = "until you have read its cases with the AI"
+        return f"locked by the reader study '{view.name}' {until}"
+
+
+def study_locks(cur: duckdb.DuckDBPyConnection, user_id: int, now: datetime | None = None
+                ) -> list[StudyLock]:
+    """The reader's unfinished studies, the newest first, each with the cases it locks (the
+    studies behind :func:`core.reads.locked_cases`)."""
+    return [StudyLock(view, frozenset(study.case_ids))
+            for study, view in _phases(cur, user_id, now or utcnow()) if view.phase != "done"]
+
+
 def my_studies(store: Store, user_id: int, now: datetime | None = None) -> list[PhaseView]:
     """The studies the user reads in, the newest first, with where they stand in each."""
     with store.read() as cur:

@@ -58,9 +58,10 @@ def wrapped(text: str, chars: int) -> str:
     lines = []
     for line in text.split("<br>"):
         if line.startswith("<sup>") and line.endswith("</sup>"):
-            lines += [f"<sup>{part}</sup>" for part in textwrap.wrap(line[5:-6], chars * 3 // 2)]
-        else:
-            lines += textwrap.wrap(line, chars) or [""]
+            lines += [f"<sup>{part}</sup>" for part in textwrap.wrap(
+                line[5:-6], chars * 3 // 2, break_on_hyphens=False)]
+        else:  # "cut-off" stays whole
+            lines += textwrap.wrap(line, chars, break_on_hyphens=False) or [""]
     return "<br>".join(lines)
 
 

@@ -28,7 +28,7 @@ OVERFLOWING = """() => [...document.querySelectorAll('.sc-slide th, .sc-slide td
     .filter(cell => cell.scrollWidth > cell.clientWidth).map(cell => cell.innerText)"""
 # What is wrong with the one figure on screen: more or fewer than one figure, a figure that
 # leaves the window, a text outside its figure or its legend (cut, or a scrolling legend),
-# two texts on top of each other (overlapping panel titles).
+# two texts besides tick labels on top of each other (overlapping panel titles).
 FIGURE_FAULTS = """() => {
   const charts = [...document.querySelectorAll('.stPlotlyChart')];
   if (charts.length !== 1) return [`${charts.length} figures on the slide`];
@@ -47,7 +47,10 @@ FIGURE_FAULTS = """() => {
     if (legend && !inside(rect(t), rect(legend.querySelector('.bg'))))
       faults.push(`legend scrolls: ${t.textContent}`);
   }
-  texts.forEach((a, i) => texts.slice(i + 1).forEach((b) => {
+  // Titles, panel titles, legend and cell texts; tick labels are plotly's to place (the
+  // boxes of the two axes' "0" touch at the corner, their glyphs do not).
+  const labels = texts.filter(t => !t.closest('[class*="tick"]'));
+  labels.forEach((a, i) => labels.slice(i + 1).forEach((b) => {
     const [r, q] = [rect(a), rect(b)];
     if (Math.min(r.right, q.right) - Math.max(r.left, q.left) > 1
         && Math.min(r.bottom, q.bottom) - Math.max(r.top, q.top) > 1)
@@ -153,6 +156,7 @@ def test_projector_figures_keep_titles_on_top_and_legends_short():
     from core.model_charts import calibration_figure, wrapped
 
     assert wrapped("T<br><sup>a b c d</sup>", 2) == "T<br><sup>a b</sup><br><sup>c d</sup>"
+    assert wrapped("DenseNet121 (cut-off 0.52)", 22) == "DenseNet121 (cut-off<br>0.52)"
     curves = pd.DataFrame({"label": ["ResNet50"] * 2, "mean_predicted": [0.2, 0.8],
                            "observed": [0.1, 0.9], "ci_low": [0.0, 0.7], "ci_high": [0.3, 1.0],
                            "n": [10, 10]})

@@ -33,9 +33,13 @@ def _translucent(colour: str, alpha: float) -> str:
 
 
 def _sizes(presentation: bool) -> dict[str, float]:
+    """Type, lines and markers, the height a figure is drawn for and the narrowest width it
+    is shown at (a projector's 1280 px less the sidebar; titles are wrapped for it)."""
     if presentation:
-        return {"font": 24, "title": 30, "line": 4.5, "marker": 18, "height": 760}
-    return {"font": 14, "title": 18, "line": 2.2, "marker": 11, "height": 560}
+        return {"font": 24, "title": 30, "legend": 20, "line": 4.5, "marker": 18,
+                "height": 760, "width": 880}
+    return {"font": 14, "title": 18, "legend": 14, "line": 2.2, "marker": 11, "height": 560,
+            "width": 1100}
 
 
 TITLE_CHARS = {False: 90, True: 48}  # a projector's 1280 px, less the sidebar, at 30 px type
@@ -49,9 +53,16 @@ TEMPLATE = go.layout.Template(layout={"paper_bgcolor": "white", "plot_bgcolor": 
 
 def wrapped(text: str, chars: int) -> str:
     """Plotly text broken into lines of at most ``chars`` characters (plotly never wraps:
-    a long title is cut at both ends of a narrow figure)."""
-    return "<br>".join("<br>".join(textwrap.wrap(line, chars) or [""])
-                       for line in text.split("<br>"))
+    a long title is cut at both ends of a narrow figure). A ``<sup>`` line (a subtitle, in
+    smaller type) takes more characters and stays ``<sup>`` on each of its lines."""
+    lines = []
+    for line in text.split("<br>"):
+        if line.startswith("<sup>") and line.endswith("</sup>"):
+            lines += [f"<sup>{part}</sup>" for part in textwrap.wrap(
+                line[5:-6], chars * 3 // 2, break_on_hyphens=False)]
+        else:  # "cut-off" stays whole
+            lines += textwrap.wrap(line, chars, break_on_hyphens=False) or [""]
+    return "<br>".join(lines)
 
 
 def _title_height(title: str, presentation: bool) -> float:
@@ -65,12 +76,21 @@ def _style(fig: go.Figure, title: str, presentation: bool, height: int | None = 
     fig.update_xaxes(automargin=True)  # tick labels and axis titles are never cut
     fig.update_yaxes(automargin=True)
     fig.update_layout(
-        title={"text": title, "font": {"size": size["title"]}},
+        title={"text": title, "font": {"size": size["title"]}, "yref": "container", "y": 1,
+               "yanchor": "top", "pad": {"t": _title_pad(title, size["title"])}},
         font={"size": size["font"]}, template=TEMPLATE,
         height=height or size["height"],
         margin={"l": 70, "r": 30, "t": _title_height(title, presentation), "b": 60},
-        legend={"font": {"size": size["font"]}})
+        legend={"font": {"size": size["legend"]}})
     return fig
+
+
+def _title_pad(title: str, font: float) -> float:
+    """Padding that puts the title at the top of the figure. Plotly centres a title in the top
+    margin by default (over panel titles), and lifts every line of a multi-line title by
+    ``LINE_SPACING * (lines - 1) + MID_SHIFT`` em whatever its anchor (its first line was cut)."""
+    extra = title.count("<br>")
+    return 12 + ((1.3 * extra + 0.35) * font if extra else 0)
 
 
 def _labels(frame: pd.DataFrame) -> list[str]:
@@ -103,7 +123,10 @@ def roc_figure(curves: pd.DataFrame, bands: pd.DataFrame | None = None,
                 hoverinfo="skip"))
     for label in labels:
         curve = curves[curves["label"] == label]
-        name = f"{label} (AUC {auc_text(aucs[label])})" if aucs and label in aucs else label
+        name = label
+        if aucs and label in aucs:  # on a projector the legend's title says "AUC (95% CI)"
+            name = (f"{label} {auc_text(aucs[label])}" if presentation
+                    else f"{label} (AUC {auc_text(aucs[label])})")
         fig.add_trace(go.Scatter(
             x=curve["fpr"], y=curve["tpr"], mode="lines", name=name, legendgroup=label,
             line={"color": colours[label], "width": size["line"], "shape": "linear"},
@@ -119,8 +142,15 @@ def roc_figure(curves: pd.DataFrame, bands: pd.DataFrame | None = None,
     if band_label and bands is not None and not bands.empty:
         title += f"<br><sup>shaded: {band_label}</sup>"
     _style(fig, title, presentation)
-    fig.update_layout(legend={"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"})
+    _side_legend(fig, "AUC (95% CI)" if presentation and aucs else None)
     return fig
+
+
+def _side_legend(fig: go.Figure, title: str | None) -> None:
+    """The legend right of the plot, with a title naming what its entries' numbers are."""
+    fig.update_layout(legend={"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top",
+                              "title": {"text": title or ""},
+                              "tracegroupgap": 0})  # a gap per model: a projector's legend scrolled
 
 
 def _add_reader_points(fig: go.Figure, readers: pd.DataFrame, size: dict[str, float]) -> None:
@@ -156,9 +186,10 @@ def confusion_figure(matrices: pd.DataFrame, presentation: bool = False) -> go.F
     size = _sizes(presentation)
     cols = min(3, len(matrices))
     rows = math.ceil(len(matrices) / cols)
+    names = [wrapped(f"{r.label} (cut-off {r.threshold:.2f})", _panel_chars(size, cols))
+             for r in matrices.itertuples()]
     fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.05, vertical_spacing=0.2,
-                        subplot_titles=[f"{r.label} (cut-off {r.threshold:.2f})"
-                                        for r in matrices.itertuples()])
+                        subplot_titles=names)
     for i, row in enumerate(matrices.itertuples()):
         counts = np.array([[row.tn, row.fp], [row.fn, row.tp]])
         shares = counts / counts.sum(axis=1, keepdims=True).clip(min=1)
@@ -173,8 +204,23 @@ def confusion_figure(matrices: pd.DataFrame, presentation: bool = False) -> go.F
     fig.update_yaxes(title_text="truth", showticklabels=True, col=1)
     fig.update_xaxes(title_text="model's call", row=rows)
     fig.update_annotations(font_size=size["font"])
-    return _style(fig, "Confusion matrices on the test split (at each model's stored threshold)",
-                  presentation, height=int(size["height"] * 0.55 * rows) + 120)
+    title = "Confusion matrices on the test split (at each model's stored threshold)"
+    _style(fig, title, presentation, height=int(size["height"] * 0.55 * rows) + 120)
+    # The first row's panel titles sit above its plots: room for them under the figure's title.
+    fig.update_layout(margin_t=_title_height(wrapped(title, TITLE_CHARS[presentation]),
+                                             presentation) + _names_height(names, size))
+    return fig
+
+
+def _panel_chars(size: dict[str, float], cols: int) -> int:
+    """Characters of a panel title that fit one of ``cols`` panels across the figure."""
+    return max(12, int((size["width"] - 60) / cols / (0.6 * size["font"])))
+
+
+def _names_height(names: list[str], size: dict[str, float]) -> float:
+    """Room for wrapped panel titles, their longest one's lines."""
+    lines = max(name.count("<br>") + 1 for name in names)
+    return (1.3 * lines + 1.3) * size["font"]
 
 
 def calibration_figure(curves: pd.DataFrame, briers: dict[str, float] | None = None,
@@ -189,7 +235,10 @@ def calibration_figure(curves: pd.DataFrame, briers: dict[str, float] | None = N
                              line={"color": "#BBBBBB", "dash": "dot", "width": 1.5}))
     for label in labels:
         curve = curves[curves["label"] == label]
-        name = f"{label} (Brier {briers[label]:.3f})" if briers and label in briers else label
+        name = label
+        if briers and label in briers:
+            name = (f"{label} {briers[label]:.3f}" if presentation
+                    else f"{label} (Brier {briers[label]:.3f})")
         fig.add_trace(go.Scatter(
             x=curve["mean_predicted"], y=curve["observed"], mode="lines+markers", name=name,
             line={"color": colours[label], "width": size["line"]},
@@ -207,7 +256,7 @@ def calibration_figure(curves: pd.DataFrame, briers: dict[str, float] | None = N
                      scaleanchor="x", scaleratio=1)
     _style(fig, "Calibration on the test split (reliability curves, Wilson 95% CIs)",
            presentation)
-    fig.update_layout(legend={"x": 1.02, "y": 1, "xanchor": "left", "yanchor": "top"})
+    _side_legend(fig, "Brier score" if presentation and briers else None)
     return fig
 
 
@@ -242,19 +291,19 @@ def _png_data_uri(rgb: np.ndarray) -> str:
 
 
 def gallery_figure(panels: list[tuple[str, np.ndarray]], title: str,
-                   presentation: bool = False, width: int = 1100) -> go.Figure:
+                   presentation: bool = False) -> go.Figure:
     """Images (title, RGB uint8 array) in a grid: the heatmap gallery of one case (the image,
     then one panel per model); three to a row, four beyond six panels except on a projector,
-    and a lone image keeps a panel's size rather than filling the width. The height fits
-    images of the first panel's shape at ``width`` layout pixels."""
+    and a lone image keeps a panel's size rather than filling the width. Panel titles are
+    wrapped to their panel and the height fits images of the first panel's shape at the
+    narrowest width the figure is shown at."""
     size = _sizes(presentation)
+    width = size["width"]
     cols = 4 if len(panels) > 6 and not presentation else 3
     rows = math.ceil(len(panels) / cols)
     height, image_width = panels[0][1].shape[:2]
-    chars = max(12, int((width - 60) / cols / (0.6 * size["font"])))
-    names = [wrapped(name, chars) for name, _ in panels]
-    lines = max(name.count("<br>") + 1 for name in names)
-    title_space = (1.3 * lines + 1.3) * size["font"]
+    names = [wrapped(name, _panel_chars(size, cols)) for name, _ in panels]
+    title_space = _names_height(names, size)
     panel_height = (width - 60) / cols * height / image_width + title_space
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=names,
                         horizontal_spacing=0.015,
@@ -262,8 +311,10 @@ def gallery_figure(panels: list[tuple[str, np.ndarray]], title: str,
     for i, (_, rgb) in enumerate(panels):
         fig.add_trace(go.Image(source=_png_data_uri(rgb), hoverinfo="skip"),
                       row=i // cols + 1, col=i % cols + 1)
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
+    # Each image shrinks its own panel to fit and hangs from the top, under its title, when
+    # the figure is taller than the width lets the images grow (a projector's window).
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, constrain="domain", constraintoward="top")
     fig.update_annotations(font_size=size["font"])
     top = _title_height(wrapped(title, TITLE_CHARS[presentation]), presentation) + title_space
     _style(fig, title, presentation, height=int(rows * panel_height + top + 20))

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import comparison, figure_export, model_charts
-from core import presentation as presentation_tables
+from core import presentation as projector
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
 from core.errors import UserError
@@ -55,8 +55,14 @@ def downloads(name: str, fig=None, table=None) -> None:
 
 
 def show(fig, name: str) -> None:
-    """The figure as built (no Streamlit theme: what is shown is what is exported)."""
-    st.plotly_chart(fig, key=f"chart_{name}", theme=None, config={
+    """The figure as built (no Streamlit theme: what is shown is what is exported); in
+    presentation mode as tall as the window leaves room for."""
+    height = "content"
+    if presentation:
+        height = int(fig.layout.height)
+        slide_bar.html(projector.figure_fit(f"chart_{name}", height),
+                       unsafe_allow_javascript=True, width="content")
+    st.plotly_chart(fig, key=f"chart_{name}", theme=None, height=height, config={
         "displaylogo": False, "toImageButtonOptions": {"filename": name, "scale": 2}})
 
 
@@ -85,13 +91,13 @@ def slide_number(name: str, count: int) -> int:
     key = f"models_slide_{name}"
     index = st.session_state[key] = min(st.session_state.get(key, 0), count - 1)
     if count > 1:
-        st.html(ARROW_KEYS, unsafe_allow_javascript=True, width="content")
-        row = st.columns([1, 1, 4], vertical_alignment="center")
-        row[0].button("Previous", key=f"{key}_back", disabled=index == 0,
-                      icon=":material/arrow_back:", on_click=step_slide, args=(key, -1))
-        row[1].button("Next", key=f"{key}_next", disabled=index == count - 1,
-                      icon=":material/arrow_forward:", on_click=step_slide, args=(key, 1))
-        row[2].caption(f"Slide {index + 1} of {count}")
+        slide_bar.html(ARROW_KEYS, unsafe_allow_javascript=True, width="content")
+        row = slide_bar.container(horizontal=True, vertical_alignment="center")
+        row.button("Previous", key=f"{key}_back", disabled=index == 0,
+                   icon=":material/arrow_back:", on_click=step_slide, args=(key, -1))
+        row.button("Next", key=f"{key}_next", disabled=index == count - 1,
+                   icon=":material/arrow_forward:", on_click=step_slide, args=(key, 1))
+        row.caption(f"Slide {index + 1} of {count}")
     return index
 
 
@@ -99,8 +105,8 @@ def show_table(shown, title: str, name: str, raw=None) -> None:
     """A table: slides of a few columns that wrap in presentation mode, else an interactive
     table + CSV."""
     if presentation:
-        parts = presentation_tables.slides(shown)
-        st.html(presentation_tables.html_table(parts[slide_number(name, len(parts))], title))
+        parts = projector.slides(shown)
+        st.html(projector.html_table(parts[slide_number(name, len(parts))], title))
         return
     st.dataframe(shown, hide_index=True, key=f"table_{name}")
     downloads(name, model_charts.table_figure(shown, title), raw if raw is not None else shown)
@@ -125,7 +131,7 @@ def gallery(dataset: str, preds) -> None:
         st.info("No case is open to you here yet: a test case joins the gallery once the quiz "
                 "has shown you its AI step.")
         return
-    cols = st.columns([2, 2, 1])
+    cols = (settings if presentation else st).columns([2, 2, 1])
     case_id = cols[0].selectbox("Case", cases, key="models_case",
                                 format_func=lambda c: f"case {c}")
     method = cols[1].selectbox("CAM method", list(METHOD_TITLES), key="models_method",
@@ -140,6 +146,19 @@ def gallery(dataset: str, preds) -> None:
                           "the whole image.")
     panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
                                                 with_outline, zoom=zoom)
+    summaries = [localisation_summary(store, model_id, method, "test")
+                 for model_id in model_ids]
+    localisation = comparison.format_localisation(summaries, preds)
+    localisation_title = (f"Localisation ({title}): stored test-split heatmaps of cases with a "
+                          "lesion mask")
+    if presentation:  # one slide at a time: the maps, then the localisation table
+        figures = projector.with_first(panels, projector.PANELS_PER_SLIDE)
+        tables = projector.slides(localisation)
+        index = slide_number("gallery", len(figures) + len(tables))
+        if index >= len(figures):
+            st.html(projector.html_table(tables[index - len(figures)], localisation_title))
+            return
+        panels = figures[index]
     fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)
     show(fig, "gallery")
     st.html(colour_scale_html(title, grey_outside=True))
@@ -154,11 +173,9 @@ def gallery(dataset: str, preds) -> None:
                 st.rerun()
             for reason in refused:
                 st.error(reason)
-    summaries = [localisation_summary(store, model_id, method, "test")
-                 for model_id in model_ids]
-    show_table(comparison.format_localisation(summaries, preds),
-               f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",
-               f"localisation_{method}", pd.DataFrame(summaries))
+    if not presentation:
+        show_table(localisation, localisation_title, f"localisation_{method}",
+                   pd.DataFrame(summaries))
 
 
 def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
@@ -178,7 +195,10 @@ def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
 
 
 # ---- page ---------------------------------------------------------------------------------
-st.title("Model comparison")
+if st.session_state["models_presentation"]:
+    st.html(projector.PAGE_STYLE)  # the room is the figure's: no title, less padding
+else:
+    st.title("Model comparison")
 top = st.columns([1.5, 4])  # the toggle's label whole at 1280 px with the sidebar
 presentation = top[0].toggle("Presentation mode", key="models_presentation",
                              help="Large type, no secondary controls: for a projector.")
@@ -192,7 +212,11 @@ if not datasets:
     not_trained(list(comparison.arch_order()))
     st.stop()
 
-settings = st.expander("Settings") if presentation else st.container()
+if presentation:  # the settings folded away, the slide stepper beside them
+    bar = st.columns([3, 2], vertical_alignment="center")
+    settings, slide_bar = bar[0].expander("Settings"), bar[1].container()
+else:
+    settings = slide_bar = st.container()
 with settings:
     cols = st.columns([1, 3, 1])
     dataset = cols[0].selectbox("Dataset", datasets, key="models_dataset")
@@ -236,7 +260,8 @@ except UserError as error:
     st.stop()
 
 if section == "ROC curves":
-    controls = st.columns([1, 2, 2], vertical_alignment="bottom")
+    controls = (settings if presentation else st).columns([1, 2, 2],
+                                                          vertical_alignment="bottom")
     band = controls[0].toggle("95% CI band", key="models_band", help=comparison.BAND_METHOD)
     trainee_id = None
     if staff:
@@ -277,7 +302,9 @@ elif section == "Confusion matrices":
     if result.confusion.empty:
         st.info("None of the chosen models has a stored threshold.")
     else:
-        fig = model_charts.confusion_figure(result.confusion, presentation)
+        parts = projector.row_slides(result.confusion) if presentation else [result.confusion]
+        fig = model_charts.confusion_figure(parts[slide_number("confusion", len(parts))],
+                                            presentation)
         show(fig, "confusion")
         downloads("confusion", fig, result.confusion)
 elif section == "Calibration":

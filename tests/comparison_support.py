@@ -2,6 +2,7 @@
 fake models (rows and predictions, no training) and trainees' reads. No tests here."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -118,3 +119,19 @@ def add_trainee_reads(store: Store, username: str, case_ids: list[int], seed: in
     truth = np.array([labels[c] == "malignant" for c in case_ids], dtype=int)
     return _add_reads(store, np.random.default_rng(seed), username, username.title(),
                       np.array(case_ids), truth, None)
+
+
+def store_heatmap(store: Store, model_id: str, case_id: int, method: str = "gradcam") -> None:
+    """A stored heatmap of the case for the model: a top-to-bottom ramp."""
+    with store.read() as cur:
+        height, width = cur.execute("SELECT height, width FROM cases WHERE case_id = ?",
+                                    [case_id]).fetchone()
+    relative = f"heatmaps/{model_id}/{method}/{case_id}.npy"
+    path = store.resolve(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, np.linspace(0, 1, height * width).reshape(height, width).astype(np.float16))
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit,"
+                    " energy_inside) VALUES (?, ?, ?, ?, ?, TRUE, 0.4)",
+                    [model_id, case_id, method, relative,
+                     hashlib.sha256(path.read_bytes()).hexdigest()])

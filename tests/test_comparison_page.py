@@ -7,14 +7,14 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.auth import User
 from core.store import Store
 from tests.app_pages import page_text
-from comparison_support import TRAINEES, add_trainee_reads, add_user, populate
+from comparison_support import (TRAINEES, add_trainee_reads, add_user, populate,
+                                store_heatmap)
 
 PAGE = Path(__file__).resolve().parent.parent / "pages" / "models.py"
 SECTIONS = ("ROC curves", "Study table", "DeLong tests", "Confusion matrices", "Calibration")
@@ -118,26 +118,11 @@ def test_presentation_mode_hides_secondary_controls_and_keeps_the_selection(fill
     assert at.download_button
 
 
-def _store_heatmap(store: Store, model_id: str, case_id: int, method: str = "gradcam") -> None:
-    with store.read() as cur:
-        height, width = cur.execute("SELECT height, width FROM cases WHERE case_id = ?",
-                                    [case_id]).fetchone()
-    relative = f"heatmaps/{model_id}/{method}/{case_id}.npy"
-    path = store.resolve(relative)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, np.linspace(0, 1, height * width).reshape(height, width).astype(np.float16))
-    with store.transaction() as cur:
-        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit,"
-                    " energy_inside) VALUES (?, ?, ?, ?, ?, TRUE, 0.4)",
-                    [model_id, case_id, method, relative,
-                     hashlib.sha256(path.read_bytes()).hexdigest()])
-
-
 def test_gallery_shows_stored_maps_and_keeps_unread_cases_from_trainees(filled, app_db):
     first, second = filled["test_cases"][:2]
     with Store(app_db) as store:
         for model_id in (filled["models"]["resnet50"], filled["models"]["vgg16"]):
-            _store_heatmap(store, model_id, sorted(filled["test_cases"])[0])
+            store_heatmap(store, model_id, sorted(filled["test_cases"])[0])
         dan = add_trainee_reads(store, "dan", [first, second])
     staff = show_section(page_as(users(filled)["supervisor"]).run(), "Heatmap gallery")
     assert not staff.exception

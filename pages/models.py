@@ -200,7 +200,11 @@ with settings:
             or "models_ids" not in st.session_state):
         st.session_state["models_dataset_shown"] = dataset
         st.session_state["models_ids"] = comparison.default_models(models)
-    st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
+        st.session_state["models_offered"] = None
+    st.session_state["models_ids"] = [m for m in comparison.with_new_models(
+        st.session_state["models_ids"], st.session_state.get("models_offered"), models)
+        if m in choices]  # a model that finished training since the last run joins
+    st.session_state["models_offered"] = choices
     stale = stale_models(store, dataset)
     names = comparison.model_labels(models)
     model_ids = cols[1].multiselect("Models", choices, key="models_ids",

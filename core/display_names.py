@@ -68,7 +68,7 @@ COLUMN_LABELS = {
 }
 _MODES = {"unaided_": " (unaided)", "aided_": " (with AI)"}
 _ENDS = {"_lo": " 95% CI low", "_hi": " 95% CI high", "_low": " 95% CI low",
-         "_high": " 95% CI high", "_text": ""}
+         "_high": " 95% CI high", "_text": " (95% CI)"}
 
 
 def column_label(name: str) -> str:

@@ -548,8 +548,9 @@ def backup_tab() -> None:
         "app, then\n\n"
         "```\npython -m core restore BACKUP.zip --to data/restored/results.duckdb\n"
         "python -m core --db data/restored/results.duckdb serve\n```\n\n"
-        "(or set `SONOCASE_DB` to the new file). The restore checks every table and file "
-        "against the backup's manifest and refuses a damaged or altered bundle.")
+        "(or set `SONOCASE_DB` to the new file). The restore says what it will bring back "
+        "and asks before it writes (`--yes` skips the question); it checks every table and "
+        "file against the backup's manifest and refuses a damaged or altered bundle.")
 
 
 # ---- jobs ---------------------------------------------------------------------------------

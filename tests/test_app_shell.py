@@ -300,3 +300,20 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
     assert loads == [("m1", device, "aaa")]
     ui.cached_model("m1", "bbb")  # retrained, or a cross-fitted fold: that checkpoint
     assert loads == [("m1", device, "aaa"), ("m1", device, "bbb")]
+
+
+def test_a_deactivated_user_sees_why_on_the_login_page(db):
+    from pages import ui
+
+    add_user(db, "root", "admin")
+    alice = add_user(db, "alice", "trainee")
+    at = log_in(app().run(), "alice")
+    assert "Quiz" in titles(at)
+    auth.set_active(ui.get_store(), alice.user_id, False)  # an admin deactivates her
+    at.run()
+    assert titles(at) == ["SonoCase"]  # back at the login page, told why
+    assert [w.value for w in at.warning] == [ui.DEACTIVATED]
+    fresh = log_in(app().run(), "alice")  # a new browser: told once the password is right
+    assert any("deactivated" in error.value for error in fresh.error)
+    wrong = log_in(app().run(), "alice", "not her password")  # never told without it
+    assert not any("deactivated" in error.value for error in wrong.error)

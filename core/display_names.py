@@ -40,7 +40,8 @@ COLUMN_LABELS = {
     "benign": "Benign", "malignant": "Malignant", "normal": "Normal", "train": "Train",
     "test": "Test", "excluded": "Excluded", "group": "Group", "case_id": "Case",
     # models
-    "model_id": "Model", "arch": "Architecture", "init": "Started from", "profile": "Profile",
+    "model": "Model", "model_id": "Model id", "evaluated_on": "Evaluated on",
+    "arch": "Architecture", "init": "Started from", "profile": "Profile",
     "image_size": "Image size (px)", "framing": "Framing", "epochs": "Epochs", "seed": "Seed",
     "seconds": "Training time", "device": "Device", "threshold": "Threshold",
     "cv_auc": "Cross-validated AUC", "test_auc": "Test AUC", "n": "Cases (n)", "n_test":

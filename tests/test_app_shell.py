@@ -210,8 +210,8 @@ def test_admin_resets_a_password_after_confirming_and_sees_the_new_user_at_once(
     form["User name"].input("newbie")
     next(b for b in at.button if b.label == "Add the user").click()
     at.run()
-    users = next(f.value for f in at.dataframe if "user name" in f.value.columns)
-    assert "newbie" in list(users["user name"])  # in the list on the same run
+    users = next(f.value for f in at.dataframe if "User name" in f.value.columns)
+    assert "newbie" in list(users["User name"])  # in the list on the same run
     assert at.selectbox(key="manage_user").value == "newbie"
     first = at.code[0].value
     next(b for b in at.button if b.label == "Reset the password").click()

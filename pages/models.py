@@ -8,6 +8,7 @@ from core import comparison, figure_export, model_charts
 from core import presentation as presentation_tables
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
+from core.display_names import readable_columns
 from core.errors import UserError
 from core.plain_text import plain
 from core.split_guard import EARLIER_SPLIT, stale_models
@@ -49,7 +50,7 @@ def downloads(name: str, fig=None, table=None) -> None:
                             "image/svg+xml", key=f"svg_{name}", on_click="ignore",
                             icon=":material/image:")
     if table is not None:
-        row.download_button("CSV", csv_text(table).encode(), f"{name}.csv",
+        row.download_button("CSV", csv_text(readable_columns(table)).encode(), f"{name}.csv",
                             "text/csv", key=f"csv_{name}", on_click="ignore",
                             icon=":material/table:")
 

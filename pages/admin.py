@@ -144,6 +144,12 @@ def manage_user(accounts: list[auth.Account]) -> None:
         set_active(account, False)
 
 
+def named(model_ids) -> str:
+    """Models by their readable names, as plain text."""
+    names = model_names(store)
+    return ", ".join(plain(names.get(m, m)) for m in model_ids)
+
+
 def change_account(change: Callable[[], None], done: str) -> None:
     """Make the change; its refusal is shown, its success flashed after a rerun."""
     try:
@@ -289,7 +295,7 @@ def confirm_resplit(pending: tuple) -> None:
     if dependents.models:
         lines.append("Models trained on the current split, shown as "
                      f"\"{EARLIER_SPLIT}\" until retrained if the test cases change: "
-                     + ", ".join(plain(m) for m in dependents.models) + ".")
+                     + named(dependents.models) + ".")
     if dependents.studies:
         lines.append("Reader studies using its cases (their case sets stay as they are): "
                      + ", ".join(plain(s) for s in dependents.studies) + ".")
@@ -340,7 +346,7 @@ def split_form(names: list[str]) -> None:
         stale = sorted(stale_models(store, dataset))
         if stale:
             st.warning(f"{EARLIER_SPLIT.capitalize()} (retrain them to evaluate on this "
-                       "split): " + ", ".join(plain(m) for m in stale) + ".")
+                       "split): " + named(stale) + ".")
 
 
 def data_tab() -> None:
@@ -366,7 +372,7 @@ def data_tab() -> None:
 # ---- models ----------------------------------------------------------------------------------
 
 def show_training_result(model_ids: list[str]) -> None:
-    st.success("Trained: " + ", ".join(model_ids) if model_ids else "Nothing was trained.")
+    st.success("Trained: " + named(model_ids) if model_ids else "Nothing was trained.")
 
 
 def training_form(names: list[str]) -> None:
@@ -426,7 +432,7 @@ def weights_section() -> None:
 
 
 def show_heatmap_result(result: dict) -> None:
-    st.success(f"{result['model_id']} {result['method']} ({result['split']}): "
+    st.success(f"{named([result['model_id']])} {result['method']} ({result['split']}): "
                f"{result['computed']} maps computed in {result['seconds']:.0f} s, "
                f"{result['already_cached']} already cached.")
 

@@ -226,7 +226,8 @@ if not model_ids:
     st.info("Choose at least one model with test predictions.")
     st.stop()
 if stale.intersection(model_ids):
-    st.warning(plain(", ".join(sorted(stale.intersection(model_ids)))) + f" {EARLIER_SPLIT}: the "
+    st.warning(plain(", ".join(sorted(names.get(m, m) for m in stale.intersection(model_ids))))
+               + f" {EARLIER_SPLIT}: the "
                "dataset was split again since, so their test cases are not its test split now "
                "(shown on the cases of both). Retrain them to compare on the current split.")
 

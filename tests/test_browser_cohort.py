@@ -8,8 +8,7 @@ import pytest
 from core.store import Store
 from tests.comparison_support import populate
 from tests.quiz_helpers import PASSWORD, make_user
-from tests.streamlit_server import (CHROMIUM, first_session, launch_chromium, logged_in_page,
-                                    streamlit_app)
+from tests.streamlit_server import CHROMIUM, logged_in_browser
 
 sync_api = pytest.importorskip("playwright.sync_api")
 SCROLLER = """() => [...document.querySelectorAll(
@@ -22,20 +21,13 @@ def test_the_cohort_table_needs_no_sideways_scrolling_at_1400_px(tmp_path):
     with Store(path) as store:
         populate(store, n_test=40, n_train=10)  # three trainees with practice reads
         make_user(store, "sue", "supervisor", "Sue")
-    with streamlit_app(path, tmp_path / "streamlit.log") as server, \
-            sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            first_session(browser, server.url)
-            page = logged_in_page(browser, server.url, "supervision", "sue", PASSWORD,
-                                  viewport={"width": 1400, "height": 900})
-            page.get_by_text("Compare trainees").wait_for()
-            page.locator("[data-testid='stDataFrame'] .dvn-scroller").first.wait_for()
-            page.wait_for_timeout(500)
-            page.screenshot(path=tmp_path / "cohort-1400.png")
-            sizes = page.evaluate(SCROLLER)
-            assert sizes, "no data grid on the page"
-            scroll_width, client_width = sizes[0]
-            assert scroll_width <= client_width, (scroll_width, client_width)
-        finally:
-            browser.close()
+    with logged_in_browser(path, tmp_path / "streamlit.log", "supervision", "sue", PASSWORD,
+                           viewport={"width": 1400, "height": 900}) as page:
+        page.get_by_text("Compare trainees").wait_for()
+        page.locator("[data-testid='stDataFrame'] .dvn-scroller").first.wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=tmp_path / "cohort-1400.png")
+        sizes = page.evaluate(SCROLLER)
+    assert sizes, "no data grid on the page"
+    scroll_width, client_width = sizes[0]
+    assert scroll_width <= client_width, (scroll_width, client_width)

@@ -11,8 +11,7 @@ from core.presentation import html_table, slides
 from core.store import Store
 from tests.comparison_support import populate
 from tests.quiz_helpers import PASSWORD, make_user
-from tests.streamlit_server import (CHROMIUM, first_session, launch_chromium, logged_in_page,
-                                    streamlit_app)
+from tests.streamlit_server import CHROMIUM, logged_in_browser
 
 SIZES = ((1280, 720), (1920, 1080))
 OVERFLOWING = """() => [...document.querySelectorAll('.sc-slide th, .sc-slide td')]
@@ -41,44 +40,37 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
     with Store(path) as store:
         populate(store, n_test=40, n_train=10)
         make_user(store, "sue", "supervisor", "Sue")
-    with streamlit_app(path, tmp_path / "streamlit.log") as server, \
-            sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            first_session(browser, server.url)
-            page = logged_in_page(browser, server.url, "model-comparison", "sue", PASSWORD,
-                                  viewport={"width": 1280, "height": 720})
-            page.get_by_text("Presentation mode").click()
-            page.locator("label").filter(has_text="Study table").click()
-            page.get_by_text("Slide 1 of 3").wait_for()
-            page.evaluate("document.activeElement.blur()")  # focus off the radio
-            page.keyboard.press("ArrowRight")
-            page.get_by_text("Slide 2 of 3").wait_for()
-            settled(page)
-            page.keyboard.press("ArrowLeft")
-            page.get_by_text("Slide 1 of 3").wait_for()
-            checked = 0
-            for section in ("Study table", "DeLong tests"):
-                page.locator("label").filter(has_text=section).click()
-                page.locator(".sc-slide").first.wait_for()
-                for width, height in SIZES:
-                    page.set_viewport_size({"width": width, "height": height})
-                    while True:
-                        settled(page)
-                        page.screenshot(path=tmp_path / f"{section}-{width}-{checked}.png")
-                        assert page.evaluate(OVERFLOWING) == [], (section, width)
-                        checked += page.locator(".sc-slide td").count()
-                        after = page.get_by_role("button", name="Next")
-                        if not after.count() or after.is_disabled():
-                            break
-                        after.click()
-                    while (back := page.get_by_role("button", name="Previous")).count() \
-                            and not back.is_disabled():
-                        back.click()
-                        settled(page)
-            assert checked > 50  # cells were really there to check
-        finally:
-            browser.close()
+    with logged_in_browser(path, tmp_path / "streamlit.log", "model-comparison", "sue",
+                           PASSWORD, viewport={"width": 1280, "height": 720}) as page:
+        page.get_by_text("Presentation mode").click()
+        page.locator("label").filter(has_text="Study table").click()
+        page.get_by_text("Slide 1 of 3").wait_for()
+        page.evaluate("document.activeElement.blur()")  # focus off the radio
+        page.keyboard.press("ArrowRight")
+        page.get_by_text("Slide 2 of 3").wait_for()
+        settled(page)
+        page.keyboard.press("ArrowLeft")
+        page.get_by_text("Slide 1 of 3").wait_for()
+        checked = 0
+        for section in ("Study table", "DeLong tests"):
+            page.locator("label").filter(has_text=section).click()
+            page.locator(".sc-slide").first.wait_for()
+            for width, height in SIZES:
+                page.set_viewport_size({"width": width, "height": height})
+                while True:
+                    settled(page)
+                    page.screenshot(path=tmp_path / f"{section}-{width}-{checked}.png")
+                    assert page.evaluate(OVERFLOWING) == [], (section, width)
+                    checked += page.locator(".sc-slide td").count()
+                    after = page.get_by_role("button", name="Next")
+                    if not after.count() or after.is_disabled():
+                        break
+                    after.click()
+                while (back := page.get_by_role("button", name="Previous")).count() \
+                        and not back.is_disabled():
+                    back.click()
+                    settled(page)
+        assert checked > 50  # cells were really there to check
 
 
 def settled(page) -> None:

@@ -47,17 +47,22 @@ def _line_with_band(figure: go.Figure, frame: pd.DataFrame, x: str, metric: str,
                                 "lines", name=name, line={"color": colour, "width": 2}))
 
 
+LABEL_ANCHORS = {"top": "bottom", "bottom": "top", "on": "middle"}
+
+
 def _reference_lines(figure: go.Figure, lines: list[tuple[float, str, str, str]]) -> None:
-    """Dashed horizontal lines across the plot, each (y, label, colour, "top"/"bottom" for
-    the label's side), set in one layout update (``add_hline`` costs several ms a line)."""
+    """Dashed horizontal lines across the plot, each (y, label, colour, the label's place:
+    "top"/"bottom" of the line, or "on" it, boxed in the line's colour so that it reads as the
+    line's own label), set in one layout update (``add_hline`` costs several ms a line)."""
     figure.update_layout(
         shapes=[{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "yref": "y", "y0": y,
                  "y1": y, "line": {"dash": "dash", "color": colour}}
                 for y, _, colour, _ in lines],
         annotations=[{"xref": "paper", "x": 1, "yref": "y", "y": y, "text": label,
-                      "showarrow": False, "xanchor": "right",
-                      "yanchor": "bottom" if side == "top" else "top"}
-                     for y, label, _, side in lines])
+                      "showarrow": False, "xanchor": "right", "yanchor": LABEL_ANCHORS[side],
+                      **({"bgcolor": "rgba(255, 255, 255, 0.9)", "bordercolor": colour,
+                          "font": {"color": colour}} if side == "on" else {})}
+                     for y, label, colour, side in lines])
 
 
 def _layout(figure: go.Figure, title: str, x_title: str, y_title: str,
@@ -95,7 +100,7 @@ def rolling_chart(curves: pd.DataFrame, metric: str, x: str = "position",
             _line_with_band(figure, part, x, metric, mode, colour)
     if model_value is not None and pd.notna(model_value):
         _reference_lines(figure, [(model_value, f"{model_name}: "
-                                   f"{value_text(metric, model_value)}", "#555", "bottom")])
+                                   f"{value_text(metric, model_value)}", "#555", "on")])
     if x == "position":
         _whole_cases(figure, curves["position"] if len(curves) else pd.Series(dtype=int))
     else:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from core import images
 from core.auth import STAFF_ROLES, User
+from core.display_names import ARCH_NAMES, arch_name, model_names
 from core.models import framing
 from core.errors import UserError
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
@@ -35,10 +36,6 @@ from core.stats.roc import (MIN_PER_CLASS, AucResult, TooFewCases, compare_all, 
                             shown_auc)
 from core.store import Store
 
-# The paper's order, with ``core.models.registry``'s titles (kept here so that this page does
-# not import torch; a test checks they agree).
-ARCH_NAMES = {"vgg16": "VGG16", "googlenet": "GoogLeNet", "alexnet": "AlexNet",
-              "resnet50": "ResNet50", "vit_b_16": "ViT-B/16", "densenet121": "DenseNet121"}
 METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1")
 PUBLISHED_SOURCE = "published (2026 study)"
 # The paper's figures for its best model; its other five models are not published to us.
@@ -67,11 +64,6 @@ _TEST_CASES = """
 """
 
 
-def arch_name(arch: str) -> str:
-    """The architecture as the paper writes it (ResNet50, ViT...)."""
-    return ARCH_NAMES.get(arch, arch)
-
-
 def arch_order() -> tuple[str, ...]:
     """The six architectures in the paper's order."""
     return tuple(ARCH_NAMES)
@@ -88,7 +80,8 @@ def model_datasets(store: Store) -> list[str]:
 
 
 def list_models(store: Store, dataset: str) -> pd.DataFrame:
-    """The dataset's models with their number of test-split predictions (``n_test``)."""
+    """The dataset's models with their number of test-split predictions (``n_test``) and
+    readable name (``name``)."""
     with store.read() as cur:
         frame = cur.execute(f"""
             SELECT m.model_id, m.arch, m.profile, m.init, m.image_size, m.epochs, m.threshold,
@@ -97,6 +90,7 @@ def list_models(store: Store, dataset: str) -> pd.DataFrame:
                       AND p.model_id = m.model_id AND p.source = 'test') AS n_test
             FROM models m WHERE m.dataset = ? ORDER BY m.created_at DESC, m.model_id
         """, [dataset]).df()
+    frame["name"] = frame["model_id"].map(model_names(store))
     return frame
 
 
@@ -107,6 +101,23 @@ def default_models(models: pd.DataFrame) -> list[str]:
     rank = {arch: i for i, arch in enumerate(arch_order())}
     return list(newest.sort_values("arch", key=lambda a: a.map(lambda x: rank.get(x, 99)))
                 ["model_id"])
+
+
+def with_new_models(selected: list[str], offered_before: list[str] | None,
+                    models: pd.DataFrame) -> list[str]:
+    """The selection once models have appeared (a training finished while the page was open):
+    each model with test predictions that was not offered before and is the newest of its
+    architecture joins ``selected``, in place of the older models of its architecture."""
+    if offered_before is None:
+        return selected
+    newest = set(default_models(models))
+    arrived = [m for m in models.loc[models["n_test"] > 0, "model_id"]
+               if m not in offered_before and m in newest]
+    if not arrived:
+        return selected
+    arch = dict(zip(models["model_id"], models["arch"]))
+    replaced = {arch[m] for m in arrived}
+    return [m for m in selected if arch.get(m) not in replaced] + arrived
 
 
 def untrained_archs(models: pd.DataFrame) -> list[str]:
@@ -150,23 +161,25 @@ def load_test_predictions(store: Store, dataset: str | None = None,
         order = {m: rank.get(a, 99) for m, a in zip(frame["model_id"], frame["arch"])}
     frame = frame.sort_values(["model_id", "case_id"], key=lambda col: (
         col.map(order) if col.name == "model_id" else col), kind="stable")
-    frame["label"] = _labels(frame)
+    frame["label"] = _labels(frame, model_names(store))
     return frame.reset_index(drop=True)[["model_id", "arch", "init", "label", "case_id",
                                          "truth", "prob", "threshold"]]
 
 
-def _labels(frame: pd.DataFrame) -> pd.Series:
-    """The paper's name of each model; the model id is added where an architecture repeats."""
+def _labels(frame: pd.DataFrame, names: dict[str, str]) -> pd.Series:
+    """The paper's name of each model; where an architecture repeats, its readable name
+    (``names``: :func:`core.display_names.model_names`), never its id."""
     pairs = frame[["model_id", "arch"]].drop_duplicates()
     repeated = pairs["arch"].duplicated(keep=False)
-    names = {m: arch_name(a) + (f" ({m})" if r else "")
-             for m, a, r in zip(pairs["model_id"], pairs["arch"], repeated)}
-    return frame["model_id"].map(names)
+    labels = {m: names.get(m, m) if r else arch_name(a)
+              for m, a, r in zip(pairs["model_id"], pairs["arch"], repeated)}
+    return frame["model_id"].map(labels)
 
 
 def model_labels(models: pd.DataFrame) -> dict[str, str]:
-    """Each model's readable name (:func:`list_models`' rows), as the figures label it."""
-    return dict(zip(models["model_id"], _labels(models))) if len(models) else {}
+    """Each model's readable name (:func:`list_models`' ``name``), e.g. "ResNet50 (quick,
+    lesion, 2026-12-03)", for the model chips and selectors."""
+    return dict(zip(models["model_id"], models["name"])) if len(models) else {}
 
 
 def _per_model(preds: pd.DataFrame):

@@ -1,6 +1,7 @@
 """Trainee progress: learning curves of one trainee and the cohort table for supervisors.
 
-Only practice-quiz reads count (reader-study reads are analysed by the study). A trainee may
+Only practice-quiz reads count in the curves and metrics (reader-study reads are analysed by
+the study); the cohort table counts a trainee's study reads apart. A trainee may
 see only their own data; supervisors and admins see everybody's (:func:`check_access`).
 
 Learning curve: the Bernoulli CUSUM of unaided wrong calls (BI-RADS 4A and above called
@@ -150,6 +151,7 @@ def phases(reads: pd.DataFrame) -> dict[str, PhaseSummary]:
 class Flag:
     struggling: bool
     reason: str
+    short: str = ""  # the reason in two or three words, for a narrow table column
 
 
 def _flag(correct: np.ndarray) -> Flag:
@@ -158,12 +160,13 @@ def _flag(correct: np.ndarray) -> Flag:
         return Flag(False, f"fewer than {MIN_READS_TO_FLAG} cases read")
     if last_signal(1 - correct, ACCEPTABLE_ERROR, UNACCEPTABLE_ERROR) == "unacceptable":
         return Flag(True, f"the learning curve signals an error rate near "
-                          f"{UNACCEPTABLE_ERROR:.0%}")
+                          f"{UNACCEPTABLE_ERROR:.0%}", "learning curve")
     recent = correct[-RECENT_READS:]
     high = wilson_ci(int(recent.sum()), len(recent))[1]
     if high < ACCURACY_FLOOR:
         return Flag(True, f"accuracy over the last {len(recent)} cases is below "
-                          f"{ACCURACY_FLOOR:.0%} (95% CI up to {high:.0%})")
+                          f"{ACCURACY_FLOOR:.0%} (95% CI up to {high:.0%})",
+                    "recent accuracy")
     return Flag(False, "")
 
 
@@ -198,6 +201,9 @@ _CHANGES = (  # unaided and aided reads of the same case in the same session
     "  sum((u.called = u.truth AND a.called <> a.truth)::INTEGER) AS harmful"
     " FROM calls u JOIN calls a ON a.session_id = u.session_id AND a.case_id = u.case_id"
     "  AND a.mode = 'aided' WHERE u.mode = 'unaided' GROUP BY u.user_id")
+_STUDY_READS = ("SELECT r.user_id, count(*) AS study_reads FROM reads r"
+                " JOIN quiz_sessions s USING (session_id) WHERE s.kind <> 'practice'"
+                " GROUP BY r.user_id")
 _UNAIDED_CALLS = ("SELECT r.user_id, (list_contains(?, r.birads) = (c.label = 'malignant'))"
                   "::INTEGER AS correct " + _PRACTICE + " AND r.mode = 'unaided'"
                   " ORDER BY r.user_id, r.read_id")
@@ -250,8 +256,10 @@ def _cohort_flags(calls: pd.DataFrame) -> dict[int, Flag]:
 
 
 def cohort_table(store: Store, viewer: User) -> pd.DataFrame:
-    """One row per trainee: cases read, last active, unaided and aided metrics with 95% CIs,
-    the change from unaided to aided accuracy on the same cases, and the struggling flag.
+    """One row per trainee: practice cases read, reads in reader studies (``study_reads``,
+    unaided and aided: counted apart, never in the metrics), last active, unaided and aided
+    metrics with 95% CIs, the change from unaided to aided accuracy on the same cases, and
+    the struggling flag (``struggling``, ``flag_reason``, ``flag_short``).
 
     Counted in DuckDB (reads per trainee, mode, truth and BI-RADS; the unaided/aided pairs),
     so the cost grows with the trainees, not their reads; only the CUSUM behind the flag
@@ -263,6 +271,7 @@ def cohort_table(store: Store, viewer: User) -> pd.DataFrame:
         activity = cur.execute(_ACTIVITY).df()
         changes = cur.execute(_CHANGES, [positive]).df().set_index("user_id")
         calls = cur.execute(_UNAIDED_CALLS, [positive]).df()
+        study_reads = dict(cur.execute(_STUDY_READS).fetchall())
     phases_of = {(row.user_id, row.mode): row for row in
                  _cohort_phases(counts, activity).itertuples(index=False)}
     flags = _cohort_flags(calls)
@@ -271,6 +280,7 @@ def cohort_table(store: Store, viewer: User) -> pd.DataFrame:
         row: dict[str, object] = {"user_id": person.user_id, "trainee": person.display_name}
         unaided, aided = (phases_of.get((person.user_id, mode)) for mode in MODES)
         row["cases_read"] = int(unaided.n) if unaided is not None else 0
+        row["study_reads"] = int(study_reads.get(person.user_id, 0))
         active = [phase.last_active for phase in (unaided, aided) if phase is not None]
         row["last_active"] = max(active, default=None)
         for mode, phase in zip(MODES, (unaided, aided)):
@@ -284,6 +294,7 @@ def cohort_table(store: Store, viewer: User) -> pd.DataFrame:
         row["harmful_changes"] = int(pairs["harmful"]) if pairs is not None else 0
         flag = flags.get(person.user_id, _flag(np.zeros(0, dtype=int)))
         row["struggling"], row["flag_reason"] = flag.struggling, flag.reason
+        row["flag_short"] = flag.short
         rows.append(row)
     return pd.DataFrame(rows)
 

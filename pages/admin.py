@@ -14,10 +14,11 @@ from core.cases.importers import IMPORTERS
 from core.comparison import arch_name, arch_order
 from core.datasets import conflicts_table, dataset_overview, label_split_counts, split_counts
 from core.demo import has_demo_dataset, start_demo_training
+from core.display_names import model_names, readable_columns
 from core.errors import UserError
 from core.jobs import JobFn, JobStatus, recent_jobs
 from core.models.framing import FRAMING_CHOICES
-from core.model_overview import heatmap_coverage, trained_models
+from core.model_overview import coverage_view, heatmap_coverage, models_view, trained_models
 from core.plain_text import plain
 from core.split_guard import EARLIER_SPLIT, split_dependents, stale_models
 from core.splits import make_split
@@ -32,24 +33,12 @@ HEATMAP_SPLITS = ("test", "train", "all")
 FRAMING_LABELS = {"auto": "auto: the marked region where every case has a mask",
                   "lesion": "the marked region around the lesion", "full": "the whole image"}
 SCORE = st.column_config.NumberColumn(format="%.3f")
-MODEL_COLUMNS = {  # the trained-models table, in words
-    "model_id": "Model", "test split": "Evaluated on", "arch": "Architecture",
-    "dataset": "Dataset", "init": "Started from", "profile": "Profile",
-    "image_size": st.column_config.NumberColumn("Image size (px)"), "framing": "Framing",
-    "epochs": "Epochs", "seed": "Seed",
-    "seconds": st.column_config.NumberColumn("Training time (s)", format="%.0f"),
-    "device": "Device", "threshold": st.column_config.NumberColumn("Threshold", format="%.3f"),
-    "cv_auc": st.column_config.NumberColumn("Cross-validated AUC", format="%.3f"),
-    "test_auc": st.column_config.NumberColumn("Test AUC", format="%.3f"),
-    "heatmap": "Default heatmap (chosen by faithfulness on validation cases)",
-    "created_at": st.column_config.DatetimeColumn("Trained (UTC)", format="YYYY-MM-DD HH:mm")}
+MODEL_COLUMNS = {  # formats of the trained-models table (its labels come from core)
+    "Threshold": SCORE, "Cross-validated AUC": SCORE, "Test AUC": SCORE,
+    "Created (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")}
 COVERAGE_COLUMNS = {
-    "model_id": "Model", "method": "CAM method", "maps": "Maps stored",
-    "predicted": "Cases predicted", "test_maps": "Test-split maps",
-    "predicted_test": "Test-split cases predicted",
-    "test_coverage": st.column_config.ProgressColumn("Test-split coverage", min_value=0,
-                                                     max_value=1, format="percent"),
-    "with_lesion_score": "Maps with a localisation score"}
+    "Test-split coverage": st.column_config.ProgressColumn(min_value=0, max_value=1,
+                                                           format="percent")}
 LOCALISATION_COLUMNS = {
     "model_id": "Model", "method": "CAM method", "split": "Cases", "cases": "Cases scored",
     "blank_maps": "Maps zero everywhere",
@@ -155,6 +144,12 @@ def manage_user(accounts: list[auth.Account]) -> None:
         set_active(account, False)
 
 
+def named(model_ids) -> str:
+    """Models by their readable names, as plain text."""
+    names = model_names(store)
+    return ", ".join(plain(names.get(m, m)) for m in model_ids)
+
+
 def change_account(change: Callable[[], None], done: str) -> None:
     """Make the change; its refusal is shown, its success flashed after a rerun."""
     try:
@@ -174,10 +169,11 @@ def set_active(account: auth.Account, active: bool) -> None:
 def users_tab() -> None:
     show_one_time_password()
     accounts = auth.list_users(store)
-    st.dataframe(pd.DataFrame(
-        [{"user name": a.username, "display name": a.display_name, "role": a.role,
-          "active": a.active, "must change password": a.must_change_password,
-          "created": a.created_at} for a in accounts]), hide_index=True, key="users_table")
+    st.dataframe(readable_columns(pd.DataFrame(
+        [{"username": a.username, "display_name": a.display_name, "role": a.role,
+          "active": a.active, "must_change_password": a.must_change_password,
+          "created_at": a.created_at} for a in accounts])), hide_index=True,
+        key="users_table")
     add_user_form()
     manage_user(accounts)
 
@@ -236,7 +232,8 @@ def show_import_result(result) -> None:
     st.success(f"Imported {result.imported} cases" + (f" ({labels})" if labels else "")
                + f"; {result.already_present} already present; {result.skipped_total} skipped.")
     if result.skipped:
-        st.dataframe(pd.DataFrame(result.skipped, columns=["path", "reason"]),
+        st.dataframe(pd.DataFrame(result.skipped, columns=["path", "reason"]).rename(
+            columns={"path": "File", "reason": "Why skipped"}),
                      hide_index=True, key="import_skipped")
 
 
@@ -298,7 +295,7 @@ def confirm_resplit(pending: tuple) -> None:
     if dependents.models:
         lines.append("Models trained on the current split, shown as "
                      f"\"{EARLIER_SPLIT}\" until retrained if the test cases change: "
-                     + ", ".join(plain(m) for m in dependents.models) + ".")
+                     + named(dependents.models) + ".")
     if dependents.studies:
         lines.append("Reader studies using its cases (their case sets stay as they are): "
                      + ", ".join(plain(s) for s in dependents.studies) + ".")
@@ -316,7 +313,8 @@ def split_form(names: list[str]) -> None:
     st.session_state.setdefault("admin_split", None)
     dataset = st.selectbox("Dataset", names, key="split_dataset")
     st.caption("Its cases now, by label and split")
-    st.dataframe(label_split_counts(store, dataset), hide_index=True, key="split_current")
+    st.dataframe(readable_columns(label_split_counts(store, dataset)), hide_index=True,
+                 key="split_current")
     with st.form("split_form"):
         test_size = st.slider("Test share", 0.05, 0.5, 0.3, 0.05, key="split_test_size")
         seed = st.number_input("Seed", min_value=0, value=0, step=1, key="split_seed")
@@ -338,15 +336,17 @@ def split_form(names: list[str]) -> None:
         st.success(f"Split of {plain(dataset)} (seed {summary.seed}): {summary.groups} groups, "
                    f"{summary.duplicate_groups} with more than one case (patients or "
                    "near-duplicate images, kept on one side).")
-        st.dataframe(split_counts(summary), hide_index=True, key="split_counts")
+        st.dataframe(readable_columns(split_counts(summary)), hide_index=True,
+                     key="split_counts")
         if summary.conflicts:
             st.warning(f"{len(summary.conflicts)} groups hold cases with different labels "
                        "(one scan filed under two labels): check them at the source.")
-            st.dataframe(conflicts_table(summary), hide_index=True, key="split_conflicts")
+            st.dataframe(readable_columns(conflicts_table(summary)), hide_index=True,
+                         key="split_conflicts")
         stale = sorted(stale_models(store, dataset))
         if stale:
             st.warning(f"{EARLIER_SPLIT.capitalize()} (retrain them to evaluate on this "
-                       "split): " + ", ".join(plain(m) for m in stale) + ".")
+                       "split): " + named(stale) + ".")
 
 
 def data_tab() -> None:
@@ -355,7 +355,7 @@ def data_tab() -> None:
     if overview.empty:
         st.info("No dataset yet: import one below.")
     else:
-        st.dataframe(overview, hide_index=True, key="datasets_table")
+        st.dataframe(readable_columns(overview), hide_index=True, key="datasets_table")
     st.subheader("Import")
     source = st.radio("From", ("an upload", "a folder on the server"), horizontal=True,
                       key="import_source")
@@ -372,7 +372,7 @@ def data_tab() -> None:
 # ---- models ----------------------------------------------------------------------------------
 
 def show_training_result(model_ids: list[str]) -> None:
-    st.success("Trained: " + ", ".join(model_ids) if model_ids else "Nothing was trained.")
+    st.success("Trained: " + named(model_ids) if model_ids else "Nothing was trained.")
 
 
 def training_form(names: list[str]) -> None:
@@ -412,10 +412,10 @@ def weights_section() -> None:
     files = list_weights(list(arch_order()))
     st.caption(f"Training starts from ImageNet where the file is present (initial weights "
                f"auto), else from scratch. Folder: {weights_folder()}")
-    st.dataframe(pd.DataFrame([{"model": arch_name(f.arch), "file": f.path.name,
-                                "present": f.present, "size (MB)": f.megabytes} for f in files]),
+    st.dataframe(pd.DataFrame([{"Model": arch_name(f.arch), "File": f.path.name,
+                                "Present": f.present, "Size (MB)": f.megabytes} for f in files]),
                  hide_index=True, key="weights_table",
-                 column_config={"size (MB)": st.column_config.NumberColumn(format="%.0f")})
+                 column_config={"Size (MB)": st.column_config.NumberColumn(format="%.0f")})
     if job_panel("weights", show_weights_result):
         return
     missing = [f.arch for f in files if not f.present]
@@ -432,16 +432,17 @@ def weights_section() -> None:
 
 
 def show_heatmap_result(result: dict) -> None:
-    st.success(f"{result['model_id']} {result['method']} ({result['split']}): "
+    st.success(f"{named([result['model_id']])} {result['method']} ({result['split']}): "
                f"{result['computed']} maps computed in {result['seconds']:.0f} s, "
                f"{result['already_cached']} already cached.")
 
 
-def heatmap_form(model_ids: list[str]) -> None:
+def heatmap_form(model_ids: list[str], names: dict[str, str]) -> None:
     from core.heatmaps import METHOD_TITLES, method_title
 
     with st.form("heatmap_form"):
-        model_id = st.selectbox("Model", model_ids, key="heatmap_model")
+        model_id = st.selectbox("Model", model_ids, key="heatmap_model",
+                                format_func=lambda m: names.get(m, m))
         split = st.selectbox("Cases", HEATMAP_SPLITS, key="heatmap_split")
         method = st.selectbox("Method", list(METHOD_TITLES), key="heatmap_method",
                               format_func=method_title)
@@ -482,15 +483,15 @@ def models_tab() -> None:
     if models.empty:
         st.info("No model trained yet.")
         return
-    stale = stale_models(store)
-    models.insert(1, "test split", ["an earlier split" if m in stale else "the current split"
-                                    for m in models["model_id"]])
-    st.dataframe(models, hide_index=True, key="models_table", column_config=MODEL_COLUMNS)
+    names = model_names(store)
+    st.dataframe(models_view(models, names, stale_models(store)), hide_index=True,
+                 key="models_table", column_config=MODEL_COLUMNS)
     st.subheader("Heatmaps")
     if not job_panel("heatmaps", show_heatmap_result):
-        heatmap_form(list(models["model_id"]))
+        heatmap_form(list(models["model_id"]), names)
     coverage = heatmap_coverage(store)
-    st.dataframe(coverage, hide_index=True, key="coverage_table", column_config=COVERAGE_COLUMNS)
+    st.dataframe(coverage_view(coverage, names), hide_index=True, key="coverage_table",
+                 column_config=COVERAGE_COLUMNS)
     localisation(coverage)
 
 
@@ -536,10 +537,12 @@ def backup_tab() -> None:
     bundles = list_backups(store)
     if bundles:
         st.dataframe(pd.DataFrame(
-            [{"backup": path.name, "MB": path.stat().st_size / 1e6,
-              "written": datetime.fromtimestamp(path.stat().st_mtime)} for path in bundles]),
+            [{"Backup": path.name, "Size (MB)": path.stat().st_size / 1e6,
+              "Written": datetime.fromtimestamp(path.stat().st_mtime)} for path in bundles]),
             hide_index=True, key="backups_table",
-            column_config={"MB": st.column_config.NumberColumn(format="%.1f")})
+            column_config={"Size (MB)": st.column_config.NumberColumn(format="%.1f"),
+                           "Written": st.column_config.DatetimeColumn(
+                               format="YYYY-MM-DD HH:mm")})
         chosen: Path = st.selectbox("Backup", bundles, format_func=lambda path: path.name,
                                     key="backup_chosen")
         st.download_button("Download", data=partial(chosen.read_bytes), file_name=chosen.name,
@@ -549,8 +552,9 @@ def backup_tab() -> None:
         "app, then\n\n"
         "```\npython -m core restore BACKUP.zip --to data/restored/results.duckdb\n"
         "python -m core --db data/restored/results.duckdb serve\n```\n\n"
-        "(or set `SONOCASE_DB` to the new file). The restore checks every table and file "
-        "against the backup's manifest and refuses a damaged or altered bundle.")
+        "(or set `SONOCASE_DB` to the new file). The restore says what it will bring back "
+        "and asks before it writes (`--yes` skips the question); it checks every table and "
+        "file against the backup's manifest and refuses a damaged or altered bundle.")
 
 
 # ---- jobs ---------------------------------------------------------------------------------
@@ -575,11 +579,11 @@ def jobs_tab() -> None:
     history = recent_jobs(store)
     if history:
         st.markdown("**Recent jobs**")
-        st.dataframe(pd.DataFrame(
+        st.dataframe(readable_columns(pd.DataFrame(
             [{"job": j.job_id, "kind": j.kind, "status": j.status, "progress": j.fraction,
               "message": j.message, "started": j.started_at, "finished": j.finished_at}
-             for j in history]), hide_index=True, key="jobs_table",
-            column_config={"progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
+             for j in history])), hide_index=True, key="jobs_table",
+            column_config={"Progress": st.column_config.ProgressColumn(min_value=0, max_value=1)})
 
 
 st.title("Administration")

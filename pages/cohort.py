@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import charts, progress, shown_model
+from core import charts, cohort_view, display_names, progress, shown_model
 from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
 from core.errors import UserError
@@ -17,23 +17,24 @@ user = ui.require_role(*STAFF_ROLES)
 store = ui.get_store()
 st.title("Cohort")
 
-COLUMNS = {
-    "trainee": st.column_config.TextColumn("Trainee"),
-    "cases_read": st.column_config.NumberColumn("Cases read"),
-    "last_active": st.column_config.DatetimeColumn("Last active", format="YYYY-MM-DD HH:mm"),
-    "unaided_accuracy": st.column_config.NumberColumn("Accuracy", format="%.0f%%"),
-    "unaided_accuracy_ci": st.column_config.TextColumn("95% CI"),
-    "unaided_sensitivity": st.column_config.NumberColumn("Sensitivity", format="%.0f%%"),
-    "unaided_specificity": st.column_config.NumberColumn("Specificity", format="%.0f%%"),
-    "unaided_birads_auc_text": st.column_config.TextColumn("BI-RADS AUC (95% CI)"),
-    "aided_accuracy": st.column_config.NumberColumn("Accuracy with AI", format="%.0f%%"),
-    "accuracy_change": st.column_config.NumberColumn("Change with AI", format="%+.0f%%",
-                                                     help="Aided minus unaided accuracy on the "
-                                                          "cases read both ways"),
-    "helpful_changes": st.column_config.NumberColumn("Helpful changes"),
-    "harmful_changes": st.column_config.NumberColumn("Harmful changes"),
-    "struggling": st.column_config.CheckboxColumn("Struggling"),
-    "flag_reason": st.column_config.TextColumn("Why"),
+NUMBER, TEXT = st.column_config.NumberColumn, st.column_config.TextColumn
+COLUMNS = {  # widths in px: the table fits a 1400 px window beside the sidebar
+    cohort_view.TRAINEE: TEXT(width=112),
+    cohort_view.PRACTICE: NUMBER(width=68, help="Practice quiz cases read unaided"),
+    cohort_view.STUDY: NUMBER(width=54, help="Reads in reader studies, unaided and aided "
+                                             "(not counted in the metrics)"),
+    cohort_view.LAST_ACTIVE: st.column_config.DatetimeColumn(
+        width=88, format="YYYY-MM-DD", help="Last practice read (UTC)"),
+    cohort_view.ACCURACY: TEXT(width=100, help="Accuracy of unaided reads (Wilson 95% CI)"),
+    cohort_view.SENS_SPEC: TEXT(width=88, help="Sensitivity / specificity of unaided reads"),
+    cohort_view.AUC: TEXT(width=116, help="BI-RADS AUC of unaided reads (logit DeLong "
+                                          "95% CI)"),
+    cohort_view.CHANGE: TEXT(width=100, help="Aided minus unaided accuracy on the cases read "
+                                             "both ways, in percentage points"),
+    cohort_view.CHANGES: TEXT(width=80, help="Helpful / harmful changes: calls the AI turned "
+                                             "right / wrong"),
+    cohort_view.ATTENTION: TEXT(width=112, help="Why the trainee is flagged (see the note "
+                                                "below the table)"),
 }
 
 
@@ -49,23 +50,16 @@ def compared(store_path: str, changes: int, viewer: User, user_ids: tuple[int, .
     return progress.compare(store, viewer, list(user_ids), metric=metric, mode=mode)
 
 
-def ci_text(table, column: str) -> list[str]:
-    return ["-" if pd.isna(lo) else f"{lo:.0%}-{hi:.0%}"
-            for lo, hi in zip(table[f"{column}_lo"], table[f"{column}_hi"])]
-
-
 def cohort_section(table) -> None:
-    percents = ["unaided_accuracy", "unaided_sensitivity", "unaided_specificity",
-                "aided_accuracy", "accuracy_change"]
-    shown = table.assign(unaided_accuracy_ci=ci_text(table, "unaided_accuracy"),
-                         **{column: table[column] * 100 for column in percents})
-    st.dataframe(shown[list(COLUMNS)], column_config=COLUMNS, hide_index=True,
+    st.dataframe(cohort_view.cohort_view(table), column_config=COLUMNS, hide_index=True,
                  key="cohort_table")
-    st.caption(f"Unaided reads unless marked. Struggling: at least {progress.MIN_READS_TO_FLAG}"
+    st.caption(f"Unaided practice reads unless marked; 95% CIs in brackets. Study: reads in "
+               f"reader studies, counted apart. Struggling: at least {progress.MIN_READS_TO_FLAG}"
                f" cases read and the learning curve signals an error rate near "
                f"{progress.UNACCEPTABLE_ERROR:.0%}, or the 95% CI of accuracy over the last "
                f"{progress.RECENT_READS} cases stays below {progress.ACCURACY_FLOOR:.0%}.")
-    st.download_button("Download the table (CSV)", csv_text(table), "cohort.csv",
+    st.download_button("Download the table (CSV)",
+                       csv_text(cohort_view.cohort_csv_frame(table)), "cohort.csv",
                        "text/csv", key="cohort_csv")
     names = dict(zip(table["user_id"], table["trainee"]))
     chosen = st.selectbox("Open a trainee's curves", list(names), format_func=names.get,
@@ -94,11 +88,14 @@ def quiz_model_section() -> None:
     if not models:
         st.info("No model is trained yet: the quiz goes straight from the answer to the truth.")
         return
+    names = display_names.model_names(store)
     labels = {None: "The best by cross-validated AUC (default)"}
-    labels |= {model_id: f"{model_id} ({arch}, cv AUC {auc:.3f})" if auc is not None
-               else f"{model_id} ({arch})" for model_id, arch, auc in models}
+    labels |= {model_id: names[model_id] + (f", cross-validated AUC {auc:.3f}"
+                                            if auc is not None else "")
+               for model_id, _, auc in models}
     current = shown_model.quiz_model(store)
-    st.write(f"Now: **{plain(current.model_id or 'none')}** ({plain(current.reason)}).")
+    now = names.get(current.model_id, current.model_id or "none")
+    st.write(f"Now: **{plain(now)}** ({plain(current.reason)}).")
     with st.form("cohort_quiz_model"):
         options = list(labels)
         saved = shown_model.saved_quiz_model(store)

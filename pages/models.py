@@ -8,6 +8,7 @@ from core import comparison, figure_export, model_charts
 from core import presentation as projector
 from core.auth import STAFF_ROLES
 from core.csv_cells import csv_text
+from core.display_names import readable_columns
 from core.errors import UserError
 from core.plain_text import plain
 from core.split_guard import EARLIER_SPLIT, stale_models
@@ -49,7 +50,7 @@ def downloads(name: str, fig=None, table=None) -> None:
                             "image/svg+xml", key=f"svg_{name}", on_click="ignore",
                             icon=":material/image:")
     if table is not None:
-        row.download_button("CSV", csv_text(table).encode(), f"{name}.csv",
+        row.download_button("CSV", csv_text(readable_columns(table)).encode(), f"{name}.csv",
                             "text/csv", key=f"csv_{name}", on_click="ignore",
                             icon=":material/table:")
 
@@ -226,7 +227,11 @@ with settings:
             or "models_ids" not in st.session_state):
         st.session_state["models_dataset_shown"] = dataset
         st.session_state["models_ids"] = comparison.default_models(models)
-    st.session_state["models_ids"] = [m for m in st.session_state["models_ids"] if m in choices]
+        st.session_state["models_offered"] = None
+    st.session_state["models_ids"] = [m for m in comparison.with_new_models(
+        st.session_state["models_ids"], st.session_state.get("models_offered"), models)
+        if m in choices]  # a model that finished training since the last run joins
+    st.session_state["models_offered"] = choices
     stale = stale_models(store, dataset)
     names = comparison.model_labels(models)
     model_ids = cols[1].multiselect("Models", choices, key="models_ids",
@@ -247,7 +252,8 @@ if not model_ids:
     st.info("Choose at least one model with test predictions.")
     st.stop()
 if stale.intersection(model_ids):
-    st.warning(plain(", ".join(sorted(stale.intersection(model_ids)))) + f" {EARLIER_SPLIT}: the "
+    st.warning(plain(", ".join(sorted(names.get(m, m) for m in stale.intersection(model_ids))))
+               + f" {EARLIER_SPLIT}: the "
                "dataset was split again since, so their test cases are not its test split now "
                "(shown on the cases of both). Retrain them to compare on the current split.")
 

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import charts, progress
+from core.display_names import model_names
 from core.errors import UserError
 from core.plain_text import plain
 from pages import ui
@@ -58,7 +59,8 @@ def headline(summaries: dict, level: progress.ModelLevel | None) -> None:
                       f"95% CI {phase.accuracy.ci_low:.0%} to {phase.accuracy.ci_high:.0%}")
     if level is not None:
         columns[3].metric("AI model on the same cases", f"{level.accuracy:.0%}",
-                          help=f"{level.model_id}, on the {level.n} of these cases it has an "
+                          help=f"{model_names(store).get(level.model_id, level.model_id)}, "
+                               f"on the {level.n} of these cases it has an "
                                "output it could honestly show for (never one it trained on)")
 
 

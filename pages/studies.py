@@ -11,6 +11,7 @@ import streamlit as st
 from core import shown_model
 from core.auth import STAFF_ROLES, User
 from core.csv_cells import csv_text
+from core.display_names import model_names, readable_columns
 from core.errors import UserError
 from core.plain_text import plain
 from core.studies import definitions, protocol
@@ -123,8 +124,10 @@ def setup_form() -> None:
                         key="study_washout",
                         help="Counted from each reader's last unaided read; 0 opens the aided "
                              "session at once.")
+        names = model_names(store)
         st.selectbox("Model shown in the aided phase", models, key="study_model",
-                     index=models.index(default_model) if default_model in models else 0)
+                     index=models.index(default_model) if default_model in models else 0,
+                     format_func=lambda m: names.get(m, m))
         st.number_input("Seed of the reading orders", min_value=0, value=0, step=1,
                         key="study_seed")
         st.form_submit_button("Set up the study", type="primary", on_click=create)
@@ -167,15 +170,14 @@ def show_report(study: definitions.Study) -> None:
 
 def study_page(study: definitions.Study) -> None:
     st.header(plain(study.name))
+    model = model_names(store).get(study.model_id, study.model_id)
     st.caption(f"{len(study.case_ids)} cases · washout {study.washout_days:g} days · model "
-               f"{plain(study.model_id)} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
+               f"{plain(model)} · set up {study.created_at:%Y-%m-%d %H:%M} UTC")
     progress = protocol.reader_progress(store, study.study_id, user)
-    st.dataframe(progress.drop(columns="user_id"), hide_index=True, key="study_progress",
-                 column_config={
-                     "reader": "Reader", "phase": "Phase", "unaided_read": "Unaided reads",
-                     "aided_read": "Aided reads", "cases": "Cases",
-                     "washout_until": st.column_config.DatetimeColumn(
-                         "Washout until (UTC)", format="YYYY-MM-DD HH:mm")})
+    st.dataframe(readable_columns(progress.drop(columns="user_id")), hide_index=True,
+                 key="study_progress", column_config={
+                     "Washout until (UTC)": st.column_config.DatetimeColumn(
+                         format="YYYY-MM-DD HH:mm")})
     show_report(study)
 
 

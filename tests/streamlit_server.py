@@ -100,3 +100,20 @@ def logged_in_page(browser, url: str, path: str, username: str, password: str, *
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
     return page
+
+
+@contextmanager
+def logged_in_browser(db: Path, log: Path, path: str, username: str, password: str,
+                      **context) -> Iterator:
+    """The app served on ``db`` (its output in ``log``) and a chromium page logged in through
+    the form at ``path`` (after the server's first session, see :func:`first_session`);
+    browser and server are always stopped."""
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_app(db, log) as server, sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            first_session(browser, server.url)
+            yield logged_in_page(browser, server.url, path, username, password, **context)
+        finally:
+            browser.close()

@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import admin_jobs
 from core.datasets import dataset_overview
+from core.display_names import model_names
 from core.errors import UserError
 from core.store import Store
 from tests.app_pages import click
@@ -115,12 +116,12 @@ def test_import_from_a_server_folder_runs_as_a_job_and_lands(db, tmp_path):
     assert not at.error
     assert finish_job(at, "import") == "done"
     assert "Imported 5 cases (benign 2, malignant 3)" in at.success[0].value
-    skipped = table(at, "reason")
-    assert list(skipped["path"]) == ["notes.txt"]
+    skipped = table(at, "Why skipped")
+    assert list(skipped["File"]) == ["notes.txt"]
     overview = dataset_overview(store()).set_index("dataset")
     assert overview.loc["mine", ["cases", "benign", "malignant", "not split"]].tolist() == [
         5, 2, 3, 5]
-    assert "mine" in list(table(at, "not split")["dataset"])
+    assert "mine" in list(table(at, "Not split")["Dataset"])
 
 
 def test_a_missing_server_path_is_refused_before_any_job(db, tmp_path):
@@ -220,9 +221,9 @@ def test_making_the_split_shows_its_counts(db):
     click(at, "Make the split")
     assert not at.error
     assert "Split of quizset (seed 0)" in at.success[0].value
-    counts = table(at, "label").set_index("label")
-    assert counts["train"].sum() + counts["test"].sum() == 12
-    assert counts["test"].sum() == 4  # a quarter of each label
+    counts = table(at, "Label").set_index("Label")
+    assert counts["Train"].sum() + counts["Test"].sum() == 12
+    assert counts["Test"].sum() == 4  # a quarter of each label
     with store().read() as cur:
         assert cur.execute("SELECT count(*) FROM splits WHERE fold IS NOT NULL").fetchone() == (0,)
 
@@ -275,20 +276,28 @@ def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch)
 
     monkeypatch.setattr(core.models.loading, "load_model", lambda store, model_id, device: model_id)
     monkeypatch.setattr(core.heatmaps.compute, "precompute_heatmaps", precompute)
+    with store().transaction() as cur:
+        cur.execute("UPDATE models SET seconds = 834.7043, created_at = created_at"
+                    " + INTERVAL 1 HOUR WHERE model_id = 'vgg16-quick-quizset-s0'")
+    names = model_names(store())
     at = page_as("admin")
-    models = table(at, "cv_auc")
-    assert set(models["model_id"]) == {"resnet50-quick-quizset-s0", "vgg16-quick-quizset-s0"}
-    assert {"arch", "init", "profile", "image_size", "epochs", "seed", "threshold", "cv_auc",
-            "test_auc", "created_at"} <= set(models.columns)
-    for frame in at.dataframe:  # every column has a label in words: no model_id, cv_auc...
-        if "cv_auc" in frame.value.columns or "test_coverage" in frame.value.columns:
-            labels = {name: config.get("label") for name, config
-                      in json.loads(frame.proto.columns).items() if name != "_index"}
-            assert set(frame.value.columns) <= set(labels), set(frame.value.columns) - set(labels)
-            assert all(label and "_" not in label for label in labels.values()), labels
-    coverage = table(at, "test_coverage").set_index("model_id")
-    assert coverage.loc["resnet50-quick-quizset-s0", "test_coverage"] == 1.0
-    assert coverage.loc["vgg16-quick-quizset-s0", "test_coverage"] == 0.0
+    models = table(at, "Cross-validated AUC")
+    assert set(models["Model id"]) == {"resnet50-quick-quizset-s0", "vgg16-quick-quizset-s0"}
+    assert set(models["Model"]) == set(names.values())
+    assert {"Architecture", "Started from", "Profile", "Image size (px)", "Epochs", "Seed",
+            "Threshold", "Cross-validated AUC", "Test AUC", "Created (UTC)"} <= set(models.columns)
+    vgg = models.set_index("Model id").loc["vgg16-quick-quizset-s0"]
+    assert vgg["Training time"] == "13 min 55 s"  # not "seconds 834.7043"
+    for frame in at.dataframe:  # every column in words: no model_id, cv_auc, None...
+        assert not [c for c in frame.value.columns if "_" in str(c)], list(frame.value.columns)
+    coverage = table(at, "Test-split coverage").set_index("Model")
+    resnet, vgg = (names[f"{arch}-quick-quizset-s0"] for arch in ("resnet50", "vgg16"))
+    assert coverage.loc[resnet, "Test-split coverage"] == 1.0
+    assert coverage.loc[vgg, "Test-split coverage"] == 0.0
+    assert (coverage.loc[vgg, "CAM method"], coverage.loc[vgg, "Why not scored"]) == (
+        "—", "no heatmap yet")  # never "None"
+    assert coverage.loc[resnet, "CAM method"] == "Grad-CAM"
+    assert at.selectbox(key="heatmap_model").format_func("vgg16-quick-quizset-s0") == vgg
     at.selectbox(key="heatmap_model").set_value("vgg16-quick-quizset-s0")
     click(at, "Compute the heatmaps")
     assert finish_job(at, "heatmaps") == "done"
@@ -304,7 +313,7 @@ def test_a_backup_is_written_listed_and_offered_for_download(db):
     assert "checked against the store" in " ".join(messages(at.success))
     bundles = list((db.parent / "backups").glob("*.zip"))
     assert len(bundles) == 1
-    assert list(table(at, "MB")["backup"]) == [bundles[0].name]
+    assert list(table(at, "Written")["Backup"]) == [bundles[0].name]
     with zipfile.ZipFile(bundles[0]) as bundle:
         assert sum(name.startswith("files/cases/") for name in bundle.namelist()) == 8
     assert "python -m core restore" in " ".join(messages(at.markdown))

@@ -210,8 +210,8 @@ def test_admin_resets_a_password_after_confirming_and_sees_the_new_user_at_once(
     form["User name"].input("newbie")
     next(b for b in at.button if b.label == "Add the user").click()
     at.run()
-    users = next(f.value for f in at.dataframe if "user name" in f.value.columns)
-    assert "newbie" in list(users["user name"])  # in the list on the same run
+    users = next(f.value for f in at.dataframe if "User name" in f.value.columns)
+    assert "newbie" in list(users["User name"])  # in the list on the same run
     assert at.selectbox(key="manage_user").value == "newbie"
     first = at.code[0].value
     next(b for b in at.button if b.label == "Reset the password").click()
@@ -300,3 +300,20 @@ def test_cached_model_loads_once_per_checkpoint_on_the_available_device(db, monk
     assert loads == [("m1", device, "aaa")]
     ui.cached_model("m1", "bbb")  # retrained, or a cross-fitted fold: that checkpoint
     assert loads == [("m1", device, "aaa"), ("m1", device, "bbb")]
+
+
+def test_a_deactivated_user_sees_why_on_the_login_page(db):
+    from pages import ui
+
+    add_user(db, "root", "admin")
+    alice = add_user(db, "alice", "trainee")
+    at = log_in(app().run(), "alice")
+    assert "Quiz" in titles(at)
+    auth.set_active(ui.get_store(), alice.user_id, False)  # an admin deactivates her
+    at.run()
+    assert titles(at) == ["SonoCase"]  # back at the login page, told why
+    assert [w.value for w in at.warning] == [ui.DEACTIVATED]
+    fresh = log_in(app().run(), "alice")  # a new browser: told once the password is right
+    assert any("deactivated" in error.value for error in fresh.error)
+    wrong = log_in(app().run(), "alice", "not her password")  # never told without it
+    assert not any("deactivated" in error.value for error in wrong.error)

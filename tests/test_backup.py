@@ -3,6 +3,8 @@ independently of the manifest), its sequences go on, every file comes back; dama
 bundles and existing destinations are refused; a backup runs while others read and write."""
 from __future__ import annotations
 
+import io
+
 import json
 import threading
 import zipfile
@@ -277,10 +279,10 @@ def test_the_commands_back_up_and_restore(filled, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["tables"]["cases"]["rows"] == 6
     target = tmp_path / "new" / "store.duckdb"
-    assert main(["restore", str(bundle), "--to", str(target)]) == 0
+    assert main(["restore", str(bundle), "--to", str(target), "--yes"]) == 0
     assert "match the backup's manifest" in capsys.readouterr().out
     assert independent_summaries(target) == independent_summaries(db)
-    assert main(["restore", str(bundle), "--to", str(target)]) == 2
+    assert main(["restore", str(bundle), "--to", str(target), "--yes"]) == 2
     assert "already exists" in capsys.readouterr().err
     lean = tmp_path / "lean.zip"
     assert main(["--db", str(db), "backup", "--out", str(lean), "--without-recreatable"]) == 0
@@ -327,3 +329,28 @@ def test_a_backup_without_recreatable_files_leaves_out_checkpoints_and_heatmaps(
         assert all(copy.resolve(p).is_file() for p in images)
         assert not copy.resolve(checkpoint).exists()
         assert not any(copy.resolve(p).exists() for p in maps)
+
+
+class Terminal(io.StringIO):
+    """Standard input that is a terminal where someone types ``answer``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_restore_asks_first_and_restores_only_on_yes(filled, tmp_path, capsys, monkeypatch):
+    db = filled.path
+    filled.close()
+    bundle = tmp_path / "asked.zip"
+    assert main(["--db", str(db), "backup", "--out", str(bundle)]) == 0
+    target = tmp_path / "new" / "store.duckdb"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no terminal, no --yes: refused
+    assert main(["restore", str(bundle), "--to", str(target)]) == 2
+    assert "--yes" in capsys.readouterr().err and not target.exists()
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    assert main(["restore", str(bundle), "--to", str(target)]) == 1
+    out = capsys.readouterr().out
+    assert "password hashes" in out and "Nothing restored" in out and not target.exists()
+    monkeypatch.setattr("sys.stdin", Terminal("yes\n"))
+    assert main(["restore", str(bundle), "--to", str(target)]) == 0
+    assert independent_summaries(target) == independent_summaries(db)

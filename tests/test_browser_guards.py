@@ -49,7 +49,7 @@ def test_study_set_up_warning_and_re_split_confirmation(server):
             admin = logged_in_page(browser, server.url, "administration", "root", PASSWORD)
             admin.get_by_role("tab", name="Data").click()
             admin.get_by_role("button", name="Make the split").click()
-            admin.get_by_text("resnet50-guard").first.wait_for()
+            admin.get_by_text("ResNet50 (quick, ").first.wait_for()  # named, not by id
             assert admin.get_by_role("button", name="Make the new split").is_visible()
             admin.get_by_role("button", name="Make the new split").click()
             admin.get_by_text(EARLIER_SPLIT.capitalize()).wait_for()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -197,5 +198,30 @@ def test_model_chips_show_readable_names(filled):
     at = page_as(users(filled)["supervisor"]).run()
     picker = at.multiselect(key="models_ids")
     shown = set(picker.options)
-    assert "ResNet50" in shown and "VGG16" in shown
-    assert not any("quick" in option for option in shown)  # no model ids
+    today = f"{datetime.now(timezone.utc):%Y-%m-%d}"
+    assert f"ResNet50 (quick, whole image, {today})" in shown
+    assert f"VGG16 (quick, whole image, {today})" in shown
+    assert not any(model_id in option for option in shown
+                   for model_id in filled["models"].values())  # no model ids
+
+
+def test_a_model_that_finishes_training_joins_the_open_selection(filled):
+    at = page_as(users(filled)["supervisor"]).run()
+    old = filled["models"]["resnet50"]
+    assert old in at.multiselect(key="models_ids").value
+    from pages import ui
+
+    with ui.get_store().transaction() as cur:  # a retrained ResNet50 lands, the page open
+        cur.execute("INSERT INTO models (model_id, arch, dataset, init, profile, image_size,"
+                    " threshold, config, created_at) SELECT 'resnet50-new', arch, dataset, init,"
+                    " profile, image_size, threshold, config, created_at + INTERVAL 1 HOUR"
+                    " FROM models WHERE model_id = ?", [old])
+        cur.execute("INSERT INTO predictions SELECT 'resnet50-new', case_id, prob_malignant,"
+                    " source, fold FROM predictions WHERE model_id = ?", [old])
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    picker = at.multiselect(key="models_ids")
+    assert "resnet50-new" in picker.value and old not in picker.value
+    assert filled["models"]["vgg16"] in picker.value  # the rest of the selection stays
+    new_name = picker.format_func("resnet50-new")
+    assert new_name.startswith("ResNet50 (quick, whole image, ") and "resnet50-new" not in new_name

@@ -249,7 +249,7 @@ def test_a_damaged_bundle_says_which_entry_and_exits_2(filled, tmp_path):  # noq
     damaged.write_bytes(with_zlib_error(bundle.read_bytes(), DB_ENTRY))
     target = tmp_path / "new" / "store.duckdb"
     out = subprocess.run([sys.executable, "-m", "core", "restore", str(damaged), "--to",
-                          str(target)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                          str(target), "--yes"], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2, out.stderr
     assert f"bundle damaged: {DB_ENTRY}" in out.stderr and "Traceback" not in out.stderr
     assert not target.exists()

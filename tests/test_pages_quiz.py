@@ -421,10 +421,12 @@ def test_the_cohort_page_for_a_supervisor(library):
     at = app_as(users["sue"], "pages/cohort.py")
     assert [t.value for t in at.title] == ["Cohort"]
     table = at.dataframe[0].value
-    assert list(table["trainee"]) == ["Anna", "Ben"]
-    assert list(table["cases_read"]) == [0, 6]
+    assert list(table["Trainee"]) == ["Anna", "Ben"]
+    assert list(table["Practice"]) == [0, 6] and list(table["Study"]) == [0, 0]
+    assert not [column for column in table.columns if "_" in column]
     assert at.get("download_button")
     model_box = next(s for s in at.selectbox if s.label == "Model")
+    assert model_box.format_func("vgg16-quiz").startswith("ResNet50 (quick, whole image, ")
     model_box.set_value("vgg16-quiz")
     click(at, "Use this model in the quiz")
     with Store(path) as store:

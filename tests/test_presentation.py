@@ -20,8 +20,7 @@ from core.presentation import figure_fit, html_table, row_slides, slides, with_f
 from core.store import Store
 from tests.comparison_support import populate, store_heatmap
 from tests.quiz_helpers import PASSWORD, make_user
-from tests.streamlit_server import (CHROMIUM, first_session, launch_chromium, logged_in_page,
-                                    streamlit_app)
+from tests.streamlit_server import CHROMIUM, logged_in_browser
 
 SIZES = ((1280, 720), (1920, 1080))
 OVERFLOWING = """() => [...document.querySelectorAll('.sc-slide th, .sc-slide td')]
@@ -133,18 +132,12 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
 def presenting(tmp_path: Path) -> Iterator:
     """The comparison page in presentation mode, in chromium at 1280 x 720, logged in as the
     supervisor sue, on the store the caller filled under ``tmp_path``."""
-    with streamlit_app(tmp_path / "data" / "results.duckdb", tmp_path / "streamlit.log") \
-            as server, sync_api.sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        try:
-            first_session(browser, server.url)
-            page = logged_in_page(browser, server.url, "model-comparison", "sue", PASSWORD,
-                                  viewport={"width": 1280, "height": 720})
-            page.set_default_timeout(180_000)  # many slides, on a machine others share
-            page.get_by_text("Presentation mode").click()
-            yield page
-        finally:
-            browser.close()
+    with logged_in_browser(tmp_path / "data" / "results.duckdb", tmp_path / "streamlit.log",
+                           "model-comparison", "sue", PASSWORD,
+                           viewport={"width": 1280, "height": 720}) as page:
+        page.set_default_timeout(180_000)  # many slides, on a machine others share
+        page.get_by_text("Presentation mode").click()
+        yield page
 
 
 def settled(page) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import math
 from datetime import datetime, timedelta
 
@@ -205,3 +206,49 @@ def test_empty_progress(store):
     reads = progress.trainee_reads(store, trainee, trainee.user_id)
     assert reads.empty and progress.curves(reads).empty and progress.phases(reads) == {}
     assert progress.learning_curve(reads).empty
+
+
+def _study_reads(store, user_id: int, case_ids: list[int]) -> None:
+    """Unaided reads of ``case_ids`` in a reader-study session (stored directly)."""
+    with store.transaction() as cur:
+        session_id = cur.execute(
+            "INSERT INTO quiz_sessions (user_id, kind, case_ids) VALUES (?, 'study_unaided', ?)"
+            " RETURNING session_id", [user_id, json.dumps(case_ids)]).fetchone()[0]
+        cur.executemany("INSERT INTO reads (session_id, user_id, case_id, mode, birads,"
+                        " probability) VALUES (?, ?, ?, 'unaided', '5', 90)",
+                        [[session_id, user_id, case_id] for case_id in case_ids])
+
+
+def test_study_reads_are_counted_apart_from_practice(cohort):
+    store, cases, good, poor, supervisor = cohort
+    before = progress.cohort_table(store, supervisor).set_index("trainee")
+    _study_reads(store, good.user_id, cases[:7])
+    table = progress.cohort_table(store, supervisor).set_index("trainee")
+    assert table.loc["Good Trainee", "study_reads"] == 7
+    assert table.loc["Poor Trainee", "study_reads"] == 0
+    assert table.loc["Good Trainee", "cases_read"] == 24  # practice only, as before
+    assert table.loc["Good Trainee", "unaided_accuracy"] == \
+        before.loc["Good Trainee", "unaided_accuracy"]
+
+
+def test_the_cohort_view_has_few_readable_columns_and_the_csv_every_figure(cohort):
+    from core.cohort_view import COLUMNS, cohort_csv_frame, cohort_view
+
+    store, cases, good, _, supervisor = cohort
+    _study_reads(store, good.user_id, cases[:3])
+    table = progress.cohort_table(store, supervisor)
+    view = cohort_view(table).set_index("Trainee")
+    assert len(COLUMNS) <= 10 and list(view.columns) == list(COLUMNS[1:])
+    good_row = view.loc["Good Trainee"]
+    assert good_row["Practice"] == 24 and good_row["Study"] == 3
+    low, high = table.loc[table["trainee"] == "Good Trainee",
+                          ["unaided_accuracy_lo", "unaided_accuracy_hi"]].iloc[0]
+    assert good_row["Accuracy"] == f"{20 / 24:.0%} ({low * 100:.0f}–{high:.0%})"
+    assert view.loc["Poor Trainee", "Change with AI"] == f"{(1 - 6 / 24) * 100:+.0f} points"
+    assert view.loc["Poor Trainee", "Help / harm"] == "18 / 0"
+    assert view.loc["Poor Trainee", "Struggling"] in ("learning curve", "recent accuracy")
+    assert good_row["Struggling"] == ""
+    csv_columns = list(cohort_csv_frame(table).columns)
+    assert "Study reads" in csv_columns and "Accuracy 95% CI low (unaided)" in csv_columns
+    assert len(set(csv_columns)) == len(csv_columns)
+    assert not [c for c in csv_columns if "_" in c or c == "User id"]

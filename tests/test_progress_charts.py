@@ -34,6 +34,16 @@ def test_the_rolling_chart_has_a_band_and_a_line_per_mode_and_the_model_level():
     assert [shape.y0 for shape in figure.layout.shapes] == [0.86]
 
 
+def test_the_ai_models_label_sits_on_its_line():
+    frame = rolling_metrics(reads(30, 3), 10).assign(mode="unaided")
+    figure = charts.rolling_chart(frame, "accuracy", model_value=0.75)
+    (label,) = figure.layout.annotations
+    (line,) = figure.layout.shapes
+    assert label.text == "AI model: 75%"
+    assert (label.yref, label.y, label.yanchor) == ("y", line.y0, "middle")  # centred on it
+    assert label.bordercolor == line.line.color and label.bgcolor  # boxed, legible over curves
+
+
 def test_the_rolling_chart_without_reads_or_model_is_empty():
     figure = charts.rolling_chart(pd.DataFrame(), "auc")
     assert not figure.data and not figure.layout.shapes

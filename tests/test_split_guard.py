@@ -8,6 +8,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
+from core.display_names import model_names
+from core.plain_text import plain
 from core.split_guard import EARLIER_SPLIT, split_dependents, stale_models
 from core.splits import make_split
 from core.store import Store
@@ -62,8 +64,9 @@ def test_the_admin_page_asks_before_a_split_that_changes_models(app_db):
     at.run()
     at.number_input(key="split_seed").set_value(5)
     click(at, "Make the split")
+    name = plain(model_names(store)["resnet50-old"])  # named as people read it, not by id
     warning = " ".join(w.value for w in at.warning)
-    assert "resnet50-old" in warning and EARLIER_SPLIT in warning
+    assert name in warning and EARLIER_SPLIT in warning
     assert splits_now(store) == before  # nothing changed yet
     click(at, "Keep the current split")
     assert splits_now(store) == before
@@ -72,13 +75,12 @@ def test_the_admin_page_asks_before_a_split_that_changes_models(app_db):
     click(at, "Make the split")
     click(at, "Make the new split")
     assert splits_now(store) != before
-    assert any(EARLIER_SPLIT.capitalize() in w.value and "resnet50-old" in w.value
-               for w in at.warning)
-    table = next(f.value for f in at.dataframe if "test split" in f.value.columns)
-    assert table.set_index("model_id").loc["resnet50-old", "test split"] == "an earlier split"
+    assert any(EARLIER_SPLIT.capitalize() in w.value and name in w.value for w in at.warning)
+    table = next(f.value for f in at.dataframe if "Evaluated on" in f.value.columns)
+    assert table.set_index("Model id").loc["resnet50-old", "Evaluated on"] == "an earlier split"
 
     models = app_as(admin, "pages/models.py")
-    assert any(EARLIER_SPLIT in w.value and "resnet50-old" in w.value for w in models.warning)
+    assert any(EARLIER_SPLIT in w.value and name in w.value for w in models.warning)
 
 
 def test_the_split_command_names_the_models_it_left_behind(store, capsys):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.plain_text import plain
 from core.store import Store
 from core.studies import protocol
 from core.studies.definitions import POOLED
@@ -80,6 +81,8 @@ def test_a_supervisor_sets_up_a_study(lab):
     at.radio(key="studies_view").set_value("Set up a study").run()
     at.text_input(key="study_name").input("Pilot")
     at.number_input(key="study_washout").set_value(0.0)
+    model_name = at.selectbox(key="study_model").format_func("resnet50-study")
+    assert model_name.startswith("ResNet50 (quick, ") and "resnet50-study" not in model_name
     click(at, "Set up the study")
     assert "choose at least one reader" in at.error[0].value
     at.multiselect(key="study_readers").set_value([users["anna"].user_id,
@@ -93,8 +96,10 @@ def test_a_supervisor_sets_up_a_study(lab):
     assert sorted(study.case_ids) == test_split
     assert study.reader_ids == (users["anna"].user_id, users["ben"].user_id)
     assert at.radio(key="studies_view").value == "Studies"
-    progress = table_with(at, "unaided_read")
-    assert list(progress["reader"]) == ["Anna", "Ben"] and set(progress["phase"]) == {"unaided"}
+    progress = table_with(at, "Unaided reads")
+    assert list(progress["Reader"]) == ["Anna", "Ben"] and set(progress["Phase"]) == {"unaided"}
+    assert not [column for column in progress.columns if "_" in column]
+    assert any(plain(model_name) in caption.value for caption in at.caption)  # not its id
 
 
 def read_case(at: AppTest, birads: str, probability: int) -> AppTest:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
+from core.display_names import model_names
 from core.errors import UserError
 from core.images import jpeg_bytes, load_grey, stored_png, zoom
 from core.lexicon import BIRADS_CATEGORIES, DESCRIPTORS
@@ -101,7 +102,8 @@ def ai_panel(ai, heatmap: CaseHeatmap | None, key: Key, offer_zoom: bool = True,
     probability, cut_off = ai.figures
     st.metric("AI probability of malignancy", probability)
     verdict = "malignant" if ai.malignant else "benign"
-    st.caption(f"Model {plain(ai.model_id)}; at its cut-off of {cut_off} it calls "
+    name = model_names(ui.get_store()).get(ai.model_id, ai.model_id)
+    st.caption(f"Model {plain(name)}; at its cut-off of {cut_off} it calls "
                f"this nodule {verdict}." + (f" It {heatmap.reads}." if heatmap else ""))
     show = st.toggle("Show the heatmap", value=heatmap is not None, disabled=heatmap is None,
                      key=key("overlay"))

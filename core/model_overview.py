@@ -30,7 +30,7 @@ def heatmap_coverage(store: Store) -> pd.DataFrame:
             maps AS (
                 SELECT h.model_id, h.method, count(*) AS maps,
                        count(*) FILTER (WHERE s.split = 'test') AS test_maps,
-                       count(h.pointing_hit) AS scored
+                       count(h.faithfulness_metric) AS scored
                 FROM heatmaps h LEFT JOIN splits s ON s.case_id = h.case_id GROUP BY 1, 2)
             SELECT m.model_id, maps.method, coalesce(maps.maps, 0) AS maps,
                    coalesce(p.predicted, 0) AS predicted, coalesce(maps.test_maps, 0) AS test_maps,

@@ -117,7 +117,7 @@ def not_trained(archs: list[str]) -> None:
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
     from core.heatmaps import METHOD_TITLES, method_title
-    from core.heatmaps.localisation import localisation_summary
+    from core.heatmaps.quality import heatmap_quality
 
     cases = comparison.gallery_cases(store, user, dataset)
     if not cases:
@@ -152,11 +152,11 @@ def gallery(dataset: str, preds) -> None:
                 st.rerun()
             for reason in refused:
                 st.error(reason)
-    summaries = [localisation_summary(store, model_id, method, "test")
-                 for model_id in model_ids]
-    show_table(comparison.format_localisation(summaries, preds),
-               f"Localisation ({title}): stored test-split heatmaps of cases with a lesion mask",
-               f"localisation_{method}", pd.DataFrame(summaries))
+    summaries = [heatmap_quality(store, model_id, method, "test") for model_id in model_ids]
+    show_table(comparison.quality_table(summaries, dict(zip(preds["model_id"], preds["label"]))),
+               f"Heatmap quality ({title}): localisation and faithfulness on the test split",
+               f"heatmap_quality_{method}")
+    st.caption(comparison.QUALITY_HELP)
 
 
 def compute_heatmaps(model_ids: list[str], case_id: int, method: str,

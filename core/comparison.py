@@ -29,7 +29,7 @@ from core.auth import STAFF_ROLES, User
 from core.models import framing
 from core.errors import UserError
 from core.heatmaps.localisation import TOLERANCE_PX
-from core.heatmaps.quality import FAITHFULNESS_NAMES
+from core.heatmaps.quality import FAITHFULNESS_METRIC, FAITHFULNESS_NAMES
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics,
                                 wilson_ci)
@@ -630,8 +630,8 @@ def quality_table(summaries: list[dict], labels: dict[str, str] | None = None) -
             row[f"{title}: centre blob / uniform map"] = (
                 f"{_share(scores['centre'], False)} / {_share(scores['uniform'], False)}")
             row[f"{title}: better than the centre baseline"] = _verdict(scores["versus_centre"])
-        metric = FAITHFULNESS_NAMES.get(faithful["metric"], faithful["metric"] or "")
-        title = f"Faithfulness{': ' + metric if metric else ''}"
+        metric = faithful["metric"] or FAITHFULNESS_METRIC  # one column set for every row
+        title = f"Faithfulness: {FAITHFULNESS_NAMES.get(metric, metric)}"
         row[f"{title} (95% CI)"] = _number(faithful["map"])
         row[f"{title}: centre blob"] = _number(faithful["centre"], False)
         row[f"{title}: better than the centre baseline"] = _verdict(faithful["versus_centre"])

@@ -6,6 +6,7 @@ import json
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -15,12 +16,14 @@ from core.errors import UserError
 from core.heatmaps.cam import METHODS, ClassMargin, compute_cams
 from core.heatmaps.case_heatmap import case_heatmap
 from core.heatmaps.colour_overlay import overlay
-from core.heatmaps.compute import compute_heatmap, precompute_heatmaps
+from core.export import export_tables
+from core.heatmaps.compute import case_images, compute_heatmap, precompute_heatmaps, stored_calls
+from core.heatmaps.faithfulness import confidence_change
 from core.heatmaps.localisation import SCORE_COLUMNS, case_scores
 from core.heatmaps.quality import FAITHFULNESS_METRIC, heatmap_quality
 from core.heatmaps.stored import read_region
 from core.heatmaps.stored import cached_heatmap
-from core.models.framing import Box, describe_region
+from core.models.framing import Box, describe_region, frame_box, model_input
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
 from core.models.train import train_models
@@ -270,6 +273,12 @@ def test_heatmaps_command(trained, capsys):
     assert sources == {"test": 4, "validation": 4}
     assert result["computed"] == honest
     assert result["quality"]["maps"] == result["quality"]["localisation"]["cases"] == honest
+    assert main(["heatmaps", "--db", str(store.path), "--model", loaded.model_id, "--split",
+                 "all", "--method", "gradcampp", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out  # nothing left to compute; the quality table in words
+    assert "0 computed" in printed and f"{honest} already cached" in printed
+    assert "Pointing game (hit within 15 px at the original resolution): better than the " \
+           "centre baseline" in printed
 
 
 def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
@@ -283,9 +292,6 @@ def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
 
 
 def test_faithfulness_is_stored_with_its_metric_and_exported(trained, tmp_path):
-    from core.export import export_tables
-    from core.heatmaps.faithfulness import confidence_change
-
     store, ids, loaded = trained
     case_id = ids[-1]
     compute_heatmap(store, loaded, case_id, "hirescam")
@@ -296,8 +302,6 @@ def test_faithfulness_is_stored_with_its_metric_and_exported(trained, tmp_path):
             [loaded.model_id, case_id]).fetchone()
     assert metric == FAITHFULNESS_METRIC == "confidence_change" and stored != centre
     # the library's metric on the same input, map and explained class
-    from core.heatmaps.compute import case_images, stored_calls
-    from core.models.framing import frame_box, model_input
     image, mask = case_images(store, [case_id])[case_id]
     small = model_input(image, frame_box(loaded.framing, image.shape, mask, case_id),
                         loaded.image_size)
@@ -307,7 +311,6 @@ def test_faithfulness_is_stored_with_its_metric_and_exported(trained, tmp_path):
                            malignant=[call])
     assert stored == pytest.approx(confidence_change(loaded.model, batch, maps, [call])[0])
     [path] = [p for p in export_tables(store, tmp_path / "export") if p.stem == "heatmaps"]
-    import pandas as pd
     exported = pd.read_csv(path).set_index(["case_id", "method"])
     row = exported.loc[(case_id, "hirescam")]
     assert row["faithfulness"] == pytest.approx(stored)

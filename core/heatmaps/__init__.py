@@ -3,9 +3,10 @@
 Import the submodule you use: ``case_heatmap`` (the one call a page makes: the map and region
 for a model, case and method, stored or computed now), ``stored`` (read a stored map and the
 region its model read, without torch), ``colour_overlay`` (draw a map over an image),
-``localisation`` (pointing game and energy inside the mask), ``compute`` (compute and store
-maps; imports torch) and ``cam`` (the CAM methods over pytorch-grad-cam; imports torch).
-Only ``compute`` and ``cam`` import torch.
+``localisation`` (pointing game and energy in the lesion's box and mask, beside a centred blob
+and a uniform map), ``quality`` (those and faithfulness summarised per model and method),
+``compute`` (compute, score and store maps; imports torch), ``faithfulness`` (pytorch-grad-cam's
+metrics; imports torch) and ``cam`` (the CAM methods over pytorch-grad-cam; imports torch).
 """
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "hirescam": "HiResCAM",

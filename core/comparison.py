@@ -653,17 +653,19 @@ def _verdict(test: dict) -> str:
     return f"{'yes' if test['better'] else 'no'} ({test['test']}, p = {test['p']:.2g})"
 
 
-def _share(value: dict, with_ci: bool = True) -> str:
+def _estimate(value: dict, spec: str, with_ci: bool = True, between: str = "–") -> str:
+    """An estimate (``value``, ``low``, ``high``) formatted with ``spec``, CI in brackets."""
     if value["value"] is None:
         return "—"
     if not with_ci or value["low"] is None:
-        return f"{value['value']:.1%}"
-    return f"{value['value']:.1%} ({value['low']:.1%}–{value['high']:.1%})"
+        return format(value["value"], spec)
+    return (f"{value['value']:{spec}} ({value['low']:{spec}}{between}"
+            f"{value['high']:{spec}})")
+
+
+def _share(value: dict, with_ci: bool = True) -> str:
+    return _estimate(value, ".1%", with_ci)
 
 
 def _number(value: dict, with_ci: bool = True) -> str:
-    if value["value"] is None:
-        return "—"
-    if not with_ci or value["low"] is None:
-        return f"{value['value']:+.3f}"
-    return f"{value['value']:+.3f} ({value['low']:+.3f} to {value['high']:+.3f})"
+    return _estimate(value, "+.3f", with_ci, " to ")

@@ -284,8 +284,8 @@ def test_heatmaps_command(trained, capsys):
 def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
     import subprocess
     import sys
-    script = ("import sys; from core.heatmaps import case_heatmap, colour_overlay, localisation, quality,"
-              " stored; print('torch' in sys.modules)")
+    script = ("import sys; from core.heatmaps import case_heatmap, colour_overlay, localisation,"
+              " quality, stored; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "False", out.stderr

@@ -31,9 +31,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy import ndimage, stats
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.proportion import proportion_confint
-from statsmodels.stats.weightstats import DescrStatsW
 
 from core.models.framing import Box, lesion_bounds, paste_map
 
@@ -114,6 +111,8 @@ def case_scores(cam: np.ndarray, mask: np.ndarray | None, region: Box) -> dict:
 
 def rate_with_ci(hits: np.ndarray) -> dict:
     """Share of hits with its Wilson interval."""
+    from statsmodels.stats.proportion import proportion_confint  # summaries only: slow import
+
     n, k = len(hits), int(np.sum(hits))
     if not n:
         return {"value": None, "low": None, "high": None}
@@ -123,26 +122,32 @@ def rate_with_ci(hits: np.ndarray) -> dict:
 
 def mean_with_ci(values: np.ndarray) -> dict:
     """Mean with its t interval (no interval below two cases)."""
+    from statsmodels.stats.weightstats import DescrStatsW
+
     values = np.asarray(values, dtype=float)
     if not len(values):
         return {"value": None, "low": None, "high": None}
-    if len(values) < 2 or np.ptp(values) == 0:
-        mean = float(values.mean())
-        return {"value": mean, "low": mean if len(values) > 1 else None,
-                "high": mean if len(values) > 1 else None}
+    mean = float(values.mean())
+    if len(values) < 2:
+        return {"value": mean, "low": None, "high": None}
+    if np.ptp(values) == 0:  # every case the same: no spread to make an interval from
+        return {"value": mean, "low": mean, "high": mean}
     low, high = DescrStatsW(values).tconfint_mean(alpha=ALPHA)
-    return {"value": float(values.mean()), "low": float(low), "high": float(high)}
+    return {"value": mean, "low": float(low), "high": float(high)}
 
 
 def paired_test(ours: np.ndarray, centre: np.ndarray, binary: bool) -> dict:
     """Is the map better than the centre baseline over the same cases? Exact McNemar
     (``binary``) or Wilcoxon signed-rank, two-sided; ``better``: higher and p < ALPHA."""
+    from statsmodels.stats.contingency_tables import mcnemar
+
     ours, centre = np.asarray(ours, dtype=float), np.asarray(centre, dtype=float)
     if not len(ours):
         return {"test": None, "p": None, "better": None}
     if binary:
-        table = [[int(np.sum((ours == 1) & (centre == 1))), int(np.sum((ours == 1) & (centre == 0)))],
-                 [int(np.sum((ours == 0) & (centre == 1))), int(np.sum((ours == 0) & (centre == 0)))]]
+        a, b = ours == 1, centre == 1
+        table = [[int(np.sum(a & b)), int(np.sum(a & ~b))],
+                 [int(np.sum(~a & b)), int(np.sum(~a & ~b))]]
         p, test = float(mcnemar(table, exact=True).pvalue), "exact McNemar"
     else:
         test = "Wilcoxon signed-rank"

@@ -3,13 +3,13 @@ phantoms in the demo store): the map's grid, faithfulness, and localisation besi
 blob and the uniform map with the paired test against the centre.
 
     .venv/bin/python bench/heatmap_quality.py [--db data/results.duckdb] [--dataset phantom]
-        [--models ID ...] [--methods gradcam ...] [--metric confidence_change|road_combined]
+        [--models ID ...] [--methods gradcam ... scorecam]
+        [--metric confidence_change|road_combined]
         [--limit N] [--quiz-method gradcam] [--batch-size 16]
 
 Maps are computed afresh in memory and nothing is written (stop the app first: one process
-owns the store), from each model's own checkpoint for the
-test cases it predicted, explaining its stored call, exactly as ``core.heatmaps.compute``
-stores them. The last line says whether the quiz model's map (``--quiz-method``) beats the
+owns the store), from each model's own checkpoint for the test cases it predicted, explaining
+its stored call, and scored exactly as ``core.heatmaps.compute`` scores the maps it stores. The last line says whether the quiz model's map (``--quiz-method``) beats the
 centre baseline on energy inside the lesion mask (Wilcoxon signed-rank, p < 0.05).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
-from core.heatmaps.cam import METHODS  # noqa: E402
+from core.heatmaps.cam import METHODS, WHOLE_MODEL_METHODS  # noqa: E402
 from core.heatmaps.compute import FAITHFULNESS, case_images, score_maps, stored_calls  # noqa: E402
 from core.heatmaps.localisation import MEASURES  # noqa: E402
 from core.heatmaps.quality import FAITHFULNESS_METRIC, summarise  # noqa: E402
@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, default=default_db_path())
     parser.add_argument("--dataset", default="phantom")
     parser.add_argument("--models", nargs="*", help="model ids (default: all of the dataset)")
-    parser.add_argument("--methods", nargs="*", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--methods", nargs="*", choices=list(METHODS),
+                        default=[m for m in METHODS if m not in WHOLE_MODEL_METHODS],
+                        help="default: all but Score-CAM (one forward pass per channel of the "
+                             "target layer per image: ask for it by name)")
     parser.add_argument("--metric", default=FAITHFULNESS_METRIC, choices=list(FAITHFULNESS))
     parser.add_argument("--limit", type=int, default=None, help="at most N test cases")
     parser.add_argument("--quiz-method", default="gradcam", choices=list(METHODS),

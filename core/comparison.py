@@ -29,6 +29,8 @@ from core.auth import STAFF_ROLES, User
 from core.display_names import ARCH_NAMES, arch_name, model_names
 from core.models import framing
 from core.errors import UserError
+from core.heatmaps.localisation import TOLERANCE_PX
+from core.heatmaps.quality import FAITHFULNESS_METRIC, FAITHFULNESS_NAMES
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
 from core.stats.metrics import (brier, confusion, reliability_curve, threshold_metrics,
                                 wilson_ci)
@@ -604,30 +606,79 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
     return panels, missing
 
 
-def format_localisation(summaries: list[dict], preds: pd.DataFrame) -> pd.DataFrame:
-    """Per-model localisation summaries (``core.heatmaps.localisation.localisation_summary``)
-    as text, with a Wilson CI of the pointing-game hit rate and the chance level beside it."""
-    labels = dict(zip(preds["model_id"], preds["label"]))
+MEASURE_TITLES = {  # localisation measures as the tables name them
+    "pointing_hit": f"Pointing game (hit within {TOLERANCE_PX} px at the original resolution)",
+    "energy_box": "Energy in the lesion's box (Score-CAM)",
+    "energy_inside": "Energy in the lesion"}
+QUALITY_HELP = (
+    f"Stored test-split heatmaps. Pointing game (Zhang et al. 2018): a hit when the map's "
+    f"maximum lies within {TOLERANCE_PX} px of the lesion outline at the original resolution. "
+    "Energy: the share of the map's total inside the lesion's bounding box (Score-CAM's "
+    "energy-based pointing game) or inside its outline. Each beside two baselines over the "
+    "region the model read, scored the same way: a centred Gaussian blob (sigma a quarter of "
+    "the region's height and width) and a uniform map; an all-zero map counts as a miss. "
+    "'Better than the centre baseline': higher and p < 0.05 in a paired test over the same "
+    "cases (exact McNemar for the pointing game, Wilcoxon signed-rank otherwise). 95% CIs: "
+    "Wilson for rates, t for means. Faithfulness: pytorch-grad-cam's metric, beside the same "
+    "metric for the centre blob.")
+
+
+def quality_table(summaries: list[dict], labels: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per model and CAM method, heatmap quality summaries
+    (``core.heatmaps.quality.heatmap_quality``) as text with human column names: each
+    localisation measure with its CI, the centre and uniform baselines and the paired test
+    against the centre; then faithfulness beside the centre blob's."""
+    from core.heatmaps import method_title
+
+    labels = labels or {}
     rows = []
     for summary in summaries:
-        n, rate = summary["cases"], summary["pointing_game"]
-        low, high = wilson_ci(round(rate * n), n, LEVEL) if n else (np.nan, np.nan)
-        rows.append({
-            "Model": labels.get(summary["model_id"], summary["model_id"]),
-            "Cases with a mask": _scored_text(n, summary.get("blank_maps", 0)),
-            "Pointing game hit rate (95% CI)": _with_ci(np.nan if rate is None else rate,
-                                                        low, high),
-            "Mean share of the map inside the lesion": _percent(summary["energy_inside"]),
-            "Chance (lesion's share of the area the map covers)": _percent(summary["chance"])})
+        loc, faithful = summary["localisation"], summary["faithfulness"]
+        row = {"Model": labels.get(summary["model_id"], summary["model_id"]),
+               "CAM method": method_title(summary["method"]),
+               "Maps of cases with a lesion": _scored_text(loc["cases"], summary["unscored"])}
+        for measure, title in MEASURE_TITLES.items():
+            scores = loc[measure]
+            row[f"{title} (95% CI)"] = _share(scores["map"])
+            row[f"{title}: centre blob / uniform map"] = (
+                f"{_share(scores['centre'], False)} / {_share(scores['uniform'], False)}")
+            row[f"{title}: better than the centre baseline"] = _verdict(scores["versus_centre"])
+        metric = faithful["metric"] or FAITHFULNESS_METRIC  # one column set for every row
+        title = f"Faithfulness: {FAITHFULNESS_NAMES.get(metric, metric)}"
+        row[f"{title} (95% CI)"] = _number(faithful["map"])
+        row[f"{title}: centre blob"] = _number(faithful["centre"], False)
+        row[f"{title}: better than the centre baseline"] = _verdict(faithful["versus_centre"])
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
-def _scored_text(scored: int, blank: int) -> str:
-    """How many cases were scored, and why none were when none were."""
-    if scored or not blank:
-        return str(scored) if scored or blank else "0 (no stored map of a case with a mask)"
-    return f"0 (its {blank} maps are zero everywhere: nothing to point with)"
+def _scored_text(scored: int, unscored: int) -> str:
+    """How many maps were scored, and those stored before the scores existed."""
+    if not unscored:
+        return str(scored) if scored else "0 (no scored map of a case with a lesion)"
+    return f"{scored} ({unscored} stored before these scores: compute the heatmaps again)"
 
 
-def _percent(value: float | None) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:.1%}"
+def _verdict(test: dict) -> str:
+    """'yes/no (test, p = ...)' for a paired test against the centre baseline."""
+    if test["p"] is None:
+        return "—"
+    return f"{'yes' if test['better'] else 'no'} ({test['test']}, p = {test['p']:.2g})"
+
+
+def _estimate(value: dict, spec: str, with_ci: bool = True, between: str = "–") -> str:
+    """An estimate (``value``, ``low``, ``high``) formatted with ``spec``, CI in brackets."""
+    if value["value"] is None:
+        return "—"
+    if not with_ci or value["low"] is None:
+        return format(value["value"], spec)
+    return (f"{value['value']:{spec}} ({value['low']:{spec}}{between}"
+            f"{value['high']:{spec}})")
+
+
+def _share(value: dict, with_ci: bool = True) -> str:
+    return _estimate(value, ".1%", with_ci)
+
+
+def _number(value: dict, with_ci: bool = True) -> str:
+    return _estimate(value, "+.3f", with_ci, " to ")

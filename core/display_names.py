@@ -51,8 +51,8 @@ COLUMN_LABELS = {
     "method": "CAM method", "maps": "Maps stored", "predicted": "Cases predicted",
     "test_maps": "Test-split maps", "predicted_test": "Test-split cases predicted",
     "test_coverage": "Test-split coverage",
-    "with_lesion_score": "Maps with a localisation score",
-    "blank_maps": "Maps zero everywhere", "pointing_game": "Pointing game hit rate",
+    "with_lesion_score": "Maps with quality scores",
+    "blank_maps": "Maps with no heat on the lesion", "pointing_game": "Pointing game hit rate",
     "energy_inside": "Share of the map inside the lesion",
     "chance": "Chance (lesion's share of the area)",
     # statistics

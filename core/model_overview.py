@@ -12,7 +12,7 @@ from core.heatmaps import describe_default, method_title
 from core.heatmaps.unscored import unscored_reason
 from core.store import Store
 
-NOT_SCORED = "Why not scored"
+NOT_SCORED = "Note on the scores"
 
 MODEL_COLUMNS = ("model_id", "arch", "dataset", "init", "profile", "image_size", "framing",
                  "epochs", "seed", "seconds", "device", "threshold", "cv_auc", "test_auc",
@@ -33,8 +33,9 @@ def trained_models(store: Store) -> pd.DataFrame:
 def heatmap_coverage(store: Store) -> pd.DataFrame:
     """Per model and heatmap method: maps cached over the cases the model predicted, in all
     and on the test split (``test coverage``: share of predicted test cases with a map), the
-    maps with a localisation score and ``blank_maps`` (of cases with a mask, zero
-    everywhere). A model without any map has one row with no method."""
+    maps with quality scores (``with_lesion_score``) and ``blank_maps`` (scored maps of cases
+    with a mask that put no heat in the lesion's box: empty maps among them, counted as
+    misses). A model without any map has one row with no method."""
     with store.read() as cur:
         return cur.execute("""
             WITH predicted AS (
@@ -44,9 +45,10 @@ def heatmap_coverage(store: Store) -> pd.DataFrame:
             maps AS (
                 SELECT h.model_id, h.method, count(*) AS maps,
                        count(*) FILTER (WHERE s.split = 'test') AS test_maps,
-                       count(h.pointing_hit) AS scored,
-                       count(*) FILTER (WHERE h.pointing_hit IS NULL
-                                        AND c.mask_path IS NOT NULL) AS blank
+                       count(h.faithfulness_metric) AS scored,
+                       count(*) FILTER (WHERE h.faithfulness_metric IS NOT NULL
+                                        AND c.mask_path IS NOT NULL
+                                        AND h.energy_box = 0) AS blank
                 FROM heatmaps h LEFT JOIN splits s ON s.case_id = h.case_id
                 LEFT JOIN cases c ON c.case_id = h.case_id GROUP BY 1, 2)
             SELECT m.model_id, maps.method, coalesce(maps.maps, 0) AS maps,

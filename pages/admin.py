@@ -39,14 +39,6 @@ MODEL_COLUMNS = {  # formats of the trained-models table (its labels come from c
 COVERAGE_COLUMNS = {
     "Test-split coverage": st.column_config.ProgressColumn(min_value=0, max_value=1,
                                                            format="percent")}
-LOCALISATION_COLUMNS = {
-    "model_id": "Model", "method": "CAM method", "split": "Cases", "cases": "Cases scored",
-    "blank_maps": "Maps zero everywhere",
-    "pointing_game": st.column_config.NumberColumn("Pointing game hit rate", format="%.3f"),
-    "energy_inside": st.column_config.NumberColumn("Share of the map inside the lesion",
-                                                   format="%.3f"),
-    "chance": st.column_config.NumberColumn("Chance (lesion's share of the area)",
-                                            format="%.3f")}
 
 
 def show_one_time_password() -> None:
@@ -452,19 +444,19 @@ def heatmap_form(model_ids: list[str], names: dict[str, str]) -> None:
         start_job("heatmaps", params, lambda: admin_jobs.heatmap_job(store, **params))
 
 
-def localisation(coverage: pd.DataFrame) -> None:
-    from core.heatmaps.localisation import localisation_summary
+def heatmap_quality_table(coverage: pd.DataFrame, names: dict[str, str]) -> None:
+    """Localisation and faithfulness per model and method over the test split."""
+    from core.comparison import QUALITY_HELP, quality_table
+    from core.heatmaps.quality import heatmap_quality
 
-    scored = coverage[coverage["with_lesion_score"] > 0]
-    if scored.empty:
+    pairs = coverage[coverage["test_maps"] > 0]
+    if pairs.empty:
         return
-    st.markdown("**Localisation** (cases with a lesion mask)")
-    pairs = list(zip(scored["model_id"], scored["method"]))
-    model_id, method = st.selectbox("Model and method", pairs, key="localisation_model",
-                                    format_func=lambda pair: f"{pair[0]} ({pair[1]})")
-    summary = localisation_summary(store, model_id, method, "test")
-    st.dataframe(pd.DataFrame([summary]), hide_index=True, key="localisation_table",
-                 column_config=LOCALISATION_COLUMNS)
+    st.markdown("**Heatmap quality** (test split)")
+    summaries = [heatmap_quality(store, model_id, method, "test")
+                 for model_id, method in zip(pairs["model_id"], pairs["method"])]
+    st.dataframe(quality_table(summaries, names), hide_index=True, key="heatmap_quality_table")
+    st.caption(QUALITY_HELP)
 
 
 def models_tab() -> None:
@@ -492,7 +484,7 @@ def models_tab() -> None:
     coverage = heatmap_coverage(store)
     st.dataframe(coverage_view(coverage, names), hide_index=True, key="coverage_table",
                  column_config=COVERAGE_COLUMNS)
-    localisation(coverage)
+    heatmap_quality_table(coverage, names)
 
 
 # ---- backup --------------------------------------------------------------------------------

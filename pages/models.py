@@ -125,7 +125,7 @@ def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
     from core.heatmaps import METHOD_TITLES, method_title
     from core.heatmaps.colour_overlay import colour_scale_html
-    from core.heatmaps.localisation import localisation_summary
+    from core.heatmaps.quality import heatmap_quality
 
     cases = comparison.gallery_cases(store, user, dataset)
     if not cases:
@@ -147,17 +147,16 @@ def gallery(dataset: str, preds) -> None:
                           "the whole image.")
     panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
                                                 with_outline, zoom=zoom)
-    summaries = [localisation_summary(store, model_id, method, "test")
-                 for model_id in model_ids]
-    localisation = comparison.format_localisation(summaries, preds)
-    localisation_title = (f"Localisation ({title}): stored test-split heatmaps of cases with a "
-                          "lesion mask")
+    summaries = [heatmap_quality(store, model_id, method, "test") for model_id in model_ids]
+    quality = comparison.quality_table(summaries, dict(zip(preds["model_id"], preds["label"])))
+    quality_title = (f"Heatmap quality ({title}): localisation and faithfulness on the test "
+                     "split")
     if presentation:  # one slide at a time: the maps, then the localisation table
         figures = projector.with_first(panels, projector.PANELS_PER_SLIDE)
-        tables = projector.slides(localisation)
+        tables = projector.slides(quality)
         index = slide_number("gallery", len(figures) + len(tables))
         if index >= len(figures):
-            st.html(projector.html_table(tables[index - len(figures)], localisation_title))
+            st.html(projector.html_table(tables[index - len(figures)], quality_title))
             return
         panels = figures[index]
     fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)
@@ -175,8 +174,8 @@ def gallery(dataset: str, preds) -> None:
             for reason in refused:
                 st.error(reason)
     if not presentation:
-        show_table(localisation, localisation_title, f"localisation_{method}",
-                   pd.DataFrame(summaries))
+        show_table(quality, quality_title, f"heatmap_quality_{method}")
+        st.caption(comparison.QUALITY_HELP)
 
 
 def compute_heatmaps(model_ids: list[str], case_id: int, method: str,

@@ -294,7 +294,7 @@ def test_models_tab_lists_settings_coverage_and_starts_heatmaps(db, monkeypatch)
     resnet, vgg = (names[f"{arch}-quick-quizset-s0"] for arch in ("resnet50", "vgg16"))
     assert coverage.loc[resnet, "Test-split coverage"] == 1.0
     assert coverage.loc[vgg, "Test-split coverage"] == 0.0
-    assert (coverage.loc[vgg, "CAM method"], coverage.loc[vgg, "Why not scored"]) == (
+    assert (coverage.loc[vgg, "CAM method"], coverage.loc[vgg, "Note on the scores"]) == (
         "—", "no heatmap yet")  # never "None"
     assert coverage.loc[resnet, "CAM method"] == "Grad-CAM"
     assert at.selectbox(key="heatmap_model").format_func("vgg16-quick-quizset-s0") == vgg

@@ -250,12 +250,3 @@ def test_a_dataset_with_a_case_without_mask_is_read_whole(store):
     assert read_region(store, model_id, ids[1]) is None  # the whole image
     with pytest.raises(UserError, match="no lesion mask"):
         train_models(store, "tiny", ["alexnet"], framing="lesion", **FAST)
-
-
-def test_chance_is_the_lesion_share_of_what_the_map_covers():
-    from core.heatmaps.localisation import chance_share
-
-    mask = _mask((300, 400), 100, 140, 150, 230)
-    box = lesion_box(mask)
-    assert chance_share(mask, "full") == pytest.approx(40 * 80 / (300 * 400))
-    assert chance_share(mask, "lesion") == pytest.approx(40 * 80 / box.height ** 2)

@@ -6,6 +6,7 @@ import json
 import threading
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
@@ -15,10 +16,14 @@ from core.errors import UserError
 from core.heatmaps.cam import METHODS, ClassMargin, compute_cams
 from core.heatmaps.case_heatmap import case_heatmap
 from core.heatmaps.colour_overlay import overlay
-from core.heatmaps.compute import compute_heatmap, precompute_heatmaps
-from core.heatmaps.localisation import localisation_scores, localisation_summary
+from core.export import export_tables
+from core.heatmaps.compute import case_images, compute_heatmap, precompute_heatmaps, stored_calls
+from core.heatmaps.faithfulness import confidence_change
+from core.heatmaps.localisation import SCORE_COLUMNS, case_scores
+from core.heatmaps.quality import FAITHFULNESS_METRIC, heatmap_quality
+from core.heatmaps.stored import read_region
 from core.heatmaps.stored import cached_heatmap
-from core.models.framing import Box, describe_region
+from core.models.framing import Box, describe_region, frame_box, model_input
 from core.models.loading import freeze, load_model
 from core.models.registry import ARCHS, build_model, grey_to_input, target_layer, tokens_to_grid
 from core.models.train import train_models
@@ -171,18 +176,6 @@ def test_overlay_leaves_what_the_model_did_not_read_grey():
         overlay(grey, cam[:10])
 
 
-def test_localisation_scores():
-    mask = np.zeros((10, 10), dtype=bool)
-    mask[2:5, 2:5] = True
-    cam = np.zeros((10, 10), dtype=np.float32)
-    cam[3, 3], cam[8, 8] = 1.0, 0.5
-    hit, energy = localisation_scores(cam, mask)
-    assert hit is True and energy == pytest.approx(1.0 / 1.5)
-    cam[9, 9] = 2.0
-    assert localisation_scores(cam, mask)[0] is False
-    assert localisation_scores(np.zeros((10, 10)), mask) == (None, None)
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One trained model shared by the cache tests (each uses its own method)."""
@@ -221,12 +214,16 @@ def test_a_case_heatmap_is_computed_once_then_read_from_the_store_at_the_image_s
     assert np.load(path).dtype == np.float16
     assert np.array_equal(cached_heatmap(store, loaded.model_id, case_id, "gradcam"), cam)
     with store.read() as cur:
-        stored = cur.execute("SELECT pointing_hit, energy_inside FROM heatmaps "
-                             "WHERE case_id = ?", [case_id]).fetchone()
+        stored = cur.execute(f"SELECT {', '.join(SCORE_COLUMNS)}, faithfulness, "
+                             "faithfulness_metric FROM heatmaps WHERE case_id = ?",
+                             [case_id]).fetchone()
         mask_path = cur.execute("SELECT mask_path FROM cases WHERE case_id = ?",
                                 [case_id]).fetchone()[0]
     mask = np.asarray(Image.open(store.resolve(mask_path))) > 127
-    assert stored == pytest.approx(localisation_scores(cam, mask))
+    region = read_region(store, loaded.model_id, case_id) or Box(0, 0, *cam.shape)
+    expected = case_scores(cam, mask, region)  # scored on the map as stored
+    assert stored[:len(SCORE_COLUMNS)] == pytest.approx(tuple(expected.values()))
+    assert np.isfinite(stored[-2]) and stored[-1] == FAITHFULNESS_METRIC
 
     np.save(path, np.ones((40, 48), dtype=np.float16))  # changed behind the store's back
     assert cached_heatmap(store, loaded.model_id, case_id, "gradcam") is None
@@ -236,7 +233,7 @@ def test_a_case_heatmap_is_computed_once_then_read_from_the_store_at_the_image_s
         case_heatmap(store, "missing", case_id, "gradcam", load)
 
 
-def test_precompute_is_resumable_and_scores_localisation(trained):
+def test_precompute_is_resumable_and_scores_every_map(trained):
     store, ids, loaded = trained
     test_ids = [c for c, (_, split, _) in zip(ids, LAYOUT) if split == "test"]
     compute_heatmap(store, loaded, test_ids[0], "eigencam")
@@ -244,13 +241,18 @@ def test_precompute_is_resumable_and_scores_localisation(trained):
     assert (first["computed"], first["already_cached"]) == (len(test_ids) - 1, 1)
     again = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
     assert (again["computed"], again["already_cached"]) == (0, len(test_ids))
-    summary = localisation_summary(store, loaded.model_id, "eigencam", "test")
-    with store.read() as cur:  # scored: a lesion mask and a map that is not all zero
-        scored = cur.execute("SELECT count(*) FROM heatmaps WHERE model_id = ? AND case_id IN"
-                             " (SELECT unnest(?)) AND pointing_hit IS NOT NULL",
-                             [loaded.model_id, test_ids]).fetchone()[0]
-    assert summary["cases"] == scored >= 1
-    assert 0 <= summary["pointing_game"] <= 1 and 0 < summary["chance"] < 1
+    summary = heatmap_quality(store, loaded.model_id, "eigencam", "test")
+    # every test case has a mask: each map is scored, an all-zero one as a miss
+    assert summary["localisation"]["cases"] == summary["maps"] == len(test_ids)
+    pointing = summary["localisation"]["pointing_hit"]
+    assert 0 <= pointing["map"]["value"] <= 1 and pointing["versus_centre"]["p"] is not None
+    assert summary["faithfulness"]["cases"] == len(test_ids)
+    with store.transaction() as cur:  # a map stored before the scores existed is made again
+        cur.execute("UPDATE heatmaps SET faithfulness_metric = NULL WHERE case_id = ?",
+                    [test_ids[0]])
+    assert heatmap_quality(store, loaded.model_id, "eigencam", "test")["unscored"] == 1
+    redo = precompute_heatmaps(store, loaded, "test", "eigencam", batch_size=2)
+    assert (redo["computed"], redo["quality"]["unscored"]) == (1, 0)
     with pytest.raises(UserError, match="--split"):
         precompute_heatmaps(store, loaded, "validation")
 
@@ -269,14 +271,48 @@ def test_heatmaps_command(trained, capsys):
             [loaded.model_id]).fetchall())
     honest = sum(split == "test" or fold == 0 for _, split, fold in LAYOUT)
     assert sources == {"test": 4, "validation": 4}
-    assert result["computed"] == honest and result["localisation"]["cases"] == honest
+    assert result["computed"] == honest
+    assert result["quality"]["maps"] == result["quality"]["localisation"]["cases"] == honest
+    assert main(["heatmaps", "--db", str(store.path), "--model", loaded.model_id, "--split",
+                 "all", "--method", "gradcampp", "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out  # nothing left to compute; the quality table in words
+    assert "0 computed" in printed and f"{honest} already cached" in printed
+    assert "Pointing game (hit within 15 px at the original resolution): better than the " \
+           "centre baseline" in printed
 
 
 def test_reading_a_cached_map_and_drawing_an_overlay_never_import_torch():
     import subprocess
     import sys
     script = ("import sys; from core.heatmaps import case_heatmap, colour_overlay, localisation,"
-              " stored; print('torch' in sys.modules)")
+              " quality, stored; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_faithfulness_is_stored_with_its_metric_and_exported(trained, tmp_path):
+    store, ids, loaded = trained
+    case_id = ids[-1]
+    compute_heatmap(store, loaded, case_id, "hirescam")
+    with store.read() as cur:
+        stored, centre, metric = cur.execute(
+            "SELECT faithfulness, centre_faithfulness, faithfulness_metric FROM heatmaps "
+            "WHERE model_id = ? AND case_id = ? AND method = 'hirescam'",
+            [loaded.model_id, case_id]).fetchone()
+    assert metric == FAITHFULNESS_METRIC == "confidence_change" and stored != centre
+    # the library's metric on the same input, map and explained class
+    image, mask = case_images(store, [case_id])[case_id]
+    small = model_input(image, frame_box(loaded.framing, image.shape, mask, case_id),
+                        loaded.image_size)
+    batch = torch.from_numpy(small)[None, None]
+    [call] = stored_calls(store, loaded, [case_id])
+    maps, _ = compute_cams(loaded.model, loaded.arch, batch, "hirescam", loaded.threshold,
+                           malignant=[call])
+    assert stored == pytest.approx(confidence_change(loaded.model, batch, maps, [call])[0])
+    [path] = [p for p in export_tables(store, tmp_path / "export") if p.stem == "heatmaps"]
+    exported = pd.read_csv(path).set_index(["case_id", "method"])
+    row = exported.loc[(case_id, "hirescam")]
+    assert row["faithfulness"] == pytest.approx(stored)
+    assert row["faithfulness_metric"] == metric
+    assert {"centre_energy_inside", "uniform_pointing_hit", "energy_box"} <= set(exported.columns)

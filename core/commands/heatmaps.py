@@ -5,7 +5,8 @@ import argparse
 import json
 import sys
 
-HELP = "precompute a model's heatmaps (cached; a rerun skips what is done) and score localisation"
+HELP = ("precompute a model's heatmaps (cached; a rerun skips what is done) and score their "
+        "localisation and faithfulness")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,10 +21,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="images per batch (default 16, 64 on a GPU)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-
-
-def _fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +50,8 @@ def run(args: argparse.Namespace) -> int:
           f"computed in {result['seconds']:.1f} s"
           + (f" ({rate:.1f} maps/s)" if rate else "")
           + f", {result['already_cached']} already cached")
-    loc = result["localisation"]
-    print(f"localisation over {loc['cases']} cases with a lesion mask: pointing game "
-          f"{_fmt(loc['pointing_game'])}, energy inside the lesion {_fmt(loc['energy_inside'])} "
-          f"(chance: {_fmt(loc['chance'])}, the lesions' share of the image)")
+    from core.comparison import quality_table
+
+    print(quality_table([result["quality"]]).T.to_string(header=False))
     return 0
 

@@ -4,12 +4,13 @@ Import the submodule you use: ``case_heatmap`` (the one call a page makes: the m
 for a model, case and method, stored or computed now), ``stored`` (read a stored map and the
 region its model read, without torch), ``colour_overlay`` (draw a map over an image, and its
 colour scale), ``contours`` (the line around a map's hottest 20%, and the lesion's outline),
-``localisation`` (pointing game and energy inside the mask), ``compute`` (compute and store
-maps; imports torch), ``cam`` (the CAM methods over pytorch-grad-cam; imports torch),
-``faithfulness`` (ROAD and confidence change; imports torch) and ``choice`` (each trained
-model's default target layer and method, chosen by faithfulness; imports torch). Only these
-last four import torch. A model's recorded default (:func:`default_heatmap`) is what every
-map computed without an explicit method uses.
+``localisation`` (pointing game and energy in the lesion's box and mask, beside a centred blob
+and a uniform map), ``quality`` (those and faithfulness summarised per model and method),
+``compute`` (compute, score and store maps; imports torch), ``cam`` (the CAM methods over
+pytorch-grad-cam; imports torch), ``faithfulness`` (pytorch-grad-cam's metrics; imports torch)
+and ``choice`` (each trained model's default target layer and method, chosen by faithfulness;
+imports torch). Only these last four import torch. A model's recorded default
+(:func:`default_heatmap`) is what every map computed without an explicit method uses.
 """
 
 METHOD_TITLES = {"gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "hirescam": "HiResCAM",

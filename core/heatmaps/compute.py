@@ -3,11 +3,12 @@ torch; reading a stored map does not: :mod:`core.heatmaps.stored`).
 
 Each map is a float16 ``.npy`` at the stored image's size under
 ``<data_dir>/heatmaps/<model_id>/<method>/<case_id>.npy`` (written atomically), with a row in
-``heatmaps`` carrying its SHA-256 and localisation scores. A map whose file is missing or
-changed counts as absent and is computed again. Every map of a model is taken at its recorded
-target layer (``LoadedModel.heatmap_layer``), and a call without a method uses its recorded
-default method (``LoadedModel.heatmap_method``; Grad-CAM at the last block for a model trained
-before the choice was recorded).
+``heatmaps`` carrying its SHA-256, localisation scores beside their baselines and its
+faithfulness (:mod:`core.heatmaps.quality`). A map whose file is missing or changed, or that
+was stored before those scores, counts as absent and is computed again. Every map of a model is
+taken at its recorded target layer (``LoadedModel.heatmap_layer``), and a call without a method
+uses its recorded default method (``LoadedModel.heatmap_method``; Grad-CAM at the last block
+for a model trained before the choice was recorded).
 """
 from __future__ import annotations
 
@@ -23,14 +24,18 @@ import torch
 from core.atomic import write_atomic
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class
-from core.heatmaps.localisation import localisation_scores, localisation_summary
+from core.heatmaps.faithfulness import confidence_change, road_scores
+from core.heatmaps.localisation import SCORE_COLUMNS, as_stored, baseline_maps, case_scores
+from core.heatmaps.quality import FAITHFULNESS_METRIC, heatmap_quality
 from core.images import load_grey
-from core.models.framing import frame_box, model_input, paste_map
+from core.models.framing import Box, frame_box, model_input, paste_map
 from core.models.loading import LoadedModel
 from core.reads import ai_outputs, shown_sql
 from core.store import Store
 
 SPLITS = ("test", "train", "all")
+FAITHFULNESS = {"confidence_change": confidence_change, "road_combined": road_scores}
+SCORED_COLUMNS = (*SCORE_COLUMNS, "faithfulness", "centre_faithfulness", "faithfulness_metric")
 
 
 def heatmap_path(model_id: str, method: str, case_id: int) -> str:
@@ -44,8 +49,9 @@ def _encode(cam: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def _case_images(store: Store, case_ids: list[int]
-                 ) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+def case_images(store: Store, case_ids: list[int]
+                ) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
+    """Each case's stored image and lesion mask (None: it has none)."""
     with store.read() as cur:
         rows = cur.execute("SELECT case_id, image_path, mask_path FROM cases "
                            "WHERE case_id IN (SELECT unnest(?))", [case_ids]).fetchall()
@@ -58,8 +64,8 @@ def _case_images(store: Store, case_ids: list[int]
             for case_id, image_path, mask_path in rows}
 
 
-def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
-                  ) -> list[bool | None]:
+def stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
+                 ) -> list[bool | None]:
     """The model's stored call on each case (malignant at its threshold; None where it has no
     prediction), so a map explains the call the quiz shows."""
     with store.read() as cur:
@@ -67,36 +73,60 @@ def _stored_calls(store: Store, loaded: LoadedModel, case_ids: list[int]
     return [outputs[c].malignant if c in outputs else None for c in case_ids]
 
 
+def score_maps(loaded: LoadedModel, cases: dict[int, tuple[np.ndarray, np.ndarray | None]],
+               method: str, batch_size: int, calls: list[bool | None],
+               metric: str = FAITHFULNESS_METRIC
+               ) -> tuple[dict[int, np.ndarray], tuple[int, int], dict[int, dict]]:
+    """Maps for ``cases`` (case id -> image, mask; one batch) explaining ``calls`` (see
+    :func:`core.heatmaps.cam.compute_cams`), pasted back at the stored precision, with the
+    map's grid and each map's scores: localisation against its baselines
+    (:func:`core.heatmaps.localisation.case_scores`) and ``metric``'s faithfulness for the map
+    and for the centre blob over the model's input."""
+    case_ids = list(cases)
+    boxes = {c: frame_box(loaded.framing, cases[c][0].shape, cases[c][1], c) for c in case_ids}
+    small = torch.from_numpy(np.stack([model_input(cases[c][0], boxes[c], loaded.image_size)
+                                       for c in case_ids])).unsqueeze(1)
+    maps, probs = compute_cams(loaded.model, loaded.arch, small, method, loaded.threshold,
+                               batch_size, calls, loaded.heatmap_layer)
+    explained = [bool(p >= loaded.threshold) if m is None else m for m, p in zip(calls, probs)]
+    size = loaded.image_size
+    centre = baseline_maps(Box(0, 0, size, size), (size, size))["centre"]
+    faithful = FAITHFULNESS[metric](loaded.model, small, maps, explained)
+    centre_faithful = FAITHFULNESS[metric](loaded.model, small,
+                                           np.repeat(centre[None], len(case_ids), 0), explained)
+    results, scores = {}, {}
+    for i, case_id in enumerate(case_ids):
+        image, mask = cases[case_id]
+        results[case_id] = as_stored(paste_map(maps[i], boxes[case_id], image.shape))
+        scores[case_id] = {**case_scores(results[case_id], mask, boxes[case_id]),
+                           "faithfulness": float(faithful[i]),
+                           "centre_faithfulness": float(centre_faithful[i]),
+                           "faithfulness_metric": metric}
+    return results, tuple(maps.shape[-2:]), scores
+
+
 def _compute_and_store(store: Store, loaded: LoadedModel,
                        cases: dict[int, tuple[np.ndarray, np.ndarray | None]], method: str,
                        batch_size: int) -> dict[int, np.ndarray]:
-    """Maps for ``cases`` (case id -> image, mask; one batch), written as files and rows in one
-    transaction."""
-    case_ids = list(cases)
-    boxes = {c: frame_box(loaded.framing, cases[c][0].shape, cases[c][1], c) for c in case_ids}
-    small = np.stack([model_input(cases[c][0], boxes[c], loaded.image_size) for c in case_ids])
-    maps, _ = compute_cams(loaded.model, loaded.arch, torch.from_numpy(small).unsqueeze(1),
-                           method, loaded.threshold, batch_size,
-                           _stored_calls(store, loaded, case_ids), loaded.heatmap_layer)
-    results, rows = {}, []
-    for case_id, small_map in zip(case_ids, maps):
-        image, mask = cases[case_id]
-        cam = paste_map(small_map, boxes[case_id], image.shape)
-        cam = cam.astype(np.float16).astype(np.float32)
+    """Maps for ``cases`` (one batch) with their scores (:func:`score_maps`), written as
+    files and rows in one transaction."""
+    results, _, scores = score_maps(loaded, cases, method, batch_size,
+                                    stored_calls(store, loaded, list(cases)))
+    rows = []
+    for case_id, cam in results.items():
         data = _encode(cam)
         relative = heatmap_path(loaded.model_id, method, case_id)
         write_atomic(store.resolve(relative), data)
-        hit, energy = localisation_scores(cam, mask) if mask is not None else (None, None)
         rows.append([loaded.model_id, case_id, method, relative,
-                     hashlib.sha256(data).hexdigest(), hit, energy])
-        results[case_id] = cam
+                     hashlib.sha256(data).hexdigest(),
+                     *(scores[case_id][c] for c in SCORED_COLUMNS)])
+    columns = ["model_id", "case_id", "method", "path", "sha256", *SCORED_COLUMNS]
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns[3:])
     with store.transaction() as cur:
         cur.executemany(
-            "INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit, "
-            "energy_inside) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model_id, case_id, method) "
-            "DO UPDATE SET path = excluded.path, sha256 = excluded.sha256, "
-            "pointing_hit = excluded.pointing_hit, energy_inside = excluded.energy_inside, "
-            "created_at = now()", rows)
+            f"INSERT INTO heatmaps ({', '.join(columns)}) VALUES "
+            f"({', '.join('?' * len(columns))}) ON CONFLICT (model_id, case_id, method) "
+            f"DO UPDATE SET {updates}, created_at = now()", rows)
     return results
 
 
@@ -111,14 +141,14 @@ def compute_heatmap(store: Store, loaded: LoadedModel, case_id: int, method: str
     method_class(method)
     case_id = int(case_id)
     cases = ({case_id: (image, mask)} if image is not None
-             else _case_images(store, [case_id]))
+             else case_images(store, [case_id]))
     return _compute_and_store(store, loaded, cases, method, 32)[case_id]
 
 
 def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[list[int], int]:
     if split not in SPLITS:
         raise UserError(f"--split must be one of {', '.join(SPLITS)} (got {split!r})")
-    query = ("SELECT p.case_id, h.path FROM predictions p "
+    query = ("SELECT p.case_id, h.path, h.faithfulness_metric IS NOT NULL FROM predictions p "
              "LEFT JOIN splits s ON s.case_id = p.case_id "
              "LEFT JOIN heatmaps h ON h.model_id = p.model_id AND h.case_id = p.case_id "
              "AND h.method = ? WHERE p.model_id = ? "
@@ -131,8 +161,8 @@ def _cases_to_do(store: Store, model_id: str, split: str, method: str) -> tuple[
         params.append(split)
     with store.read() as cur:
         rows = cur.execute(query + " ORDER BY p.case_id", params).fetchall()
-    todo = [case_id for case_id, path in rows
-            if path is None or not store.resolve(path).is_file()]
+    todo = [case_id for case_id, path, scored in rows
+            if path is None or not scored or not store.resolve(path).is_file()]
     return todo, len(rows) - len(todo)
 
 
@@ -157,7 +187,7 @@ def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
         if cancel is not None and cancel.is_set():
             break
         chunk = todo[start:start + batch_size]
-        _compute_and_store(store, loaded, _case_images(store, chunk), method, batch_size)
+        _compute_and_store(store, loaded, case_images(store, chunk), method, batch_size)
         done += len(chunk)
         if progress is not None:
             progress({"done": done, "total": len(todo), "fraction": done / len(todo),
@@ -166,5 +196,5 @@ def precompute_heatmaps(store: Store, loaded: LoadedModel, split: str = "test",
     return {"model_id": loaded.model_id, "method": method, "split": split,
             "computed": done, "already_cached": skipped, "remaining": len(todo) - done,
             "seconds": seconds, "maps_per_second": done / seconds if done else None,
-            "localisation": localisation_summary(store, loaded.model_id, method,
-                                                 None if split == "all" else split)}
+            "quality": heatmap_quality(store, loaded.model_id, method,
+                                       None if split == "all" else split)}

@@ -41,6 +41,11 @@ LEARNING_RATES = {
 }
 QUICK_EPOCHS = {"resnet50": 24, "googlenet": 30, "alexnet": 40, "densenet121": 20,
                 "vgg16": 12, "vit_b_16": 12}
+# Input sizes of the quick profile: a heatmap needs at least 7 x 7 cells over what the model
+# reads (112 px: ViT's 7 x 7 patches, the CNNs' stride-16 stages; AlexNet's features are
+# coarser and cheap, so it reads 128 px).
+QUICK_IMAGE_SIZES = {"resnet50": 112, "googlenet": 112, "alexnet": 128, "densenet121": 112,
+                     "vgg16": 112, "vit_b_16": 112}
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,8 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
     spec(arch)
     convolutional = arch != "vit_b_16"  # channels_last: 1.3-2.5x faster CNN training on CPUs too
     if name == "quick":
-        chosen = Profile("quick", 64, 32, QUICK_EPOCHS[arch], True, 8, 1, 1e-4, 2.0,
+        chosen = Profile("quick", QUICK_IMAGE_SIZES[arch], 32, QUICK_EPOCHS[arch], True, 8, 1,
+                         1e-4, 2.0,
                          amp=False, channels_last=convolutional, ema=0.8)
     elif name == "paper":
         chosen = Profile("paper", 224, 32, 30, False, 0, 2, 1e-4, 2.0,

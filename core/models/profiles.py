@@ -39,8 +39,8 @@ LEARNING_RATES = {
     "resnet50": (3e-4, 1e-3), "googlenet": (3e-4, 1e-3), "densenet121": (3e-4, 1e-3),
     "alexnet": (1e-4, 1e-4), "vgg16": (5e-5, 1e-4), "vit_b_16": (5e-5, 1e-4),
 }
-QUICK_EPOCHS = {"resnet50": 24, "googlenet": 30, "alexnet": 40, "densenet121": 20,
-                "vgg16": 12, "vit_b_16": 12}
+QUICK_EPOCHS = {"resnet50": 14, "googlenet": 20, "alexnet": 40, "densenet121": 20,
+                "vgg16": 6, "vit_b_16": 6}
 # Input sizes of the quick profile: a heatmap needs at least 7 x 7 cells over what the model
 # reads (112 px: ViT's 7 x 7 patches, the CNNs' stride-16 stages; AlexNet's features are
 # coarser and cheap, so it reads 128 px).
@@ -82,7 +82,7 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
     spec(arch)
     convolutional = arch != "vit_b_16"  # channels_last: 1.3-2.5x faster CNN training on CPUs too
     if name == "quick":
-        chosen = Profile("quick", QUICK_IMAGE_SIZES[arch], 32, QUICK_EPOCHS[arch], True, 8, 1,
+        chosen = Profile("quick", QUICK_IMAGE_SIZES[arch], 16, QUICK_EPOCHS[arch], True, 8, 1,
                          1e-4, 2.0,
                          amp=False, channels_last=convolutional, ema=0.8)
     elif name == "paper":

@@ -18,8 +18,8 @@ DEMO_CASES = 420
 TEST_SIZE = 0.3
 FOLDS = 5
 CROSSFIT_FOLDS = 5             # the quiz model's cross-fitted fold models (core.models.crossfit)
-FIRST_ARCH = "densenet121"     # the strongest quick model per CPU second: trained first so
-                               # the quiz can start early (core.models.profiles)
+FIRST_ARCH = "googlenet"       # the cheapest quick model that learns well from scratch:
+                               # trained first so the quiz can start early (core.models.profiles)
 DEMO_USERS = (
     ("demo_trainee", "trainee", "Demo trainee"),
     ("demo_supervisor", "supervisor", "Demo supervisor"),
@@ -131,7 +131,7 @@ def quiz_model_to_crossfit(store: Store) -> str | None:
 
 
 def start_demo_training(store: Store, runner: JobRunner) -> str | None:
-    """Start quick training of the demo models still missing (DenseNet121 first) in the
+    """Start quick training of the demo models still missing (GoogLeNet first) in the
     background, then the cross-fitted fold models of the quiz's model, so that the whole
     library can be practised with honest outputs; returns the job id, or None when there is no
     demo or nothing to do."""

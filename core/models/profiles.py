@@ -16,19 +16,19 @@ model is the final one (no refit). The demo trains GoogLeNet first (core.demo.FI
 cheapest model that learns well from scratch, so the quiz can start within minutes.
 
 Measured on the 420-case phantom set, lesion framing, seed 0, one thread (CPU seconds: about
-the wall time on one idle core, predictions of every case included; two idle cores are
-estimated 1.3x faster, from the 64 px ResNet50 measured before); AUC on the 420 final-test
-phantoms of seed 2026 (bench/train.py's FINAL_SEED):
+the wall time on one idle core, predictions of every case included; on two idle cores a
+training step runs 1.3x (GoogLeNet), 1.6x (DenseNet121) and 1.7-1.9x (the others) faster);
+AUC on the 420 final-test phantoms of seed 2026 (bench/train.py's FINAL_SEED):
 GoogLeNet 30 epochs 328 s, AUC 0.811 (0.77-0.85; CV 0.869, the demo's test split 0.854;
-20 epochs: 227 s, 0.772); DenseNet121 20 epochs 501 s, 0.785;
+20 epochs: 227 s, 0.772; 40 epochs: 430 s, 0.810); DenseNet121 20 epochs 501 s, 0.785;
 AlexNet 40 epochs 378 s, 0.786 (60 epochs: 417 s, 0.791); ResNet50 20 epochs 645 s, 0.734.
-VGG16 and ViT cost about 113 and 141 s per epoch (from a step benchmark), so their caps are
+VGG16 and ViT cost about 100-140 s per epoch (from a step benchmark), so their caps are
 5 epochs (near chance from scratch: they are there for the study's comparison); ResNet50 is
 capped at 16. The six sum to about 3,250 CPU seconds (estimated from these figures): about
-42 minutes on 2 idle cores, 54 on one; the quiz model (GoogLeNet) is stored about 5 minutes
-after ``core serve`` starts (6 on one core). None reaches the 0.85 the demo aims for from
-scratch; ImageNet weights (``python -m core weights download``) are the likely way there (not
-measured: the machine that measured this has none).
+32 minutes on 2 idle cores (42 at the smallest speed-up), 54 on one; the quiz model
+(GoogLeNet) is stored about 5 minutes after ``core serve`` starts (6 on one core). None
+reaches the 0.85 the demo aims for from scratch; ImageNet weights (``python -m core weights
+download``) are the likely way there (not measured: the machine that measured this has none).
 
 paper: 224 px, batch 32, 30 epochs with a fixed schedule for every fold model (its out-of-fold
 predictions choose the threshold) and for the final model, refit on all training cases;

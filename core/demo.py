@@ -18,7 +18,8 @@ DEMO_CASES = 420
 TEST_SIZE = 0.3
 FOLDS = 5
 CROSSFIT_FOLDS = 5             # the quiz model's cross-fitted fold models (core.models.crossfit)
-FIRST_ARCH = "resnet50"        # the study's best model: trained first so the quiz can start
+FIRST_ARCH = "googlenet"       # the cheapest quick model that learns well from scratch:
+                               # trained first so the quiz can start early (core.models.profiles)
 DEMO_USERS = (
     ("demo_trainee", "trainee", "Demo trainee"),
     ("demo_supervisor", "supervisor", "Demo supervisor"),
@@ -89,7 +90,7 @@ def build_demo(store: Store, seed: int = 0, n: int = DEMO_CASES) -> DemoAccounts
 
 
 def training_order(archs: list[str] | tuple[str, ...]) -> list[str]:
-    """The architectures with ResNet50 first, the others in their given order."""
+    """The architectures with ``FIRST_ARCH`` first, the others in their given order."""
     return sorted(archs, key=lambda arch: arch != FIRST_ARCH)
 
 
@@ -130,7 +131,7 @@ def quiz_model_to_crossfit(store: Store) -> str | None:
 
 
 def start_demo_training(store: Store, runner: JobRunner) -> str | None:
-    """Start quick training of the demo models still missing (ResNet50 first) in the
+    """Start quick training of the demo models still missing (GoogLeNet first) in the
     background, then the cross-fitted fold models of the quiz's model, so that the whole
     library can be practised with honest outputs; returns the job id, or None when there is no
     demo or nothing to do."""

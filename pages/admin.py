@@ -373,7 +373,7 @@ def training_form(names: list[str]) -> None:
         archs = st.multiselect("Architectures", arch_order(), default=["resnet50"],
                                format_func=arch_name, key="train_archs")
         profile = st.selectbox("Profile", ("quick", "paper"),
-                               help="quick: 64 px, minutes on a CPU; paper: the study's "
+                               help="quick: 112 px, minutes on a CPU; paper: the study's "
                                     "224 px, 5-fold, on a GPU", key="train_profile")
         device = st.selectbox("Device", ("auto", "cpu", "cuda"), key="train_device")
         init = st.selectbox("Initial weights", ("auto", "imagenet", "scratch"),

@@ -79,7 +79,7 @@ def test_demo_command_prints_the_accounts_as_json(tmp_path, fake_phantoms, capsy
     assert "only on an empty store" in capsys.readouterr().err
 
 
-def test_demo_training_starts_with_resnet50_and_skips_trained_models(store, fake_phantoms,
+def test_demo_training_starts_with_googlenet_and_skips_trained_models(store, fake_phantoms,
                                                                      fake_training):
     runner = JobRunner(store)
     assert demo.start_demo_training(store, runner) is None  # no demo yet
@@ -91,7 +91,7 @@ def test_demo_training_starts_with_resnet50_and_skips_trained_models(store, fake
     job_id = demo.start_demo_training(store, runner)
     finished = runner.wait(job_id, 30)
     assert finished.status == "done", finished.message
-    expected = ["resnet50", "googlenet", "alexnet", "vit", "densenet121"]
+    expected = ["googlenet", "alexnet", "resnet50", "vit", "densenet121"]
     assert fake_training == [{"dataset": "phantom", "archs": expected, "profile": "quick"}]
     assert finished.params["archs"] == expected
     assert demo.still_to_train(store, "phantom", expected, "quick") == expected
@@ -138,8 +138,9 @@ def test_the_quiz_models_cross_fit_runs_in_the_background_after_the_demo_models(
     assert demo.start_demo_training(store, runner) is None  # nothing left to do
 
 
-def test_training_order_puts_resnet50_first():
-    assert demo.training_order(["alexnet", "resnet50", "vit"]) == ["resnet50", "alexnet", "vit"]
+def test_training_order_puts_googlenet_first():
+    assert demo.training_order(["alexnet", "resnet50", "googlenet"]) == \
+        ["googlenet", "alexnet", "resnet50"]
     assert demo.training_order(["alexnet", "vit"]) == ["alexnet", "vit"]
 
 

@@ -26,7 +26,7 @@ def build_demo_if_empty(store: Store) -> None:
     print(f"The store {store.path} is empty: building the demo ({DEMO_CASES} phantom "
           "cases)...", flush=True)
     print(describe(build_demo(store)), flush=True)
-    print("The demo models train in the background once the app is up (ResNet50 first).",
+    print("The demo models train in the background once the app is up (GoogLeNet first).",
           flush=True)
 
 

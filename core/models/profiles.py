@@ -6,13 +6,29 @@ the CNNs (1.3-2.5x faster training on CPUs as well as GPUs), predictions average
 and its left-right mirror. Both read what ``--framing`` chooses (core.models.framing: the
 whole image, or the operator's marked box, drawn anew per case and epoch in training).
 
-quick: 64 px, batch 32, fold 0 of the training split stops training early and chooses the
-threshold. The judged weights are a moving average over epochs (decay 0.8): single epochs'
-weights swing on a few hundred cases, and the best of them on a 59-case fold is mostly noise.
-Patience 8, never before half the epochs. The early-stopped model is the final one (no refit:
-it keeps ResNet50 within 5 minutes). Epoch caps per architecture keep all six within 30 minutes
-on 2 idle cores (per image, VGG16 and ViT cost 3-4x ResNet50): ``bench/train.py`` measured
-ResNet50 212 s and all six 21 minutes on the 420-case phantom set.
+quick: 112 px (AlexNet 128 px), so that every demo model's heatmap has at least 7 x 7 cells
+over the region it reads; batch 16 (from scratch on ~235 cases, twice the optimizer steps of
+batch 32 for the same cost; DenseNet121 at batch 8 did worse). Fold 0 of the training split
+stops training early and chooses the threshold. The judged weights are a moving average over
+epochs (decay 0.8): single epochs' weights swing on a few hundred cases, and the best of them
+on a 59-case fold is mostly noise. Patience 8, never before half the epochs. The early-stopped
+model is the final one (no refit). The demo trains GoogLeNet first (core.demo.FIRST_ARCH): the
+cheapest model that learns well from scratch, so the quiz can start within minutes.
+
+Measured on the 420-case phantom set, lesion framing, seed 0, one thread (CPU seconds: about
+the wall time on one idle core, predictions of every case included; on two idle cores a
+training step runs 1.3x (GoogLeNet), 1.6x (DenseNet121) and 1.7-1.9x (the others) faster);
+AUC on the 420 final-test phantoms of seed 2026 (bench/train.py's FINAL_SEED):
+GoogLeNet 30 epochs 328 s, AUC 0.811 (0.77-0.85; CV 0.869, the demo's test split 0.854;
+20 epochs: 227 s, 0.772; 40 epochs: 430 s, 0.810); DenseNet121 20 epochs 501 s, 0.785;
+AlexNet 40 epochs 378 s, 0.786 (60 epochs: 417 s, 0.791); ResNet50 20 epochs 645 s, 0.734.
+VGG16 and ViT cost about 100-140 s per epoch (from a step benchmark), so their caps are
+5 epochs (near chance from scratch: they are there for the study's comparison); ResNet50 is
+capped at 16. The six sum to about 3,250 CPU seconds (estimated from these figures): about
+32 minutes on 2 idle cores (42 at the smallest speed-up), 54 on one; the quiz model
+(GoogLeNet) is stored about 5 minutes after ``core serve`` starts (6 on one core). None
+reaches the 0.85 the demo aims for from scratch; ImageNet weights (``python -m core weights
+download``) are the likely way there (not measured: the machine that measured this has none).
 
 paper: 224 px, batch 32, 30 epochs with a fixed schedule for every fold model (its out-of-fold
 predictions choose the threshold) and for the final model, refit on all training cases;
@@ -34,13 +50,19 @@ from core.models.registry import spec
 PROFILES = ("quick", "paper")
 
 # Learning rates for AdamW: (from ImageNet, from scratch). Nets without batch norm (AlexNet,
-# VGG16) and ViT need smaller steps from scratch.
+# VGG16) and ViT need smaller steps from scratch; so does GoogLeNet (at 1e-3 from scratch its
+# loss stays at chance for 15 epochs; at 3e-4 it learns), and AlexNet at 3e-4 does not learn.
 LEARNING_RATES = {
-    "resnet50": (3e-4, 1e-3), "googlenet": (3e-4, 1e-3), "densenet121": (3e-4, 1e-3),
+    "resnet50": (3e-4, 1e-3), "googlenet": (3e-4, 3e-4), "densenet121": (3e-4, 1e-3),
     "alexnet": (1e-4, 1e-4), "vgg16": (5e-5, 1e-4), "vit_b_16": (5e-5, 1e-4),
 }
-QUICK_EPOCHS = {"resnet50": 24, "googlenet": 30, "alexnet": 40, "densenet121": 20,
-                "vgg16": 12, "vit_b_16": 12}
+QUICK_EPOCHS = {"resnet50": 16, "googlenet": 30, "alexnet": 40, "densenet121": 20,
+                "vgg16": 5, "vit_b_16": 5}
+# Input sizes of the quick profile: a heatmap needs at least 7 x 7 cells over what the model
+# reads (112 px: ViT's 7 x 7 patches, the CNNs' stride-16 stages; AlexNet's features are
+# coarser and cheap, so it reads 128 px).
+QUICK_IMAGE_SIZES = {"resnet50": 112, "googlenet": 112, "alexnet": 128, "densenet121": 112,
+                     "vgg16": 112, "vit_b_16": 112}
 
 
 @dataclass(frozen=True)
@@ -77,7 +99,8 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
     spec(arch)
     convolutional = arch != "vit_b_16"  # channels_last: 1.3-2.5x faster CNN training on CPUs too
     if name == "quick":
-        chosen = Profile("quick", 64, 32, QUICK_EPOCHS[arch], True, 8, 1, 1e-4, 2.0,
+        chosen = Profile("quick", QUICK_IMAGE_SIZES[arch], 16, QUICK_EPOCHS[arch], True, 8, 1,
+                         1e-4, 2.0,
                          amp=False, channels_last=convolutional, ema=0.8)
     elif name == "paper":
         chosen = Profile("paper", 224, 32, 30, False, 0, 2, 1e-4, 2.0,

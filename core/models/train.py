@@ -415,15 +415,22 @@ def train_models(store: Store, dataset: str, archs: list[str], profile: str = "q
                                   deterministic=deterministic, compile=compile)
                 for arch in archs}
     find_weights(archs[0], init, weights_dir)  # checks init and weights_dir before any work
-    size = profiles[archs[0]].image_size
-    data = load_cases(store, dataset, size, framing)
-    check_split(data)
-    data = data.to(torch_device)
+    loaded: dict[int, CaseTensors] = {}   # per input size (AlexNet's may differ), loaded once
+
+    def cases_at(size: int) -> CaseTensors:
+        if size not in loaded:
+            data = load_cases(store, dataset, size, framing)
+            check_split(data)
+            loaded[size] = data.to(torch_device)
+        return loaded[size]
+
+    cases_at(profiles[archs[0]].image_size)
     reporter = _Reporter(progress, archs)
     written: list[str] = []
     for index, arch in enumerate(archs):
         reporter.start(index, 1)
         try:
+            data = cases_at(profiles[arch].image_size)
             with backend_flags(profiles[arch]):
                 trained = train_arch(data, arch, profiles[arch], torch_device, seed, init,
                                      weights_dir, reporter, cancel)

@@ -5,7 +5,7 @@ blob and the uniform map with the paired test against the centre.
     .venv/bin/python bench/heatmap_quality.py [--db data/results.duckdb] [--dataset phantom]
         [--models ID ...] [--methods gradcam ... scorecam]
         [--metric confidence_change|road_combined]
-        [--limit N] [--quiz-method gradcam] [--batch-size 16]
+        [--limit N] [--quiz-method METHOD] [--batch-size 16]
 
 Maps are computed afresh in memory and nothing is written (stop the app first: one process
 owns the store), from each model's own checkpoint for the test cases it predicted, explaining
@@ -15,6 +15,7 @@ centre baseline on energy inside the lesion mask (Wilcoxon signed-rank, p < 0.05
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pandas as pd  # noqa: E402
 
+from core.heatmaps import default_heatmap  # noqa: E402
 from core.heatmaps.cam import METHODS, WHOLE_MODEL_METHODS  # noqa: E402
 from core.heatmaps.compute import FAITHFULNESS, case_images, score_maps, stored_calls  # noqa: E402
 from core.heatmaps.localisation import MEASURES  # noqa: E402
@@ -88,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                              "target layer per image: ask for it by name)")
     parser.add_argument("--metric", default=FAITHFULNESS_METRIC, choices=list(FAITHFULNESS))
     parser.add_argument("--limit", type=int, default=None, help="at most N test cases")
-    parser.add_argument("--quiz-method", default="gradcam", choices=list(METHODS),
-                        help="the quiz model's default CAM method")
+    parser.add_argument("--quiz-method", default=None, choices=list(METHODS),
+                        help="default: the quiz model's recorded default method")
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args(argv)
     if not args.db.is_file():
@@ -100,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
                 "SELECT model_id FROM models WHERE dataset = ? ORDER BY model_id",
                 [args.dataset]).fetchall()]
         quiz = quiz_model(store).model_id
+        if args.quiz_method is None:
+            with store.read() as cur:
+                (config,) = cur.execute("SELECT config FROM models WHERE model_id = ?",
+                                        [quiz]).fetchone()
+            args.quiz_method = default_heatmap(json.loads(config) if config else None)[1]
         print(f"{args.dataset} test split; faithfulness: {args.metric}; localisation as "
               "map centre uniform (+: better than the centre, paired test p < 0.05)")
         print(f"{'model':<34} {'method':<9} grid  cases | "

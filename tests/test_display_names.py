@@ -12,7 +12,7 @@ def test_listed_columns_get_their_label_and_others_read_as_words():
     frame = pd.DataFrame(columns=["with_lesion_score", "image_size", "accuracy_lo",
                                   "aided_birads_auc_text", "split_seed", "seconds"])
     shown = list(names.readable_columns(frame).columns)
-    assert shown == ["Maps with a localisation score", "Image size (px)",
+    assert shown == ["Maps with quality scores", "Image size (px)",
                      "Accuracy 95% CI low", "BI-RADS AUC (95% CI) (with AI)", "Split seed", "Training time"]
     assert not any("_" in label for label in shown)
 

@@ -12,6 +12,7 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from core.auth import User
+from core.display_names import model_names
 from core.heatmaps.localisation import TOLERANCE_PX, as_stored, case_scores
 from core.images import load_grey
 from core.models.framing import Box
@@ -106,6 +107,6 @@ def test_the_admin_models_tab_shows_heatmap_quality(app_db):
     at.run()
     assert not at.exception
     frame = quality_frame(at)
-    assert frame["Model"].tolist() == ["resnet50-quick-quizset-s0"]
+    assert frame["Model"].tolist() == [model_names(store)["resnet50-quick-quizset-s0"]]
     assert frame["CAM method"].tolist() == ["Grad-CAM"]
     assert frame["Maps of cases with a lesion"].tolist() == [str(len(tests))]

@@ -308,7 +308,7 @@ def test_faithfulness_is_stored_with_its_metric_and_exported(trained, tmp_path):
     batch = torch.from_numpy(small)[None, None]
     [call] = stored_calls(store, loaded, [case_id])
     maps, _ = compute_cams(loaded.model, loaded.arch, batch, "hirescam", loaded.threshold,
-                           malignant=[call])
+                           malignant=[call], layer=loaded.heatmap_layer)
     assert stored == pytest.approx(confidence_change(loaded.model, batch, maps, [call])[0])
     [path] = [p for p in export_tables(store, tmp_path / "export") if p.stem == "heatmaps"]
     exported = pd.read_csv(path).set_index(["case_id", "method"])

@@ -17,7 +17,8 @@ from torchvision import models as tvm
 
 from core.errors import UserError
 
-# Training order: ResNet50 (the study's best) first, then from the cheapest to the dearest.
+# The study's order of presentation (ResNet50, its best, first); the demo trains GoogLeNet first
+# (core.demo.FIRST_ARCH: the quick profile's strongest model per CPU second).
 ARCHS = ("resnet50", "googlenet", "alexnet", "densenet121", "vgg16", "vit_b_16")
 CLASS_NAMES = ("benign", "malignant")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -255,7 +255,7 @@ def test_admin_sees_and_cancels_a_running_job(db):
 
 
 def test_app_start_recovers_stale_jobs_and_trains_the_missing_demo_models(db, monkeypatch):
-    from core.demo import build_demo
+    from core.demo import FIRST_ARCH, build_demo
     from pages import ui
     from tests.demo_fakes import install_fake_phantoms, install_fake_training
 
@@ -272,7 +272,7 @@ def test_app_start_recovers_stale_jobs_and_trains_the_missing_demo_models(db, mo
     ui.start_autotrain().join(30)
     job = ui.get_runner().status()[0]
     assert ui.get_runner().wait(job.job_id, 30).status == "done"
-    assert calls[0]["archs"][0] == "resnet50" and len(calls[0]["archs"]) == 6
+    assert calls[0]["archs"][0] == FIRST_ARCH and len(calls[0]["archs"]) == 6
     with ui.get_store().read() as cur:
         assert cur.execute("SELECT status FROM jobs WHERE job_id = 'killed'").fetchone() == (
             "failed",)

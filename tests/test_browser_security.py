@@ -131,7 +131,7 @@ def trainee_steps(tab: Browser, url: str):
         page.get_by_role("button", name="Store my read and show the truth").click()
         last = number == CASES - 1
         page.get_by_role("button", name="See the summary" if last else "Next case").wait_for()
-        page.get_by_text("The lesion outline (green)").wait_for()
+        page.get_by_test_id("sonocase-outline-legend").wait_for()
         images_loaded(page)
         yield
         tab.mark(f"next {number}")

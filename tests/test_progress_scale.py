@@ -89,7 +89,7 @@ def test_the_cohort_table_counted_in_duckdb_matches_each_trainees_summary(tmp_pa
                 assert row[f"{mode}_sensitivity_lo"] == pytest.approx(phase.sensitivity.ci_low)
                 assert row[f"{mode}_birads_auc_hi"] == pytest.approx(phase.birads_auc.ci_high)
             assert row["cases_read"] == phases["unaided"].n
-            assert (row["struggling"], row["flag_reason"]) == tuple(
+            assert (row["struggling"], row["flag_reason"], row["flag_short"]) == tuple(
                 vars(progress.struggling(reads)).values())
             unaided = reads[reads["mode"] == "unaided"].set_index(["session_id", "case_id"])
             aided = reads[reads["mode"] == "aided"].set_index(["session_id", "case_id"])

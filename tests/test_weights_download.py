@@ -171,8 +171,8 @@ def test_the_admin_job_downloads_and_the_page_offers_it(monkeypatch, server, tor
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.session_state["user"] = make_user(ui.get_store(), "some_admin", "admin")
     at.run()
-    shown = next(frame.value for frame in at.dataframe if "present" in frame.value.columns)
-    assert not shown["present"].any()
+    shown = next(frame.value for frame in at.dataframe if "Present" in frame.value.columns)
+    assert not shown["Present"].any()
     at.multiselect(key="weights_archs").set_value(["densenet121"])
     click(at, "Download the ImageNet weights")
     job = next(job for job in ui.get_runner().status() if job.kind == "weights")
@@ -180,5 +180,5 @@ def test_the_admin_job_downloads_and_the_page_offers_it(monkeypatch, server, tor
     at.run()
     assert (torch_home / name).read_bytes() == data
     assert any(name in message.value for message in at.success)
-    shown = next(frame.value for frame in at.dataframe if "present" in frame.value.columns)
-    assert shown.set_index("file")["present"][name]
+    shown = next(frame.value for frame in at.dataframe if "Present" in frame.value.columns)
+    assert shown.set_index("File")["Present"][name]

@@ -39,9 +39,20 @@ ACCOUNT_PAGE = PAGES[-1]
 
 
 def role_pages(role: str) -> list[st.Page]:
-    """The pages of a role."""
-    return [st.Page(path, url_path=url, title=title, icon=icon)
-            for path, url, title, icon, roles in PAGES if role in roles]
+    """The pages of a role, after a hidden default page that opens the first of them.
+
+    Streamlit serves its default page at ``/`` only: a link to that page's own URL would
+    show "Page not found" (over the right page). So no page of the menu is the default; the
+    hidden one at ``/`` switches to the role's first page, whose URL then works like any
+    other's."""
+    pages = [st.Page(path, url_path=url, title=title, icon=icon)
+             for path, url, title, icon, roles in PAGES if role in roles]
+
+    def home() -> None:
+        st.switch_page(pages[0])
+
+    return [st.Page(home, title=pages[0].title, url_path="home", default=True,
+                    visibility="hidden"), *pages]
 
 
 def login_page() -> None:

@@ -67,6 +67,16 @@ def test_reload_new_tab_and_deep_link_keep_the_login(server):
             heading(other, "Progress")
             assert other.locator("[role=dialog]").count() == 0
 
+            first = context.new_page()  # the role's first page, by its own URL, and at /
+            first.set_default_timeout(60_000)
+            for url in (f"{server.url}/supervision", server.url):
+                first.goto(url)
+                heading(first, "Cohort")
+                first.wait_for_timeout(1500)  # time for a "Page not found" dialog to show
+                assert first.locator("[role=dialog]").count() == 0, url
+                assert first.url.endswith("/supervision"), first.url
+            first.close()
+
             other.get_by_role("button", name="Log out").click()
             other.get_by_role("button", name="Log in").wait_for()
             page.reload()  # the logout ended the login in the first tab too

@@ -7,6 +7,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
+from core.display_names import model_names
 from core.errors import UserError
 from core.export import export_tables
 from core.heatmaps.case_heatmap import case_heatmap
@@ -94,6 +95,7 @@ def test_the_quiz_draws_only_honest_cases_and_says_how_many(trained):
     share = selection.honest_share(store)
     assert (share.model_id, share.honest, share.nodules) == (MODEL, 8, 12)
     assert "8 of the 12 cases" in share.text
+    assert f"The AI ({model_names(store)[MODEL]})" in share.text  # its name, not its id
     picked = selection.practice_cases(store, trainee.user_id, "all", 50, seed=0)
     assert sorted(picked) == sorted(set(ids) - set(_by_layout(ids, "train", 1)))
     options = {option.code: option.count for option in

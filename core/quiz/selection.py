@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from core.display_names import model_names
 from core.errors import UserError
 from core.lexicon import DESCRIPTORS, calls_malignant
 from core.reads import honest_cases, locked_cases
@@ -114,13 +115,14 @@ class HonestShare:
     model_id: str | None
     honest: int
     nodules: int
+    model_name: str | None = None  # as a person reads it (core.display_names)
 
     @property
     def text(self) -> str | None:
         """The sentence a page shows where some cases are left out (None: none are)."""
         if self.model_id is None or self.honest == self.nodules:
             return None
-        return (f"The AI ({self.model_id}) has an output it could honestly show for "
+        return (f"The AI ({self.model_name or self.model_id}) has an output it could honestly show for "
                 f"{self.honest} of the {self.nodules} cases (it trained on the others, or has "
                 "not read them): sessions draw only from these until its cross-fitted outputs "
                 "exist.")
@@ -132,7 +134,8 @@ def honest_share(store: Store) -> HonestShare:
         model_id = model_choice(cur).model_id
         nodules = len(_nodules(cur))
         honest = nodules if model_id is None else len(_nodules(cur, model_id))
-    return HonestShare(model_id, honest, nodules)
+    name = model_names(store).get(model_id) if model_id else None
+    return HonestShare(model_id, honest, nodules, name)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,12 @@ def _with_ci(value: float, low: float, high: float) -> str:
     return f"{value:.0%} ({low * 100:.0f}–{high:.0%})" if pd.notna(low) else f"{value:.0%}"
 
 
+def _auc_cell(text: str) -> str:
+    """An AUC cell narrow enough for its column: "too few cases" without the counts (the CSV
+    and the trainee's own page give them)."""
+    return "too few cases" if text.startswith("too few cases") else text
+
+
 def cohort_view(table: pd.DataFrame) -> pd.DataFrame:
     """:func:`core.progress.cohort_table` as the page shows it (unaided metrics unless the
     column says "with AI")."""
@@ -41,7 +47,7 @@ def cohort_view(table: pd.DataFrame) -> pd.DataFrame:
             table["unaided_accuracy_hi"])],
         SENS_SPEC: [f"{_percent(sens)} / {_percent(spec)}" for sens, spec in zip(
             table["unaided_sensitivity"], table["unaided_specificity"])],
-        AUC: table["unaided_birads_auc_text"],
+        AUC: [_auc_cell(text) for text in table["unaided_birads_auc_text"]],
         CHANGE: [NONE_TEXT if pd.isna(value) else f"{value * 100:+.0f} points"
                  for value in change],
         CHANGES: [f"{helpful} / {harmful}" for helpful, harmful in zip(

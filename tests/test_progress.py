@@ -248,6 +248,10 @@ def test_the_cohort_view_has_few_readable_columns_and_the_csv_every_figure(cohor
     assert view.loc["Poor Trainee", "Help / harm"] == "18 / 0"
     assert view.loc["Poor Trainee", "Struggling"] in ("learning curve", "recent accuracy")
     assert good_row["Struggling"] == ""
+    assert good_row["BI-RADS AUC"] == table.loc[table["trainee"] == "Good Trainee",
+                                                "unaided_birads_auc_text"].iloc[0]
+    few = cohort_view(table.assign(unaided_birads_auc_text="too few cases (0 + 12)"))
+    assert set(few["BI-RADS AUC"]) == {"too few cases"}  # the counts would not fit its column
     csv_columns = list(cohort_csv_frame(table).columns)
     assert "Study reads" in csv_columns and "Accuracy 95% CI low (unaided)" in csv_columns
     assert len(set(csv_columns)) == len(csv_columns)

@@ -122,6 +122,22 @@ def test_training_batches_read_fresh_boxes_and_repeat_with_the_seed(store, monke
     assert len(draws) == 1 and len(draws[0]) == 4  # one batch of the four fold-1 cases
 
 
+def test_the_framed_masks_lie_on_the_lesions_of_the_framed_images(store):
+    """The lesion masks that gate the default heatmap are framed exactly as the images: the
+    lesion's pixels are the dark ones."""
+    import core.models.data as data_module
+
+    add_tiny_dataset(store)
+    data = data_module.load_cases(store, "tiny", 32, "lesion")
+    masks, images = data.masks.numpy(), data.images[:, 0].numpy().astype(float)
+    assert masks.shape == images.shape and masks.dtype == bool
+    for mask, image in zip(masks, images):
+        assert 0 < mask.mean() < 1  # each box holds its whole lesion and some tissue
+        tissue = ~mask & (image > 0)  # beyond the image's edge the box is black
+        assert image[mask].mean() < 0.5 * image[tissue].mean()  # the tiny set's dark lesions
+    assert data_module.load_cases(store, "tiny", 32, "full").masks is None
+
+
 def test_what_a_model_reads_is_described_for_people():
     assert describe_region("lesion") == ("reads the marked region: a box an operator would "
                                          "draw, 1.3-2.2x the lesion, off-centre up to 20%")

@@ -15,7 +15,10 @@ from core.cli import main
 from core.heatmaps import FALLBACK_METHOD, default_heatmap, describe_default
 from core.heatmaps.cam import compute_cams
 from core.heatmaps.case_heatmap import case_heatmap
-from core.heatmaps.choice import CHOICE_METHODS, SAMPLE_CASES, best_pair, choose_heatmap, road
+from core.heatmaps import choice
+from core.heatmaps.choice import (CHOICE_METHODS, GATE_CASES, GATE_RULE, NO_GATE_RULE,
+                                   NONE_PASSED_RULE, SAMPLE_CASES, best_pair, choose_heatmap,
+                                   localisation_gate, road)
 from core.images import load_grey
 from core.model_overview import trained_models
 from core.models.framing import frame_box, model_input, paste_map
@@ -97,6 +100,85 @@ def test_the_choice_record_names_a_candidate_and_its_score():
         choose_heatmap(model, "resnet50", images, [True])
 
 
+def _right_lesions(count: int, size: int = 32) -> np.ndarray:
+    """Lesions in the right third of the framed input, away from its centre."""
+    masks = np.zeros((count, size, size), bool)
+    masks[:, 12:20, 24:30] = True
+    return masks
+
+
+def _bright_left_images(count: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 60, (count, 1, 32, 32), dtype=torch.uint8, generator=generator)
+    images[..., :16] += 180  # LeftHalf calls each malignant, and only the left half matters
+    return images
+
+
+def test_the_gate_passes_maps_on_the_lesion_and_not_maps_elsewhere():
+    masks = _right_lesions(8)
+    on_lesion = masks.astype(np.float32)
+    left = np.zeros_like(on_lesion)
+    left[..., :16] = 1
+    gate = localisation_gate({("l", "on"): on_lesion, ("l", "left"): left,
+                              ("l", "flat"): np.ones_like(on_lesion)}, masks)
+    assert gate[("l", "on")]["beats_centre"] and gate[("l", "on")]["energy_inside"] > 0.9
+    assert gate[("l", "on")]["p"] < 0.05
+    assert not gate[("l", "left")]["beats_centre"] and gate[("l", "left")]["energy_inside"] < 0.05
+    assert not gate[("l", "flat")]["beats_centre"]  # a uniform map is no better than the blob
+    centre = gate[("l", "on")]["centre_energy_inside"]
+    assert 0 < centre < 0.5 and all(g["centre_energy_inside"] == centre for g in gate.values())
+    # maps on a coarse grid are pasted onto the input before scoring, as stored maps are
+    coarse = np.zeros((8, 4, 4), np.float32)
+    coarse[..., 1:3, 3] = 1
+    assert localisation_gate({("l", "coarse"): coarse}, masks)[("l", "coarse")]["beats_centre"]
+
+
+@pytest.mark.parametrize("with_masks", [True, False])
+def test_the_most_faithful_map_is_chosen_only_if_it_points_at_the_lesion(monkeypatch,
+                                                                          with_masks):
+    count = 10
+    masks = _right_lesions(count)
+    left = np.zeros((count, 32, 32), np.float32)
+    left[..., :16] = 1
+    fixed = {"gradcam": left, "hirescam": masks.astype(np.float32)}
+
+    def cams(model, arch, images, method, malignant=None, layer=None):
+        picked = fixed[method][: len(images)]
+        return picked, np.ones(len(images))
+
+    monkeypatch.setattr(choice, "compute_cams", cams)
+    record = choose_heatmap(LeftHalf().eval(), "resnet50", _bright_left_images(count),
+                            [True] * count, methods=("gradcam", "hirescam"),
+                            masks=masks if with_masks else None)
+    scores = {c["method"]: c for c in record["candidates"]}
+    assert scores["gradcam"]["score"] > scores["hirescam"]["score"]  # ROAD prefers the left
+    if with_masks:
+        assert record["method"] == "hirescam" and record["rule"] == GATE_RULE
+        assert scores["hirescam"]["beats_centre"] and not scores["gradcam"]["beats_centre"]
+        assert record["gate_cases"] == count
+    else:
+        assert record["method"] == "gradcam" and record["rule"] == NO_GATE_RULE
+        assert record["gate_cases"] == 0 and "beats_centre" not in scores["gradcam"]
+    assert record["cases"] == min(SAMPLE_CASES, count)
+
+
+def test_where_no_map_beats_the_blob_the_most_faithful_is_chosen_and_the_record_says_so(
+        monkeypatch):
+    count = 10
+    left = np.zeros((count, 32, 32), np.float32)
+    left[..., :16] = 1
+    fixed = {"gradcam": left, "hirescam": 1 - left}  # each holds half of a centred lesion
+    centred = np.zeros((count, 32, 32), bool)
+    centred[:, 12:20, 12:20] = True
+    monkeypatch.setattr(choice, "compute_cams",
+                        lambda model, arch, images, method, malignant=None, layer=None:
+                        (fixed[method][: len(images)], np.ones(len(images))))
+    record = choose_heatmap(LeftHalf().eval(), "resnet50", _bright_left_images(count),
+                            [True] * count, methods=("gradcam", "hirescam"),
+                            masks=centred)
+    assert record["method"] == "gradcam" and record["rule"] == NONE_PASSED_RULE
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     with Store(tmp_path_factory.mktemp("choice") / "results.duckdb") as store:
@@ -140,10 +222,14 @@ def test_training_records_its_choice_made_on_the_validation_fold(trained):
     record = loaded.config["heatmap"]
     validation = sum(fold == 0 for _, split, fold in LAYOUT if split == "train")
     assert record["cases"] == min(SAMPLE_CASES, validation)
-    assert record["layer"] in heatmap_layers("resnet50", 64) and record["method"] in CHOICE_METHODS
+    assert record["gate_cases"] == min(GATE_CASES, validation)  # the tiny set is lesion-framed
+    assert record["rule"] in (GATE_RULE, NONE_PASSED_RULE)
+    assert record["layer"] in heatmap_layers("resnet50", 64, fine_last_stage=True)
+    assert record["method"] in CHOICE_METHODS
     assert (loaded.heatmap_layer, loaded.heatmap_method) == (record["layer"], record["method"])
     shown = trained_models(store).set_index("model_id").loc[model_id, "heatmap"]
     assert shown == describe_default(loaded.config) and record["layer"] in shown
+    assert "heat inside the lesion" in shown and "centred blob" in shown  # the gate, in one line
 
 
 def test_a_map_without_a_method_is_the_recorded_default(trained, capsys):

@@ -12,7 +12,7 @@ from core.models.engine import class_weights, train_one_epoch
 from core.models.profiles import profile_for
 from core.models.registry import (ARCHS, build_model, parse_archs, spec, target_layer,
                                   tokens_to_grid)
-from core.models.trunk_head import head, trunk
+from core.models.trunk_head import grid_size, head, heatmap_layers, trunk
 from models_helpers import torch_threads  # noqa: F401  (autouse fixture)
 
 
@@ -65,6 +65,47 @@ def test_trunk_and_head_reproduce_the_model_and_the_target_layer(arch, layer):
     assert torch.allclose(activations, reference, atol=1e-6)
     assert activations.ndim == 4
     assert any(True for _ in target_layer(model, arch, layer).parameters())
+
+
+FINE_ARCHS = ("resnet50", "densenet121")
+
+
+@pytest.mark.parametrize("arch", FINE_ARCHS)
+def test_the_fine_last_stage_doubles_the_last_grid_and_keeps_the_parameters(arch):
+    last = spec(arch).candidates[-1]
+    assert grid_size(arch, last, 112) in ((4, 4), (3, 3))
+    assert grid_size(arch, last, 112, fine_last_stage=True) == (7, 7)
+    # the stage before keeps its grid, and is no longer offered: the last stage is as fine
+    assert grid_size(arch, spec(arch).candidates[0], 112, fine_last_stage=True) == (7, 7)
+    assert heatmap_layers(arch, 112, fine_last_stage=True) == [last]
+    coarse = build_model(arch, image_size=112).state_dict()
+    fine = build_model(arch, image_size=112, fine_last_stage=True).state_dict()
+    assert {k: v.shape for k, v in coarse.items()} == {k: v.shape for k, v in fine.items()}
+    assert profile_for("quick", arch).fine_last_stage
+    assert not profile_for("paper", arch).fine_last_stage  # 224 px: 7 x 7 already
+
+
+@pytest.mark.parametrize("arch", FINE_ARCHS)
+@pytest.mark.parametrize("layer", [None, "first", "last"])
+def test_trunk_and_head_reproduce_the_fine_variant(arch, layer):
+    layer = {"first": spec(arch).candidates[0], "last": spec(arch).candidates[-1]}.get(layer)
+    torch.manual_seed(2)
+    model = build_model(arch, image_size=64, fine_last_stage=True).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        activations, context = trunk(model, arch, x, layer)
+        assert torch.allclose(head(model, arch, activations, context, layer), model(x),
+                              atol=1e-5)
+        coarse = build_model(arch, image_size=64).eval()
+        coarse.load_state_dict(model.state_dict())
+        assert not torch.allclose(coarse(x), model(x), atol=1e-3)  # the variant is a change
+
+
+def test_only_resnet50_and_densenet121_have_a_fine_variant():
+    assert all(not profile_for("quick", arch).fine_last_stage
+               for arch in ARCHS if arch not in FINE_ARCHS)
+    with pytest.raises(UserError, match="googlenet has no fine-last-stage variant"):
+        build_model("googlenet", image_size=64, fine_last_stage=True)
 
 
 def test_a_layer_that_is_not_a_candidate_is_refused():

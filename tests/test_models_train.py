@@ -73,17 +73,43 @@ def test_quick_training_records_model_predictions_and_checkpoint(store):
     loaded = load_model(store, model_id)
     assert not loaded.model.training
     assert not any(p.requires_grad for p in loaded.model.parameters())
-    with store.read() as cur:
-        case_id, path, mask_path = cur.execute(
-            "SELECT case_id, image_path, mask_path FROM cases WHERE case_id = ?",
-            [ids[-1]]).fetchone()
+    case_id = ids[-1]
     assert loaded.framing == "lesion"  # every case of the tiny set has a lesion mask
-    framed = framed_image(store, case_id, path, mask_path, loaded.framing, 32)
-    x = torch.from_numpy(framed).view(1, 1, 32, 32).float() / 255
-    with torch.no_grad():  # the mean over the image and its mirror
-        prob = np.mean([torch.softmax(loaded.model(grey_to_input(view)), 1)[0, 1].item()
-                        for view in (x, x.flip(-1))])
-    assert prob == pytest.approx(predictions[case_id][0], abs=1e-5)
+    assert _probability(store, loaded, case_id) == pytest.approx(predictions[case_id][0],
+                                                                 abs=1e-5)
+
+
+def _probability(store, loaded, case_id) -> float:
+    """The loaded model's probability for a case, read as predictions read it: the mean over
+    the framed image and its mirror."""
+    with store.read() as cur:
+        path, mask_path = cur.execute("SELECT image_path, mask_path FROM cases WHERE case_id = ?",
+                                      [case_id]).fetchone()
+    size = loaded.image_size
+    framed = framed_image(store, case_id, path, mask_path, loaded.framing, size)
+    x = torch.from_numpy(framed).view(1, 1, size, size).float() / 255
+    with torch.no_grad():
+        return float(np.mean([torch.softmax(loaded.model(grey_to_input(view)), 1)[0, 1].item()
+                              for view in (x, x.flip(-1))]))
+
+
+def test_a_quick_resnet50_keeps_its_last_stage_fine_and_older_models_load_as_trained(store):
+    ids = add_tiny_dataset(store)
+    [model_id] = train_models(store, "tiny", ["resnet50"], **FAST)
+    case_id = ids[-1]
+    stored = _predictions(store, model_id)[case_id][0]
+    loaded = load_model(store, model_id)
+    assert loaded.config["profile"]["fine_last_stage"]
+    assert loaded.model.layer4[0].conv2.stride == (1, 1)  # dilated, not strided
+    assert _probability(store, loaded, case_id) == pytest.approx(stored, abs=1e-5)
+    with store.transaction() as cur:  # a model trained before the option: no such key
+        config = json.loads(cur.execute("SELECT config FROM models WHERE model_id = ?",
+                                        [model_id]).fetchone()[0])
+        del config["profile"]["fine_last_stage"]
+        cur.execute("UPDATE models SET config = ? WHERE model_id = ?",
+                    [json.dumps(config), model_id])
+    older = load_model(store, model_id)
+    assert older.model.layer4[0].conv2.stride == (2, 2)
 
 
 def test_the_threshold_never_sees_the_test_cases(store, monkeypatch):

@@ -33,10 +33,19 @@ def default_heatmap(config: dict | None) -> tuple[str | None, str]:
 
 
 def describe_default(config: dict | None) -> str:
-    """The default map in one line, e.g. ``Grad-CAM++ at layer3 (ROAD 0.041, 12 validation
-    cases)``; for a model without the record, the fallback."""
+    """The default map in one line, e.g. ``HiResCAM at layer3 (ROAD 0.041, 12 validation
+    cases; 44% of its heat inside the lesion, beats a centred blob's 34%, 48 cases)``; for a
+    model without the record, the fallback."""
     record = (config or {}).get("heatmap")
     if not record:
         return f"{method_title(FALLBACK_METHOD)} at the last block (not chosen: older model)"
+    chosen = next((c for c in record.get("candidates", [])
+                   if (c["layer"], c["method"]) == (record["layer"], record["method"])), {})
+    lesion = ""
+    if chosen.get("energy_inside") is not None:
+        verdict = "beats" if chosen["beats_centre"] else "does not beat"
+        lesion = (f"; {chosen['energy_inside']:.0%} of its heat inside the lesion, {verdict} "
+                  f"a centred blob's {chosen['centre_energy_inside']:.0%}, "
+                  f"{record['gate_cases']} cases")
     return (f"{method_title(record['method'])} at {record['layer']} ({record['metric_title']} "
-            f"{record['score']:.3f}, {record['cases']} validation cases)")
+            f"{record['score']:.3f}, {record['cases']} validation cases{lesion})")

@@ -76,6 +76,8 @@ class CaseTensors:
     split: np.ndarray             # (N,) object
     fold: np.ndarray              # (N,) int64
     regions: MarkedRegions | None = None
+    masks: torch.Tensor | None = None   # lesion framing: (N, S, S) bool, each lesion framed
+    # as its image is (never read by a model: it checks where heatmaps point)
 
     @property
     def folds(self) -> list[int]:
@@ -83,7 +85,8 @@ class CaseTensors:
 
     def to(self, device: torch.device) -> "CaseTensors":
         return replace(self, labels=self.labels.to(device), images=self.images.to(device),
-                       regions=self.regions.to(device) if self.regions else None)
+                       regions=self.regions.to(device) if self.regions else None,
+                       masks=self.masks.to(device) if self.masks is not None else None)
 
     def training_images(self, seed: int) -> BatchImages | None:
         """For lesion framing, what a training batch reads: a fresh marked box per case at
@@ -129,12 +132,13 @@ def load_cases(store: Store, dataset: str, image_size: int, framing: str = "full
     if not rows:
         raise UserError(f"dataset {dataset!r} has no benign or malignant cases; import it first")
     cached = math.ceil(REACH_SCALE * image_size)
-    images, bounds, reaches, contexts = [], [], [], []
+    images, bounds, reaches, contexts, masks = [], [], [], [], []
     for case_id, image_path, mask_path, *_ in rows:
         image, mask = _case(store, image_path, mask_path, framing)
-        images.append(model_input(image, frame_box(framing, image.shape, mask, case_id),
-                                  image_size))
+        box = frame_box(framing, image.shape, mask, case_id)
+        images.append(model_input(image, box, image_size))
         if framing == "lesion":
+            masks.append(model_input(mask.astype(np.uint8) * 255, box, image_size) > 127)
             bounds.append(lesion_bounds(mask))
             reaches.append(reach_box(bounds[-1]))
             contexts.append(model_input(image, reaches[-1], cached))
@@ -147,7 +151,8 @@ def load_cases(store: Store, dataset: str, image_size: int, framing: str = "full
         images=torch.from_numpy(np.stack(images)).unsqueeze(1),
         split=np.array([row[4] for row in rows], dtype=object),
         fold=np.array([-1 if row[5] is None else row[5] for row in rows], dtype=np.int64),
-        regions=regions)
+        regions=regions,
+        masks=torch.from_numpy(np.stack(masks)) if framing == "lesion" else None)
 
 
 def check_split(data: CaseTensors) -> None:

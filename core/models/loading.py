@@ -45,6 +45,12 @@ class LoadedModel:
         return default_heatmap(self.config)[1]
 
 
+def fine_last_stage(config: dict) -> bool:
+    """Whether a model with this stored config was built with its last stage at full
+    resolution (``core.models.registry``); models trained before the option were not."""
+    return bool(config.get("profile", {}).get("fine_last_stage", False))
+
+
 def freeze(model: nn.Module) -> nn.Module:
     """Eval mode, no parameter takes gradients: safe to share between threads."""
     model.eval()
@@ -86,8 +92,10 @@ def load_model(store: Store, model_id: str, device: str | torch.device = "cpu",
     checkpoint = load_checkpoint(path, name=relative)
     if checkpoint["arch"] != arch or int(checkpoint["image_size"]) != int(image_size):
         raise refuse(f"the checkpoint {relative} does not belong to {model_id!r}")
+    config = json.loads(config) if isinstance(config, str) else (config or {})
     with torch.device("meta"):  # no time spent initialising weights about to be replaced
-        model = build_model(arch, len(checkpoint["class_names"]), int(image_size))
+        model = build_model(arch, len(checkpoint["class_names"]), int(image_size),
+                            fine_last_stage(config))
     try:
         model.load_state_dict(checkpoint["state_dict"], assign=True)
     except RuntimeError as error:
@@ -97,4 +105,4 @@ def load_model(store: Store, model_id: str, device: str | torch.device = "cpu",
                        image_size=int(image_size), threshold=float(threshold),
                        device=torch_device, dataset=dataset, framing=framing or "full",
                        class_names=tuple(checkpoint["class_names"]),
-                       config=json.loads(config) if isinstance(config, str) else (config or {}))
+                       config=config)

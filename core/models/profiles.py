@@ -29,6 +29,12 @@ capped at 16. The six sum to about 3,250 CPU seconds (estimated from these figur
 (GoogLeNet) is stored about 5 minutes after ``core serve`` starts (6 on one core). None
 reaches the 0.85 the demo aims for from scratch; ImageNet weights (``python -m core weights
 download``) are the likely way there (not measured: the machine that measured this has none).
+Also tried on GoogLeNet, each against this profile's 0.811 on the same final-test phantoms (one
+run each, 30 epochs): weight decay 0.05, 0.784; learning rate 6e-4 with 3 warm-up epochs,
+0.665; SGD with Nesterov momentum at 0.02, 0.772; auxiliary classifiers (loss weight 0.3),
+0.770. ResNet50 and DenseNet121 are
+built with a fine last stage (``fine_last_stage``, core.models.registry): 7 x 7 at 112 px, so
+their maps need no stage-3 target; the figures above were measured before that change.
 
 paper: 224 px, batch 32, 30 epochs with a fixed schedule for every fold model (its out-of-fold
 predictions choose the threshold) and for the final model, refit on all training cases;
@@ -63,6 +69,11 @@ QUICK_EPOCHS = {"resnet50": 16, "googlenet": 30, "alexnet": 40, "densenet121": 2
 # coarser and cheap, so it reads 128 px).
 QUICK_IMAGE_SIZES = {"resnet50": 112, "googlenet": 112, "alexnet": 128, "densenet121": 112,
                      "vgg16": 112, "vit_b_16": 112}
+# At 112 px ResNet50's and DenseNet121's last stages are 4 x 4 and 3 x 3; their quick models keep
+# that stage at the previous one's 7 x 7 (core.models.registry: fine_last_stage), so a map at
+# the last stage has 7 x 7 cells and costs about a forward pass (a map at stage 3 costs 1.5-1.7
+# forward passes: it runs stage 4 backwards).
+QUICK_FINE_LAST_STAGE = ("resnet50", "densenet121")
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Profile:
     deterministic: bool = False   # no cuDNN autotuner, deterministic algorithms
     compile: bool = False         # train through torch.compile
     augmentation: Augmentation = field(default_factory=Augmentation)
+    fine_last_stage: bool = False  # the architecture's variant whose last stage keeps resolution
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +113,8 @@ def profile_for(name: str, arch: str, epochs: int | None = None, image_size: int
     if name == "quick":
         chosen = Profile("quick", QUICK_IMAGE_SIZES[arch], 16, QUICK_EPOCHS[arch], True, 8, 1,
                          1e-4, 2.0,
-                         amp=False, channels_last=convolutional, ema=0.8)
+                         amp=False, channels_last=convolutional, ema=0.8,
+                         fine_last_stage=arch in QUICK_FINE_LAST_STAGE)
     elif name == "paper":
         chosen = Profile("paper", 224, 32, 30, False, 0, 2, 1e-4, 2.0,
                          amp=cuda, channels_last=convolutional,

@@ -4,6 +4,14 @@ Grey images are fed as three identical channels, normalised with ImageNet's stat
 architecture takes any image size from 32 px up: the adaptive pools handle small inputs, and
 AlexNet (whose fixed max-pools need 63 px) enlarges smaller inputs itself. ViT needs a size that
 is a multiple of its 16 px patch.
+
+``fine_last_stage`` (ResNet50, DenseNet121) keeps the last stage at the resolution of the one
+before it, so that its maps have twice the cells per side (7 x 7 at 112 px instead of 4 x 4 and
+3 x 3) and a map at the last stage costs about one forward pass (a map at the stage before it
+also runs the last stage backwards): ResNet50 by torchvision's ``replace_stride_with_dilation``
+for its last stage, DenseNet121 (which has no such option) by the same change made by hand,
+its last transition's pooling removed and its last block's 3 x 3 convolutions dilated by 2.
+The parameters are the same (ImageNet weights load alike); the model's profile records it.
 """
 from __future__ import annotations
 
@@ -48,6 +56,18 @@ class ArchSpec:
     head_prefix: str                             # state-dict prefix of the classification layer
     target: str                                  # fallback Grad-CAM target layer (a module)
     candidates: tuple[str, ...]                  # layers a default map may use, finest first
+    fine_build: Callable[[int, int], nn.Module] | None = None   # the fine-last-stage variant
+
+
+def _fine_densenet121(num_classes: int, image_size: int) -> nn.Module:
+    """DenseNet121 whose last dense block runs at the previous block's resolution: its
+    transition's pooling removed and its 3 x 3 convolutions dilated by 2 (so each still sees
+    the span it saw at the coarser grid), as ``replace_stride_with_dilation`` does for ResNet."""
+    model = tvm.densenet121(num_classes=num_classes)
+    model.features.transition3.pool = nn.Identity()
+    for layer in model.features.denseblock4.values():
+        layer.conv2.dilation, layer.conv2.padding = (2, 2), (2, 2)
+    return model
 
 
 def _vit(num_classes: int, image_size: int) -> nn.Module:
@@ -58,7 +78,9 @@ def _vit(num_classes: int, image_size: int) -> nn.Module:
 
 SPECS: dict[str, ArchSpec] = {spec.name: spec for spec in (
     ArchSpec("resnet50", "ResNet50", lambda n, s: tvm.resnet50(num_classes=n),
-             tvm.ResNet50_Weights.IMAGENET1K_V1, "fc.", "layer4.2", ("layer3", "layer4.2")),
+             tvm.ResNet50_Weights.IMAGENET1K_V1, "fc.", "layer4.2", ("layer3", "layer4.2"),
+             lambda n, s: tvm.resnet50(num_classes=n,
+                                       replace_stride_with_dilation=[False, False, True])),
     ArchSpec("googlenet", "GoogLeNet",
              lambda n, s: tvm.GoogLeNet(num_classes=n, aux_logits=False, transform_input=False,
                                         init_weights=True),
@@ -69,7 +91,7 @@ SPECS: dict[str, ArchSpec] = {spec.name: spec for spec in (
              ("features.3", "features.10")),
     ArchSpec("densenet121", "DenseNet121", lambda n, s: tvm.densenet121(num_classes=n),
              tvm.DenseNet121_Weights.IMAGENET1K_V1, "classifier.", "features.denseblock4",
-             ("features.denseblock3", "features.denseblock4")),
+             ("features.denseblock3", "features.denseblock4"), _fine_densenet121),
     ArchSpec("vgg16", "VGG16", lambda n, s: tvm.vgg16(num_classes=n),
              tvm.VGG16_Weights.IMAGENET1K_V1, "classifier.6.", "features.28",
              ("features.21", "features.28")),
@@ -97,11 +119,19 @@ def parse_archs(text: str) -> list[str]:
     return list(dict.fromkeys(archs))
 
 
-def build_model(arch: str, num_classes: int = 2, image_size: int = 224) -> nn.Module:
-    """A freshly initialised ``arch`` with a ``num_classes`` head, for ``image_size`` inputs."""
+def build_model(arch: str, num_classes: int = 2, image_size: int = 224,
+                fine_last_stage: bool = False) -> nn.Module:
+    """A freshly initialised ``arch`` with a ``num_classes`` head, for ``image_size`` inputs;
+    ``fine_last_stage``: its variant whose last stage keeps the resolution (module docstring)."""
     if image_size < 32:
         raise UserError(f"image size must be at least 32 px (got {image_size})")
-    return spec(arch).build(num_classes, image_size)
+    arch_spec = spec(arch)
+    if not fine_last_stage:
+        return arch_spec.build(num_classes, image_size)
+    if arch_spec.fine_build is None:
+        raise UserError(f"{arch} has no fine-last-stage variant (only "
+                        f"{', '.join(a for a, s in SPECS.items() if s.fine_build)})")
+    return arch_spec.fine_build(num_classes, image_size)
 
 
 def target_layer(model: nn.Module, arch: str, layer: str | None = None) -> nn.Module:

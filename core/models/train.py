@@ -154,7 +154,8 @@ class _Trainer:
 
     def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
-        model = build_model(self.arch, len(CLASS_NAMES), self.profile.image_size)
+        model = build_model(self.arch, len(CLASS_NAMES), self.profile.image_size,
+                            self.profile.fine_last_stage)
         if self.weights_path is not None:
             load_imagenet(model, self.arch, self.weights_path)
         memory = torch.channels_last if self.profile.channels_last else torch.preserve_format
@@ -256,18 +257,24 @@ def _choose_heatmap(trainer: _Trainer, model: torch.nn.Module, prob: np.ndarray,
     """The model's default heatmap (``core.heatmaps.choice``), chosen on the first validation
     fold by a model that never trained on it: the quick profile's final model (the fold stopped
     its training), the paper profile's fold model for that fold (its final model trained on
-    every training case). Calls are each case's held-out probability at ``threshold``."""
+    every training case). Calls are each case's held-out probability at ``threshold``; the
+    cases' framed lesion masks (lesion framing) gate the choice to maps that point at the
+    lesion."""
     from core.heatmaps.choice import choose_heatmap
     from core.models.loading import freeze
 
     fold = trainer.data.folds[0]
     if fold in trainer.fold_states:
-        model = build_model(trainer.arch, len(CLASS_NAMES), trainer.profile.image_size)
+        model = build_model(trainer.arch, len(CLASS_NAMES), trainer.profile.image_size,
+                            trainer.profile.fine_last_stage)
         model.load_state_dict(trainer.fold_states[fold])
     held_out = np.flatnonzero(validation == fold)
     freeze(model.to(trainer.device))
+    masks = trainer.data.masks
     return choose_heatmap(model, trainer.arch, trainer.data.images[held_out],
-                          list(prob[held_out] >= threshold), seed=trainer.seed)
+                          list(prob[held_out] >= threshold), seed=trainer.seed,
+                          masks=None if masks is None else masks[held_out],
+                          fine_last_stage=trainer.profile.fine_last_stage)
 
 
 def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.device, seed: int,

@@ -148,20 +148,27 @@ def head(model: nn.Module, arch: str, activations: torch.Tensor, context: Contex
     return split_at(arch, layer)[1](model, activations, context)
 
 
-def grid_size(arch: str, layer: str | None, image_size: int) -> tuple[int, int]:
+def grid_size(arch: str, layer: str | None, image_size: int, fine_last_stage: bool = False
+              ) -> tuple[int, int]:
     """The (h, w) cells of a map at ``layer`` for ``image_size`` inputs, worked out on the meta
     device (no weights, no arithmetic)."""
     from core.models.registry import build_model
 
     with torch.device("meta"):
-        model = build_model(arch, image_size=image_size).eval()
+        model = build_model(arch, image_size=image_size, fine_last_stage=fine_last_stage).eval()
         activations, _ = trunk(model, arch, torch.empty(1, 3, image_size, image_size), layer)
     return int(activations.shape[-2]), int(activations.shape[-1])
 
 
-def heatmap_layers(arch: str, image_size: int, min_cells: int = 7) -> list[str]:
+def heatmap_layers(arch: str, image_size: int, min_cells: int = 7,
+                   fine_last_stage: bool = False) -> list[str]:
     """The candidate layers whose grid is at least ``min_cells`` x ``min_cells`` at
-    ``image_size``; where none is (small test inputs), the candidate with the finest grid."""
-    grids = {layer: grid_size(arch, layer, image_size) for layer in spec(arch).candidates}
-    fine = [layer for layer, grid in grids.items() if min(grid) >= min_cells]
-    return fine or [max(grids, key=lambda layer: min(grids[layer]))]
+    ``image_size`` and finer than every later candidate's (a deeper layer with as many cells
+    is cheaper to map and closer to the call); where none has ``min_cells`` (small test
+    inputs), the candidate with the finest grid."""
+    grids = {layer: min(grid_size(arch, layer, image_size, fine_last_stage))
+             for layer in spec(arch).candidates}
+    layers = list(grids)
+    fine = [layer for i, layer in enumerate(layers) if grids[layer] >= min_cells
+            and all(grids[layer] > grids[later] for later in layers[i + 1:])]
+    return fine or [max(reversed(layers), key=grids.__getitem__)]

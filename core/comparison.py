@@ -18,6 +18,7 @@ answered unaided, nor one waiting for its AI step or for a reader study's aided 
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -29,6 +30,7 @@ from core.auth import STAFF_ROLES, User
 from core.display_names import ARCH_NAMES, arch_name, model_names
 from core.models import framing
 from core.errors import UserError
+from core.heatmaps import default_heatmap, method_title
 from core.heatmaps.localisation import TOLERANCE_PX
 from core.heatmaps.quality import FAITHFULNESS_METRIC, FAITHFULNESS_NAMES
 from core.lexicon import DEFAULT_POSITIVE_FROM, birads_rank
@@ -528,22 +530,46 @@ def case_record(store: Store, case_id: int) -> dict:
                     row))
 
 
-def case_localisation(store: Store, case_id: int, model_ids: list[str],
-                      method: str) -> pd.DataFrame:
-    """The stored localisation scores of one case's heatmaps: model_id, pointing_hit,
-    energy_inside (NULL where the case has no lesion mask)."""
+EACH_DEFAULT = "default"  # the gallery's choice of each model's own default map
+
+
+def gallery_methods(store: Store, model_ids: list[str], choice: str) -> dict[str, str]:
+    """The CAM method of each model's gallery panel: ``choice`` for all, or with
+    :data:`EACH_DEFAULT` each model's recorded default (the map the quiz shows for it)."""
+    if choice != EACH_DEFAULT:
+        return dict.fromkeys(model_ids, choice)
+    with store.read() as cur:
+        configs = dict(cur.execute("SELECT model_id, config FROM models "
+                                   "WHERE list_contains(?, model_id)", [model_ids]).fetchall())
+    return {model_id: default_heatmap(json.loads(configs[model_id])
+                                      if configs.get(model_id) else None)[1]
+            for model_id in model_ids}
+
+
+def gallery_method_title(choice: str) -> str:
+    """How the gallery's method selector names ``choice``."""
+    return "Each model's default" if choice == EACH_DEFAULT else method_title(choice)
+
+
+def case_localisation(store: Store, case_id: int, methods: dict[str, str]) -> pd.DataFrame:
+    """The stored localisation scores of one case's heatmaps, each model's with its method in
+    ``methods`` (model id -> method): model_id, pointing_hit, energy_inside (NULL where the
+    case has no lesion mask)."""
     with store.read() as cur:
         frame = cur.execute("""
-            SELECT model_id, pointing_hit, energy_inside FROM heatmaps
-            WHERE case_id = ? AND method = ? AND list_contains(?, model_id)
-        """, [case_id, method, model_ids]).df()
-    return frame
+            SELECT model_id, method, pointing_hit, energy_inside FROM heatmaps
+            WHERE case_id = ? AND list_contains(?, model_id)
+        """, [case_id, list(methods)]).df()
+    chosen = frame["method"] == frame["model_id"].map(methods)
+    return frame[chosen].drop(columns="method").reset_index(drop=True)
 
 
 def case_panels(preds: pd.DataFrame, case_id: int, model_ids: list[str],
-                localisation: pd.DataFrame) -> pd.DataFrame:
+                localisation: pd.DataFrame, method_titles: dict[str, str] | None = None
+                ) -> pd.DataFrame:
     """One row per model for the gallery: model_id, label, prob, called (malignant at the
-    stored threshold), pointing_hit, energy_inside and a panel title saying all that."""
+    stored threshold), pointing_hit, energy_inside and a panel title saying all that (and the
+    map's method where ``method_titles`` names one per model)."""
     case = preds[preds["case_id"] == case_id].set_index("model_id")
     scores = localisation.set_index("model_id")
     rows = []
@@ -556,7 +582,7 @@ def case_panels(preds: pd.DataFrame, case_id: int, model_ids: list[str],
         called = None if pd.isna(prob) or pd.isna(threshold) else bool(prob >= threshold)
         first = label if pd.isna(prob) else f"{label}: p = {prob:.2f}" + (
             "" if called is None else f", {'malignant' if called else 'benign'}")
-        second = []
+        second = [method_titles[model_id]] if method_titles else []
         if hit is not None and not pd.isna(hit):
             second.append(f"pointing {'hit' if hit else 'miss'}")
         if not pd.isna(energy):
@@ -568,16 +594,20 @@ def case_panels(preds: pd.DataFrame, case_id: int, model_ids: list[str],
 
 
 def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: list[str],
-                   method: str, with_outline: bool = False, alpha: float = 0.45,
-                   zoom: bool = False) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
+                   method: str | dict[str, str], with_outline: bool = False,
+                   alpha: float = 0.45, zoom: bool = False
+                   ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """The case's image and each model's stored heatmap over it, as (title, RGB) panels, and
-    the ids of the models without a stored map of this case for ``method``. ``zoom`` shows
+    the ids of the models without a stored map of this case for ``method`` (one for all, or
+    per model, :func:`gallery_methods`: then each panel names its method). ``zoom`` shows
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
     the case has a mask: a lesion-framed model's map covers only the lesion's marked box, which on
     a whole BUSI image is a few percent of the panel."""
     from core.heatmaps.colour_overlay import overlay  # cheap: never imports torch
     from core.heatmaps.stored import cached_heatmap, read_region
 
+    per_model = isinstance(method, dict)
+    methods = method if per_model else dict.fromkeys(model_ids, method)
     record = case_record(store, case_id)
     grey = images.load_grey(store, record["image_path"])
     mask = images.load_grey(store, record["mask_path"]) > 127 if record["mask_path"] else None
@@ -594,10 +624,11 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
 
     panels = [(f"case {case_id}: {record['label']}", finish(images.to_rgb(grey)))]
     missing = []
-    rows = case_panels(preds, case_id, model_ids,
-                       case_localisation(store, case_id, model_ids, method))
+    titles = {m: method_title(methods[m]) for m in model_ids} if per_model else None
+    rows = case_panels(preds, case_id, model_ids, case_localisation(store, case_id, methods),
+                       titles)
     for row in rows.itertuples():
-        cam = cached_heatmap(store, row.model_id, case_id, method)
+        cam = cached_heatmap(store, row.model_id, case_id, methods[row.model_id])
         if cam is None:
             missing.append(row.model_id)
             continue
@@ -628,8 +659,6 @@ def quality_table(summaries: list[dict], labels: dict[str, str] | None = None) -
     (``core.heatmaps.quality.heatmap_quality``) as text with human column names: each
     localisation measure with its CI, the centre and uniform baselines and the paired test
     against the centre; then faithfulness beside the centre blob's."""
-    from core.heatmaps import method_title
-
     labels = labels or {}
     rows = []
     for summary in summaries:

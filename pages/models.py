@@ -123,7 +123,7 @@ def not_trained(archs: list[str]) -> None:
 
 def gallery(dataset: str, preds) -> None:
     """One test case across the selected models for one CAM method, with localisation scores."""
-    from core.heatmaps import METHOD_TITLES, method_title
+    from core.heatmaps import METHOD_TITLES
     from core.heatmaps.colour_overlay import colour_scale_html
     from core.heatmaps.quality import heatmap_quality
 
@@ -135,9 +135,12 @@ def gallery(dataset: str, preds) -> None:
     cols = (settings if presentation else st).columns([2, 2, 1])
     case_id = cols[0].selectbox("Case", cases, key="models_case",
                                 format_func=lambda c: f"case {c}")
-    method = cols[1].selectbox("CAM method", list(METHOD_TITLES), key="models_method",
-                               format_func=method_title)
-    title = method_title(method)
+    choice = cols[1].selectbox("CAM method", [comparison.EACH_DEFAULT, *METHOD_TITLES],
+                               key="models_method", format_func=comparison.gallery_method_title,
+                               help="Each model's default: the map the quiz shows for it "
+                               "(its layer and method chosen after training).")
+    methods = comparison.gallery_methods(store, model_ids, choice)
+    title = comparison.gallery_method_title(choice)
     with_outline = cols[2].toggle("Lesion outline", key="models_outline")
     has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
     zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
@@ -145,9 +148,11 @@ def gallery(dataset: str, preds) -> None:
                           "(cases with a lesion mask). Lesion-framed models read only the region "
                           "an operator would mark around the lesion, so their maps are small on "
                           "the whole image.")
-    panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, method,
-                                                with_outline, zoom=zoom)
-    summaries = [heatmap_quality(store, model_id, method, "test") for model_id in model_ids]
+    panels, missing = comparison.gallery_panels(
+        store, preds, case_id, model_ids,
+        methods if choice == comparison.EACH_DEFAULT else choice, with_outline, zoom=zoom)
+    summaries = [heatmap_quality(store, model_id, methods[model_id], "test")
+                 for model_id in model_ids]
     quality = comparison.quality_table(summaries, dict(zip(preds["model_id"], preds["label"])))
     quality_title = (f"Heatmap quality ({title}): localisation and faithfulness on the test "
                      "split")
@@ -162,23 +167,23 @@ def gallery(dataset: str, preds) -> None:
     fig = model_charts.gallery_figure(panels, f"{title}: case {case_id}", presentation)
     show(fig, "gallery")
     st.html(colour_scale_html(title, grey_outside=True))
-    downloads(f"gallery_case{case_id}_{method}", fig)
+    downloads(f"gallery_case{case_id}_{choice}", fig)
     if missing:
         labels = dict(zip(preds["model_id"], preds["label"]))
         st.caption(f"No stored {title} heatmap of this case yet for "
                    f"{', '.join(labels.get(m, m) for m in missing)}.")
         if staff and st.button("Compute them now", key="models_compute"):
-            refused = compute_heatmaps(missing, case_id, method, labels)
+            refused = compute_heatmaps(missing, case_id, methods, labels)
             if not refused:
                 st.rerun()
             for reason in refused:
                 st.error(reason)
     if not presentation:
-        show_table(quality, quality_title, f"heatmap_quality_{method}")
+        show_table(quality, quality_title, f"heatmap_quality_{choice}")
         st.caption(comparison.QUALITY_HELP)
 
 
-def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
+def compute_heatmaps(model_ids: list[str], case_id: int, methods: dict[str, str],
                      labels: dict[str, str]) -> list[str]:
     """Compute and store the maps of the case; returns, per model that could not (a refused
     checkpoint, a missing file...), why, and goes on with the others."""
@@ -188,7 +193,7 @@ def compute_heatmaps(model_ids: list[str], case_id: int, method: str,
     with st.spinner("Computing heatmaps..."):
         for model_id in model_ids:
             try:
-                case_heatmap(store, model_id, case_id, method, ui.cached_model)
+                case_heatmap(store, model_id, case_id, methods[model_id], ui.cached_model)
             except UserError as error:
                 refused.append(f"{plain(labels.get(model_id, model_id))}: {plain(error)}")
     return refused

@@ -3,6 +3,7 @@ each model's stored threshold, carry the paper's row, and keep trainees to their
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -333,6 +334,19 @@ def test_arch_names_match_the_model_registry():
     assert {arch: registry.spec(arch).title for arch in registry.ARCHS} == comparison.ARCH_NAMES
 
 
+def _store_map(store, model_id: str, case_id: int, method: str, cam: np.ndarray, hit: bool,
+               energy: float) -> None:
+    relative = f"heatmaps/{model_id}/{method}/{case_id}.npy"
+    path = store.resolve(relative)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, cam.astype(np.float16))
+    with store.transaction() as cur:
+        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit,"
+                    " energy_inside) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [model_id, case_id, method, relative,
+                     hashlib.sha256(path.read_bytes()).hexdigest(), hit, energy])
+
+
 def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     store, info = filled
     case_id = info["test_cases"][0]
@@ -342,14 +356,7 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
     mask = images.load_grey(store, record["mask_path"]) > 127
     cam = np.zeros(mask.shape, np.float32)
     cam[mask] = 1.0
-    relative = f"heatmaps/{resnet}/gradcam/{case_id}.npy"
-    path = store.resolve(relative)
-    path.parent.mkdir(parents=True)
-    np.save(path, cam.astype(np.float16))
-    with store.transaction() as cur:
-        cur.execute("INSERT INTO heatmaps (model_id, case_id, method, path, sha256, pointing_hit,"
-                    " energy_inside) VALUES (?, ?, 'gradcam', ?, ?, TRUE, 1.0)",
-                    [resnet, case_id, relative, hashlib.sha256(path.read_bytes()).hexdigest()])
+    _store_map(store, resnet, case_id, "gradcam", cam, True, 1.0)
     preds = comparison.load_test_predictions(store, DATASET, [resnet, vgg])
     panels, missing = comparison.gallery_panels(store, preds, case_id, [resnet, vgg], "gradcam")
     assert missing == [vgg]
@@ -370,6 +377,33 @@ def test_gallery_panels_overlay_stored_maps_and_outline_the_lesion(filled):
         np.testing.assert_array_equal(
             near, images.enlarge(framing.crop(whole, box), comparison.ZOOM_SIDE_PX))
         assert near.shape[:2] == (max(box.height, comparison.ZOOM_SIDE_PX),) * 2
+
+
+def test_the_gallery_shows_each_models_default_map_and_names_it(filled):
+    store, info = filled
+    case_id = info["test_cases"][0]
+    resnet, vgg = info["models"]["resnet50"], info["models"]["vgg16"]
+    with store.transaction() as cur:  # ResNet50 chose HiResCAM; VGG16 predates the choice
+        cur.execute("UPDATE models SET config = ? WHERE model_id = ?",
+                    [json.dumps({"heatmap": {"layer": "layer3", "method": "hirescam"}}), resnet])
+    defaults = comparison.gallery_methods(store, [resnet, vgg], comparison.EACH_DEFAULT)
+    assert defaults == {resnet: "hirescam", vgg: "gradcam"}
+    assert comparison.gallery_methods(store, [resnet, vgg], "layercam") == \
+        {resnet: "layercam", vgg: "layercam"}
+    assert comparison.gallery_method_title(comparison.EACH_DEFAULT) == "Each model's default"
+    shape = images.load_grey(store, comparison.case_record(store, case_id)["image_path"]).shape
+    _store_map(store, resnet, case_id, "gradcam", np.zeros(shape, np.float32), False, 0.0)
+    _store_map(store, resnet, case_id, "hirescam", np.ones(shape, np.float32), True, 0.5)
+    _store_map(store, vgg, case_id, "gradcam", np.ones(shape, np.float32), True, 0.25)
+    preds = comparison.load_test_predictions(store, DATASET, [resnet, vgg])
+    panels, missing = comparison.gallery_panels(store, preds, case_id, [resnet, vgg], defaults)
+    assert missing == []
+    assert panels[1][0].endswith("<br>HiResCAM · pointing hit · 50% in lesion")
+    assert panels[2][0].endswith("<br>Grad-CAM · pointing hit · 25% in lesion")
+    same, _ = comparison.gallery_panels(store, preds, case_id, [resnet, vgg], "gradcam")
+    assert same[1][0].endswith("<br>pointing miss · 0% in lesion")  # one method: not named
+    _, missing = comparison.gallery_panels(store, preds, case_id, [resnet, vgg], "hirescam")
+    assert missing == [vgg]
 
 
 @pytest.mark.parametrize("mask", ["none", "empty"])

@@ -551,6 +551,23 @@ def gallery_method_title(choice: str) -> str:
     return "Each model's default" if choice == EACH_DEFAULT else method_title(choice)
 
 
+def gallery_title(methods: dict[str, str]) -> str:
+    """What the gallery's maps are called: their method where the models share one."""
+    shared = set(methods.values())
+    return method_title(shared.pop()) if len(shared) == 1 else "Each model's default map"
+
+
+def missing_maps_text(missing: list[str], methods: dict[str, str], labels: dict[str, str]
+                      ) -> str:
+    """The caption under the gallery for models without a stored map of the case."""
+    if len({methods[m] for m in missing}) == 1:
+        names = ", ".join(labels.get(m, m) for m in missing)
+        title = method_title(methods[missing[0]])
+        return f"No stored {title} heatmap of this case yet for {names}."
+    names = ", ".join(f"{labels.get(m, m)} ({method_title(methods[m])})" for m in missing)
+    return f"No stored heatmap of this case yet for {names}."
+
+
 def case_localisation(store: Store, case_id: int, methods: dict[str, str]) -> pd.DataFrame:
     """The stored localisation scores of one case's heatmaps, each model's with its method in
     ``methods`` (model id -> method): model_id, pointing_hit, energy_inside (NULL where the

@@ -140,7 +140,7 @@ def gallery(dataset: str, preds) -> None:
                                help="Each model's default: the map the quiz shows for it "
                                "(its layer and method chosen after training).")
     methods = comparison.gallery_methods(store, model_ids, choice)
-    title = comparison.gallery_method_title(choice)
+    title = comparison.gallery_title(methods)
     with_outline = cols[2].toggle("Lesion outline", key="models_outline")
     has_mask = comparison.case_record(store, case_id)["mask_path"] is not None
     zoom = cols[2].toggle("Zoom to the lesion", value=True, disabled=not has_mask,
@@ -170,8 +170,7 @@ def gallery(dataset: str, preds) -> None:
     downloads(f"gallery_case{case_id}_{choice}", fig)
     if missing:
         labels = dict(zip(preds["model_id"], preds["label"]))
-        st.caption(f"No stored {title} heatmap of this case yet for "
-                   f"{', '.join(labels.get(m, m) for m in missing)}.")
+        st.caption(plain(comparison.missing_maps_text(missing, methods, labels)))
         if staff and st.button("Compute them now", key="models_compute"):
             refused = compute_heatmaps(missing, case_id, methods, labels)
             if not refused:

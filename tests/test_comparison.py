@@ -404,6 +404,13 @@ def test_the_gallery_shows_each_models_default_map_and_names_it(filled):
     assert same[1][0].endswith("<br>pointing miss · 0% in lesion")  # one method: not named
     _, missing = comparison.gallery_panels(store, preds, case_id, [resnet, vgg], "hirescam")
     assert missing == [vgg]
+    labels = {resnet: "ResNet50", vgg: "VGG16"}
+    assert comparison.gallery_title(defaults) == "Each model's default map"
+    assert comparison.gallery_title({resnet: "gradcam", vgg: "gradcam"}) == "Grad-CAM"
+    assert comparison.missing_maps_text([resnet, vgg], defaults, labels) == (
+        "No stored heatmap of this case yet for ResNet50 (HiResCAM), VGG16 (Grad-CAM).")
+    assert comparison.missing_maps_text([vgg], {vgg: "hirescam"}, labels) == (
+        "No stored HiResCAM heatmap of this case yet for VGG16.")
 
 
 @pytest.mark.parametrize("mask", ["none", "empty"])

@@ -162,21 +162,26 @@ def test_the_most_faithful_map_is_chosen_only_if_it_points_at_the_lesion(monkeyp
     assert record["cases"] == min(SAMPLE_CASES, count)
 
 
-def test_where_no_map_beats_the_blob_the_most_faithful_is_chosen_and_the_record_says_so(
+def test_where_no_map_beats_the_blob_the_one_nearest_the_lesion_is_chosen_and_said(
         monkeypatch):
     count = 10
-    left = np.zeros((count, 32, 32), np.float32)
-    left[..., :16] = 1
-    fixed = {"gradcam": left, "hirescam": 1 - left}  # each holds half of a centred lesion
     centred = np.zeros((count, 32, 32), bool)
     centred[:, 12:20, 12:20] = True
+    left = np.zeros((count, 32, 32), np.float32)
+    left[..., :16] = 1                     # ROAD's pick: what LeftHalf reads; 6% on the lesion
+    band = np.zeros_like(left)
+    band[..., 8:24, :] = 1                 # 12.5% of its heat on the lesion; the blob has more
+    fixed = {"gradcam": left, "hirescam": band}
     monkeypatch.setattr(choice, "compute_cams",
                         lambda model, arch, images, method, malignant=None, layer=None:
                         (fixed[method][: len(images)], np.ones(len(images))))
     record = choose_heatmap(LeftHalf().eval(), "resnet50", _bright_left_images(count),
-                            [True] * count, methods=("gradcam", "hirescam"),
-                            masks=centred)
-    assert record["method"] == "gradcam" and record["rule"] == NONE_PASSED_RULE
+                            [True] * count, methods=("gradcam", "hirescam"), masks=centred)
+    scores = {c["method"]: c for c in record["candidates"]}
+    assert not any(c["beats_centre"] for c in scores.values())
+    assert scores["gradcam"]["score"] > scores["hirescam"]["score"]
+    assert scores["hirescam"]["energy_inside"] > scores["gradcam"]["energy_inside"]
+    assert record["method"] == "hirescam" and record["rule"] == NONE_PASSED_RULE
 
 
 @pytest.fixture(scope="module")

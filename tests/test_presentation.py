@@ -9,6 +9,7 @@ sizes with and without the sidebar. Screenshots of every slide go to $SONOCASE_S
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -117,15 +118,23 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
                     page.screenshot(path=folder / f"{section}-{width}-{checked}.png")
                     assert page.evaluate(OVERFLOWING) == [], (section, width)
                     checked += page.locator(".sc-slide td").count()
-                    after = page.get_by_role("button", name="Next")
-                    if not after.count() or after.is_disabled():
+                    number, count = slide_position(page)
+                    if number == count:
                         break
-                    after.click()
-                while (back := page.get_by_role("button", name="Previous")).count() \
-                        and not back.is_disabled():
-                    back.click()
-                    settled(page)
+                    page.get_by_role("button", name="Next").click()
+                    page.get_by_text(f"Slide {number + 1} of {count}").wait_for()
+                while (position := slide_position(page))[0] > 1:  # back to the first slide
+                    page.get_by_role("button", name="Previous").click()
+                    page.get_by_text(f"Slide {position[0] - 1} of {position[1]}").wait_for()
         assert checked > 50  # cells were really there to check
+
+
+def slide_position(page) -> tuple[int, int]:
+    """The slide shown and how many there are, as the page says ("Slide 2 of 3"; a single
+    slide has no counter): read after each step, so a click is never judged by a button the
+    rerun has not redrawn yet."""
+    found = re.search(r"Slide (\d+) of (\d+)", page.locator("body").inner_text())
+    return (int(found[1]), int(found[2])) if found else (1, 1)
 
 
 @contextmanager
@@ -215,15 +224,15 @@ def test_figure_slides_fit_the_window_with_nothing_cut(tmp_path):
                         continue
                     assert page.evaluate(FIGURE_FAULTS) == [], name
                     checked[section] = checked.get(section, 0) + 1
-                after = page.get_by_role("button", name="Next")
-                if not after.count() or after.is_disabled():
+                number, count = slide_position(page)
+                if number == count:
                     break
                 if slide == 0:  # the arrow keys step figure slides too
                     page.evaluate("document.activeElement.blur()")  # off the radio
                     page.keyboard.press("ArrowRight")
-                    page.get_by_text("Slide 2 of").wait_for()
                 else:
-                    after.click()
+                    page.get_by_role("button", name="Next").click()
+                page.get_by_text(f"Slide {number + 1} of {count}").wait_for()
                 slide += 1
                 settled(page)
         assert checked == {section: figures * len(layouts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -53,8 +54,19 @@ def log_in(page, url: str, username: str, page_title: str) -> None:
     page.get_by_label("User name").fill(username)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    # the login lands on "/", which switches to the role's first page: a link clicked before
+    # that switch has finished is overridden by it
+    page.wait_for_url(lambda address: urlparse(address).path.strip("/") != "")
+    settled(page)
     page.get_by_role("link", name=page_title).click()
     page.get_by_role("heading", name=page_title, exact=True).wait_for()
+
+
+def log_out(page) -> None:
+    """Log out and wait for the login form: a page opened before the logout has reached the
+    server would still find the session's login and show no form."""
+    page.get_by_role("button", name="Log out").click()
+    page.get_by_label("User name").wait_for()
 
 
 def main_text(page) -> str:
@@ -107,7 +119,7 @@ def read_study(page, url: str, username: str, unaided: tuple, aided: tuple) -> N
         choose(page, birads)
         page.get_by_role("button", name="Store my read").click()
     page.get_by_text("Your results").wait_for()
-    page.get_by_role("button", name="Log out").click()
+    log_out(page)
     page.get_by_role("button", name="Log in").wait_for()
 
 
@@ -140,7 +152,7 @@ def test_a_supervisor_runs_a_two_reader_study_and_reads_its_report(served_store,
                                     accept_downloads=True)
             page.set_default_timeout(60_000)
             set_up_study(page, url)
-            page.get_by_role("button", name="Log out").click()
+            log_out(page)
             for username, (_, unaided, aided) in READERS.items():
                 read_study(page, url, username, unaided, aided)
             log_in(page, url, "sue", "Reader studies")

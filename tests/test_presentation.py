@@ -99,7 +99,7 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
         make_user(store, "sue", "supervisor", "Sue")
     folder = screenshots(tmp_path)
     with presenting(tmp_path) as page:
-        page.locator("label").filter(has_text="Study table").click()
+        pick_section(page, "Study table")
         page.get_by_text("Slide 1 of 3").wait_for()
         page.evaluate("document.activeElement.blur()")  # focus off the radio
         page.keyboard.press("ArrowRight")
@@ -109,7 +109,7 @@ def test_no_cell_overflows_at_projector_sizes(tmp_path):
         page.get_by_text("Slide 1 of 3").wait_for()
         checked = 0
         for section in ("Study table", "DeLong tests"):
-            page.locator("label").filter(has_text=section).click()
+            pick_section(page, section)
             page.locator(".sc-slide").first.wait_for()
             for width, height in SIZES:
                 page.set_viewport_size({"width": width, "height": height})
@@ -147,6 +147,15 @@ def presenting(tmp_path: Path) -> Iterator:
         page.set_default_timeout(180_000)  # many slides, on a machine others share
         page.get_by_text("Presentation mode").click()
         yield page
+
+
+def pick_section(page, section: str) -> None:
+    """Choose a section of the page once its rerun is over: mid-rerun the old radio group can
+    still be on the page beside the new one."""
+    settled(page)
+    label = page.locator("label").filter(has_text=section)
+    sync_api.expect(label).to_have_count(1)
+    label.click()
 
 
 def settled(page) -> None:

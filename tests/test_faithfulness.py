@@ -52,3 +52,18 @@ def test_a_map_on_what_the_model_uses_scores_higher(score):
 def test_mismatched_lengths_are_refused():
     with pytest.raises(ValueError, match="3 maps"):
         road_scores(CentreReader(), _images(4), _maps(3, True), [True] * 4)
+
+
+@pytest.mark.parametrize("malignant", [True, False])
+def test_a_confidence_the_caller_has_gives_the_librarys_own_change(malignant):
+    """A map's own forward pass already gave the image's confidence: passing it must not
+    change the score, only save the library's forward pass of the image."""
+    model, images = CentreReader().eval(), _images(4)
+    with torch.no_grad():
+        malignant_prob = torch.softmax(model(grey_to_input(images.float() / 255)), 1)[:, 1]
+    confidence = (malignant_prob if malignant else 1 - malignant_prob).numpy()
+    maps, calls = _maps(4, False), [malignant] * 4  # the map hides the centre: a change
+    library = confidence_change(model, images, maps, calls)
+    assert np.abs(library).max() > 0.01
+    assert confidence_change(model, images, maps, calls, confidence) == pytest.approx(library,
+                                                                                     abs=1e-6)

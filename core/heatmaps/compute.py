@@ -24,7 +24,7 @@ import torch
 from core.atomic import write_atomic
 from core.errors import UserError
 from core.heatmaps.cam import compute_cams, method_class
-from core.heatmaps.faithfulness import confidence_change, road_scores
+from core.heatmaps.faithfulness import confidence_change, on_input_grid, road_scores
 from core.heatmaps.localisation import SCORE_COLUMNS, as_stored, baseline_maps, case_scores
 from core.heatmaps.quality import FAITHFULNESS_METRIC, heatmap_quality
 from core.images import load_grey
@@ -89,11 +89,7 @@ def score_maps(loaded: LoadedModel, cases: dict[int, tuple[np.ndarray, np.ndarra
     maps, probs = compute_cams(loaded.model, loaded.arch, small, method, loaded.threshold,
                                batch_size, calls, loaded.heatmap_layer)
     explained = [bool(p >= loaded.threshold) if m is None else m for m, p in zip(calls, probs)]
-    size = loaded.image_size
-    centre = baseline_maps(Box(0, 0, size, size), (size, size))["centre"]
-    faithful = FAITHFULNESS[metric](loaded.model, small, maps, explained)
-    centre_faithful = FAITHFULNESS[metric](loaded.model, small,
-                                           np.repeat(centre[None], len(case_ids), 0), explained)
+    faithful, centre_faithful = _faithfulness(loaded, small, maps, explained, probs, metric)
     results, scores = {}, {}
     for i, case_id in enumerate(case_ids):
         image, mask = cases[case_id]
@@ -103,6 +99,23 @@ def score_maps(loaded: LoadedModel, cases: dict[int, tuple[np.ndarray, np.ndarra
                            "centre_faithfulness": float(centre_faithful[i]),
                            "faithfulness_metric": metric}
     return results, tuple(maps.shape[-2:]), scores
+
+
+def _faithfulness(loaded: LoadedModel, small: torch.Tensor, maps: np.ndarray,
+                  explained: list[bool], probs: np.ndarray, metric: str
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``metric``'s score of each map and of the centre blob over the model's input, in one
+    batch of both. The confidence change reuses each image's probability from its map's own
+    forward pass, so it costs one forward pass per map and one per centre blob."""
+    size, n = loaded.image_size, len(small)
+    centre = baseline_maps(Box(0, 0, size, size), (size, size))["centre"]
+    both = np.concatenate([on_input_grid(maps, size), np.repeat(centre[None], n, 0)])
+    arguments = [loaded.model, torch.cat([small, small]), both, explained * 2]
+    if metric == "confidence_change":
+        confidence = np.where(explained, probs, 1 - probs)
+        arguments.append(np.concatenate([confidence, confidence]))
+    scores = FAITHFULNESS[metric](*arguments)
+    return scores[:n], scores[n:]
 
 
 def _compute_and_store(store: Store, loaded: LoadedModel,

@@ -11,8 +11,9 @@ reverse). It costs about 2 x len(percentiles) forward passes and as many sparse 
 map (about 0.9 s per 112 px map on one CPU core with four percentiles).
 
 ``confidence_change`` is the library's cheap alternative (``CamMultImageConfidenceChange``):
-the change in that confidence when the image is multiplied by the map (one extra forward pass;
-close to 0 or positive: the map keeps what the model needs).
+the change in that confidence when the image is multiplied by the map (close to 0 or positive:
+the map keeps what the model needs). It costs two forward passes per map, or one where the
+caller passes the image's own confidence (a map's computation has it already).
 """
 from __future__ import annotations
 
@@ -32,6 +33,13 @@ METRIC = "road_combined"
 PERCENTILES = (20, 40, 60, 80)  # fraction of pixels removed; four keep a map's cost near 8 passes
 
 
+def on_input_grid(maps: np.ndarray, size: int) -> np.ndarray:
+    """Maps (B, h, w) resized bilinearly to the model's input, (B, size, size)."""
+    cams = F.interpolate(torch.from_numpy(np.asarray(maps, np.float32)).unsqueeze(1),
+                         size=(size, size), mode="bilinear", align_corners=False)
+    return cams.squeeze(1).numpy()
+
+
 def _inputs(model: nn.Module, images: torch.Tensor, maps: np.ndarray,
             malignant: Sequence[bool]) -> tuple[torch.Tensor, np.ndarray, list]:
     """Normalised inputs, maps at the input's size, and softmax targets for the explained
@@ -40,10 +48,8 @@ def _inputs(model: nn.Module, images: torch.Tensor, maps: np.ndarray,
         raise ValueError(f"{len(images)} images, {len(maps)} maps, {len(malignant)} classes")
     device = next(model.parameters()).device
     x = grey_to_input(images.to(device).float() / 255)
-    cams = F.interpolate(torch.from_numpy(np.asarray(maps, np.float32)).unsqueeze(1),
-                         size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     targets = [ClassifierOutputSoftmaxTarget(int(bool(m))) for m in malignant]
-    return x, cams.squeeze(1).numpy(), targets
+    return x, on_input_grid(maps, x.shape[-1]), targets
 
 
 def road_scores(model: nn.Module, images: torch.Tensor, maps: np.ndarray,
@@ -62,9 +68,17 @@ def road_scores(model: nn.Module, images: torch.Tensor, maps: np.ndarray,
 
 
 def confidence_change(model: nn.Module, images: torch.Tensor, maps: np.ndarray,
-                      malignant: Sequence[bool]) -> np.ndarray:
-    """``CamMultImageConfidenceChange`` per image (same arguments as :func:`road_scores`)."""
+                      malignant: Sequence[bool], confidence: np.ndarray | None = None
+                      ) -> np.ndarray:
+    """``CamMultImageConfidenceChange`` per image (same arguments as :func:`road_scores`).
+    ``confidence``: each image's own softmax probability of its explained class, where the
+    caller has it; the library then scores only the multiplied images (``return_diff=False``)
+    and the change is taken from that."""
     x, cams, targets = _inputs(model, images, maps, malignant)
+    metric = CamMultImageConfidenceChange()
     with torch.no_grad():
-        scores = CamMultImageConfidenceChange()(x, cams, targets, model)
+        if confidence is None:
+            scores = metric(x, cams, targets, model)
+        else:
+            scores = metric(x, cams, targets, model, return_diff=False) - np.asarray(confidence)
     return np.asarray(scores, np.float64).reshape(len(images))

@@ -158,6 +158,23 @@ def test_cpu_threads_are_chosen_again_every_epoch(store, monkeypatch):
     assert chosen[:2] == [1, 2] and len(chosen) >= 3  # at least one choice per epoch
 
 
+def test_quick_training_runs_every_epoch_and_keeps_the_best_validated_one(store, monkeypatch):
+    """A model from scratch can sit near chance for half its epochs: a lucky first epoch on the
+    small validation fold must neither end training nor be beaten by a later worse one."""
+    import core.models.engine as engine
+
+    add_tiny_dataset(store)
+    # fold 0's AUC per epoch: the first is best, and nothing beats it for 11 epochs (a patience
+    # of 8 epochs once ended such a run at epoch 9)
+    aucs = [0.9, *np.linspace(0.55, 0.85, 11).round(3)]
+    judged = iter(aucs)
+    monkeypatch.setattr(engine, "auc_mw", lambda *_: next(judged))
+    [model_id] = train_models(store, "tiny", ["googlenet"], **{**FAST, "epochs": len(aucs)})
+    config = json.loads(_model_row(store, model_id)["config"])
+    assert (config["epochs_run"], config["best_epoch"]) == (len(aucs), 1)
+    assert [epoch["val_auc"] for epoch in config["history"]] == pytest.approx(aucs)
+
+
 def test_paper_profile_predicts_every_training_case_out_of_fold(store, monkeypatch):
     ids = add_tiny_dataset(store)
     choosers = []

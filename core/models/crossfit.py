@@ -81,7 +81,7 @@ def crossfit_model(store: Store, model_id: str, folds: int = DEFAULT_FOLDS,
                     framing=model["framing"] or "full",
                     deterministic=bool(stored_profile.get("deterministic", False)),
                     compile=bool(stored_profile.get("compile", False))),
-        early_stopping=False)
+        fold0_validation=False)
     data = load_cases(store, model["dataset"], profile.image_size, profile.framing)
     check_split(data)
     data = data.to(torch_device)

@@ -1,5 +1,5 @@
 """The training loop as plain functions, in the manner of torchvision's reference
-``train.py``: one epoch, evaluation, and fitting with optional early stopping.
+``train.py``: one epoch, evaluation, and fitting (keeping the best validated epoch).
 
 Images stay uint8 on the training device; each batch is scaled, augmented and normalised there
 (for lesion framing, its images are first cropped from fresh marked boxes: ``draw``).
@@ -213,10 +213,11 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         cancel: threading.Event | None = None,
         on_epoch: Callable[[int], None] | None = None,
         draw: BatchImages | None = None) -> FitResult:
-    """Train ``model`` on ``train_idx``. With early stopping, validate on ``val_idx`` after each
-    epoch and end with the weights of the best epoch (highest AUC, then lowest loss); stop once
-    ``patience`` epochs bring nothing better, but not before half the epochs (a small validation
-    fold is noisy, and a lucky early epoch would end training before it has begun).
+    """Train ``model`` on ``train_idx`` for the whole schedule. With fold-0 validation,
+    validate on ``val_idx`` after each epoch and end with the weights of the best epoch (highest
+    AUC, then lowest loss). Training never stops early: a model from scratch may sit near chance
+    for half its epochs before it learns, and a lucky early epoch on a small fold would end it
+    there (see :mod:`core.models.profiles`).
     With ``profile.ema`` the judged (and kept) weights are an exponential moving average over
     epochs: on a few hundred cases one epoch's weights swing, and picking the best of them on a
     small validation fold picks noise. ``on_step(epoch, step, steps)`` reports progress;
@@ -255,9 +256,9 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
             averaged.update_parameters(model)
             judged = averaged.module
         last = epoch == profile.epochs
-        if profile.precise_bn and (last or (profile.early_stopping and val_idx is not None)):
+        if profile.precise_bn and (last or (profile.fold0_validation and val_idx is not None)):
             refresh_batch_norm(judged, images, train_idx, profile, cancel)
-        if profile.early_stopping and val_idx is not None:
+        if profile.fold0_validation and val_idx is not None:
             prob = evaluate(judged, images, val_idx, profile, cancel=cancel)
             record["val_auc"] = auc_mw(y_val, prob)
             record["val_loss"] = weighted_log_loss(y_val, prob, weights.cpu().numpy())
@@ -265,9 +266,6 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
             if best is None or score > best:
                 best, result.best_epoch = score, epoch
                 best_state = {k: v.detach().clone() for k, v in judged.state_dict().items()}
-            elif epoch - result.best_epoch >= profile.patience and 2 * epoch >= profile.epochs:
-                result.history.append(record)
-                break
         result.history.append(record)
     if best_state is None and averaged is not None:
         best_state = averaged.module.state_dict()

@@ -6,9 +6,9 @@ row and all its predictions in ONE transaction (replacing a previous model with 
 
 Honesty rules. The test split is touched once, by the final model. The threshold (Youden) and
 ``cv_auc`` come from cases the predicting model never trained on: fold 0 of the training split
-(quick profile: that fold also stops training early, and the early-stopped model is the final
-one) or the out-of-fold predictions of one model per fold (paper profile: the final model is
-then refit on all training cases with the same fixed schedule).
+(quick profile: that fold also chooses the epoch whose weights the final model keeps) or the
+out-of-fold predictions of one model per fold (paper profile: the final model is then refit on
+all training cases with the same fixed schedule).
 """
 from __future__ import annotations
 
@@ -181,14 +181,15 @@ class _Trainer:
         return evaluate(model, self.data.images, indices, self.profile, cancel=self.cancel)
 
     def quick(self) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, dict]:
-        """Early stopping on fold 0; the early-stopped model is final. Returns the model,
+        """Validation on fold 0, whose best epoch is the final model. Returns the model,
         every case's probability, the fold of each validation case (-1 elsewhere), details."""
         val_fold = self.data.folds[0]
         val = self.train & (self.data.fold == val_fold)
         val_idx, fit_idx = np.flatnonzero(val), np.flatnonzero(self.train & ~val)
         if len(set(self.labels[val_idx])) < 2:
             raise UserError(f"fold {val_fold} of {self.data.dataset!r} needs benign and malignant "
-                            "cases to stop early and choose a threshold; re-split with more cases")
+                            "cases to choose the best epoch and a threshold; re-split with more "
+                            "cases")
         self.reporter.planned = self.planned_steps([fit_idx])
         model = self.new_model(self.seed)
         result = self.fit(model, fit_idx, val_idx, self.seed, "")
@@ -197,7 +198,7 @@ class _Trainer:
         details = {"validation_fold": val_fold, "epochs_run": result.epochs_run,
                    "best_epoch": result.best_epoch, "history": result.history,
                    "threshold_rule": f"Youden on fold {val_fold} (validation)",
-                   "final_model": f"early-stopped on fold {val_fold}, no refit"}
+                   "final_model": f"best epoch on fold {val_fold}, no refit"}
         return model, prob, validation, details
 
     def paper(self) -> tuple[torch.nn.Module, np.ndarray, np.ndarray, dict]:
@@ -284,14 +285,14 @@ def train_arch(data: CaseTensors, arch: str, profile: Profile, device: torch.dev
     started = time.perf_counter()
     weights_path = find_weights(arch, init, weights_dir)
     trainer = _Trainer(data, arch, profile, device, seed, weights_path, reporter, cancel)
-    model, prob, validation, details = (trainer.quick() if profile.early_stopping
+    model, prob, validation, details = (trainer.quick() if profile.fold0_validation
                                         else trainer.paper())
     labels = trainer.labels
     held_out = validation >= 0
     test = data.split == "test"
     threshold = _threshold(labels[held_out], prob[held_out])
     rows = _rows(data, prob, validation,
-                 "validation" if profile.early_stopping else "out_of_fold")
+                 "validation" if profile.fold0_validation else "out_of_fold")
     reporter.emit("choosing the default heatmap")
     heatmap = _choose_heatmap(trainer, model, prob, validation, threshold)
     counts = {source: int(n) for source, n in zip(*np.unique(

@@ -6,20 +6,19 @@ its default map may use, on the CPU.
 
 Prints per model and layer (``core.models.trunk_head.heatmap_layers``: the candidates with at
 least 7 x 7 cells at the profile's image size, on the profile's variant of the architecture,
-"(fine)" where its last stage keeps its resolution; training chooses one of them): the grid, forward
-ms (one image, inference mode), map ms (one image, the trunk/head map of core.heatmaps), their
-ratio (target: at most 1.3 for the five CNNs), then per map in a batch of ``--batch`` (as
+"(fine)" where its last stage keeps its resolution; training chooses one of them): the grid,
+forward ms (one image, inference mode), map ms (one image, the trunk/head map of core.heatmaps),
+their ratio (target: at most 1.3 for the five CNNs), then per map in a batch of ``--batch`` (as
 precompute runs a split) against one at a time, first for the map alone, then for all the work
 precompute does per map (``core.heatmaps.compute.score_maps`` on ``--batch`` lesion-framed
 phantoms: framing, the map, its and the centre blob's faithfulness, pasting back, localisation
 scores; the store's reads and writes, a few per batch, are left out) (target: at least 2x
-faster). For AlexNet and
-VGG16, their memory-traffic bound: at batch 1 their classifier's weights (218 MB and 478 MB of
-float32) are read once by a forward pass and twice by a map (forward, then Wᵀg back to the
-convolutions), so a map costs at least a forward plus one more read of those bytes; printed in
-bytes, as the ratio it implies, and how close the map comes to it. On two threads the
-convolutions run fast enough that VGG16's bound is above 1.3 too. Each time is the best of
-interleaved repeats (on a shared machine other work only ever adds time).
+faster). For AlexNet and VGG16, their memory-traffic bound: at batch 1 their classifier's
+weights (218 MB and 478 MB of float32) are read once by a forward pass and twice by a map
+(forward, then Wᵀg back to the convolutions), so a map costs at least a forward plus one more
+read of those bytes; printed in bytes, as the ratio it implies, and how close the map comes to
+it. On two threads the convolutions run fast enough that VGG16's bound is above 1.3 too. Each
+time is the best of interleaved repeats (on a shared machine other work only ever adds time).
 ``--grad-cam-default`` also times pytorch-grad-cam used the usual way (hooks on the whole
 model, gradients through all of it).
 """

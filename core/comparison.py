@@ -616,15 +616,15 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
                    ) -> tuple[list[tuple[str, np.ndarray]], list[str]]:
     """The case's image and each model's stored heatmap over it, as (title, RGB) panels, and
     the ids of the models without a stored map of this case for ``method`` (one for all, or
-    per model, :func:`gallery_methods`: then each panel names its method). ``zoom`` shows
+    per model, :func:`gallery_methods`; where the models' methods differ, each panel names its
+    own, as :func:`gallery_title` names a shared one). ``zoom`` shows
     every panel around the lesion (``framing.zoom_box``, enlarged to ``ZOOM_SIDE_PX``) where
     the case has a mask: a lesion-framed model's map covers only the lesion's marked box, which on
     a whole BUSI image is a few percent of the panel."""
     from core.heatmaps.colour_overlay import overlay  # cheap: never imports torch
     from core.heatmaps.stored import cached_heatmap, read_region
 
-    per_model = isinstance(method, dict)
-    methods = method if per_model else dict.fromkeys(model_ids, method)
+    methods = method if isinstance(method, dict) else dict.fromkeys(model_ids, method)
     record = case_record(store, case_id)
     grey = images.load_grey(store, record["image_path"])
     mask = images.load_grey(store, record["mask_path"]) > 127 if record["mask_path"] else None
@@ -641,7 +641,8 @@ def gallery_panels(store: Store, preds: pd.DataFrame, case_id: int, model_ids: l
 
     panels = [(f"case {case_id}: {record['label']}", finish(images.to_rgb(grey)))]
     missing = []
-    titles = {m: method_title(methods[m]) for m in model_ids} if per_model else None
+    differ = len({methods[m] for m in model_ids}) > 1
+    titles = {m: method_title(methods[m]) for m in model_ids} if differ else None
     rows = case_panels(preds, case_id, model_ids, case_localisation(store, case_id, methods),
                        titles)
     for row in rows.itertuples():

@@ -148,9 +148,8 @@ def gallery(dataset: str, preds) -> None:
                           "(cases with a lesion mask). Lesion-framed models read only the region "
                           "an operator would mark around the lesion, so their maps are small on "
                           "the whole image.")
-    panels, missing = comparison.gallery_panels(
-        store, preds, case_id, model_ids,
-        methods if choice == comparison.EACH_DEFAULT else choice, with_outline, zoom=zoom)
+    panels, missing = comparison.gallery_panels(store, preds, case_id, model_ids, methods,
+                                                with_outline, zoom=zoom)
     summaries = [heatmap_quality(store, model_id, methods[model_id], "test")
                  for model_id in model_ids]
     quality = comparison.quality_table(summaries, dict(zip(preds["model_id"], preds["label"])))

@@ -30,8 +30,8 @@ beside the centred Gaussian blob's (:mod:`core.heatmaps.localisation`, in the fr
 and only the candidates that beat the blob (higher mean, Wilcoxon p < 0.05) may be chosen; where
 none does, the candidate with the most energy inside the lesion is chosen (ROAD scores of the
 candidates are often within a few thousandths of each other, their localisation tens of percent
-apart: the map shown should at least look where the lesion is), and the record says so. The ROAD sample is drawn from the gate's
-cases, so the maps are computed once.
+apart: the map shown should at least look where the lesion is), and the record says so. The
+ROAD sample is drawn from the gate's cases, so the maps are computed once.
 """
 from __future__ import annotations
 

@@ -34,7 +34,10 @@ PERCENTILES = (20, 40, 60, 80)  # fraction of pixels removed; four keep a map's 
 
 
 def on_input_grid(maps: np.ndarray, size: int) -> np.ndarray:
-    """Maps (B, h, w) resized bilinearly to the model's input, (B, size, size)."""
+    """Maps (B, h, w) resized bilinearly to the model's input, (B, size, size); maps already
+    that size are returned as they are."""
+    if np.shape(maps)[-2:] == (size, size):
+        return np.asarray(maps, np.float32)
     cams = F.interpolate(torch.from_numpy(np.asarray(maps, np.float32)).unsqueeze(1),
                          size=(size, size), mode="bilinear", align_corners=False)
     return cams.squeeze(1).numpy()

@@ -202,7 +202,6 @@ def _schedule(optimizer: torch.optim.Optimizer, warmup: int, total: int
 
 @dataclass
 class FitResult:
-    epochs_run: int
     best_epoch: int
     history: list[dict] = field(default_factory=list)   # per epoch: loss, val_auc, val_loss
 
@@ -240,7 +239,7 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
                 if profile.ema else None)
     if profile.compile:  # in place: the state dict keeps its names; the average stays eager
         model.compile()
-    result = FitResult(epochs_run=0, best_epoch=profile.epochs)
+    result = FitResult(best_epoch=profile.epochs)
     best: tuple[float, float] | None = None
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(1, profile.epochs + 1):
@@ -250,7 +249,6 @@ def fit(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, train_idx:
         loss = train_one_epoch(model, images, labels, train_idx, optimizer, scheduler, weights,
                                profile, shuffle, noise, step_report, cancel, draw)
         record = {"epoch": epoch, "loss": loss}
-        result.epochs_run = epoch
         judged = model
         if averaged is not None:
             averaged.update_parameters(model)

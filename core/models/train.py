@@ -195,7 +195,7 @@ class _Trainer:
         result = self.fit(model, fit_idx, val_idx, self.seed, "")
         prob = self.predict(model, np.arange(len(self.labels)))
         validation = np.where(val, val_fold, -1)
-        details = {"validation_fold": val_fold, "epochs_run": result.epochs_run,
+        details = {"validation_fold": val_fold, "epochs_run": self.profile.epochs,
                    "best_epoch": result.best_epoch, "history": result.history,
                    "threshold_rule": f"Youden on fold {val_fold} (validation)",
                    "final_model": f"best epoch on fold {val_fold}, no refit"}
@@ -256,8 +256,8 @@ def _rows(data: CaseTensors, prob: np.ndarray, validation: np.ndarray, held_out:
 def _choose_heatmap(trainer: _Trainer, model: torch.nn.Module, prob: np.ndarray,
                     validation: np.ndarray, threshold: float) -> dict:
     """The model's default heatmap (``core.heatmaps.choice``), chosen on the first validation
-    fold by a model that never trained on it: the quick profile's final model (the fold stopped
-    its training), the paper profile's fold model for that fold (its final model trained on
+    fold by a model that never trained on it: the quick profile's final model (the fold chose
+    its epoch), the paper profile's fold model for that fold (its final model trained on
     every training case). Calls are each case's held-out probability at ``threshold``; the
     cases' framed lesion masks (lesion framing) gate the choice to maps that point at the
     lesion."""
